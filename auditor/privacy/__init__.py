@@ -1,0 +1,1 @@
+"""Privacy requirements from policies, DP accounting and the privacy ledger."""

@@ -1,0 +1,101 @@
+"""The scan result: the one shape shared by ``auditor scan`` (producer) and the policy facts (consumer).
+
+It holds aggregates only. A detected value never appears here: examples are masked before they are stored,
+and read errors name a line number and a reason, never the line's content.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Legal categories the scan counts (records affected). The facts always carry every one of these, with 0
+#: when absent, so a policy rule never fails on a category that the dataset simply does not contain.
+CATEGORIES: tuple[str, ...] = (
+    "personal_data",        # any detected entity
+    "direct_identifier",    # names, e-mail, phone, government IDs, account numbers ...
+    "government_id",        # SSN, passport, driver's licence, CN resident ID ...
+    "financial_account",    # card numbers, IBAN, bank accounts
+    "contact",              # e-mail, phone, postal address
+    "online_identifier",    # IP address, URL, device id
+    "precise_geolocation",
+    "gdpr_special",         # any GDPR Art. 9(1) category below
+    "health", "biometric", "genetic", "ethnic_origin", "political_opinion", "religion", "trade_union",
+    "sex_life",
+    "criminal_offence",     # GDPR Art. 10
+    "ccpa_spi",             # CCPA §1798.140(ae)
+    "pipl_sensitive",       # PIPL Art. 28
+    "hipaa_identifier",     # any of the 18 Safe Harbor identifiers
+    "phi",                  # records holding health information together with a HIPAA identifier
+    "minors",               # signs of people under 14 (ages, school grades)
+)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetInfo(_Frozen):
+    path: str
+    sha256: str
+    format: Literal["jsonl", "csv", "parquet", "text"]
+    compressed: bool = False
+    bytes: int = Field(ge=0)
+    text_fields: list[str]
+
+
+class EntityStats(_Frozen):
+    count: int = Field(ge=0, description="Detected spans")
+    records: int = Field(ge=0, description="Records with at least one span")
+    fields: list[str] = Field(default_factory=list)
+    examples: list[str] = Field(default_factory=list, max_length=3, description="Masked, never raw")
+    estimate_records: float | None = Field(default=None, description="Sample scans: estimated records in full data")
+    upper95_records: float | None = Field(default=None, description="Sample scans: 95% upper bound")
+
+
+class CategoryStats(_Frozen):
+    records: int = Field(ge=0)
+    count: int = Field(ge=0)
+    entities: list[str] = Field(default_factory=list)
+
+
+class ReadIssue(_Frozen):
+    line: int = Field(description="1-based line (or row) number in the file")
+    reason: str = Field(description="What was wrong; never the content of the line")
+
+
+class SampleInfo(_Frozen):
+    method: Literal["uniform"] = "uniform"
+    sampled_records: int
+    population_records: int
+    seed: int
+
+
+class EngineInfo(_Frozen):
+    auditor: str
+    presidio: str | None = None
+    spacy: str | None = None
+    spacy_model: str | None = None
+    recognizers: list[str] = Field(default_factory=list)
+    workers: int = 1
+
+
+class ScanResult(_Frozen):
+    schema_version: Literal[1] = 1
+    dataset: DatasetInfo
+    records: int = Field(ge=0, description="Records read (the whole file, even for a sample scan)")
+    records_scanned: int = Field(ge=0)
+    records_with_personal_data: int = Field(ge=0)
+    distinct_users: int | None = Field(default=None, description="Distinct user_id_field values, when named")
+    languages: dict[str, int] = Field(default_factory=dict)
+    entities: dict[str, EntityStats] = Field(default_factory=dict)
+    categories: dict[str, CategoryStats] = Field(default_factory=dict)
+    read_errors: list[ReadIssue] = Field(default_factory=list, description="First errors, for the report")
+    read_errors_total: int = 0
+    sample: SampleInfo | None = None
+    engine: EngineInfo
+    started_at: str
+    duration_s: float = Field(ge=0)
+    records_per_s: float = Field(ge=0)
+    mb_per_s: float = Field(ge=0)
