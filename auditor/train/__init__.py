@@ -1,0 +1,1 @@
+"""The enforced DP fine-tune: the policies' privacy requirement, met step by step, with evidence."""

@@ -1,0 +1,124 @@
+"""What a DP fine-tune proves about itself: ``DIR/training.json``, embedded in the signed report.
+
+Every number an auditor needs to re-derive the guarantee is here: the mechanism's parameters (σ, q, steps,
+clipping norm, sampling), both accountants' ε after every step, the requirement that bounded the run and
+which policy rule set each bound, and digests tying it to the exact dataset and the weights produced. It
+never holds a record's text: only counts, digests and metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from auditor.privacy.requirements import PrivacyRequirement
+
+StopReason = Literal["completed", "budget_exhausted", "ledger_budget"]
+ClippingMode = Literal["ghost", "hooks", "bookkeeping", "none"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StepEpsilon(_Frozen):
+    """ε spent after one optimizer step, from both accountants; enforcement used the larger."""
+
+    step: int = Field(ge=1)
+    epsilon_opacus: float = Field(ge=0, description="Opacus' accountant (the plan's prv or rdp)")
+    epsilon_pld: float = Field(ge=0, description="Independent cross-check: dp-accounting PLD")
+    loss: float | None = Field(default=None, description="Mean training loss of the logical batch")
+
+
+class ClippingInfo(_Frozen):
+    """How per-sample gradients were bounded, and whether the fast mode had to fall back."""
+
+    requested: ClippingMode
+    used: ClippingMode
+    fallback_reason: str | None = Field(default=None, description="Why the requested mode was not used")
+    trainable_parameters: int = Field(ge=0)
+    total_parameters: int = Field(ge=0)
+    trainable_layers: str = Field(default="all", description="e.g. 'all', or 'top 2 encoder layers + head'")
+
+
+class SettingSource(_Frozen):
+    """Where one enforced value came from: the plan, or a policy rule (``policy/RULE``) that bound it."""
+
+    value: float
+    source: str = Field(description="'plan', or the policy rule from PrivacyRequirement.bound_by")
+
+
+class EvalMetrics(_Frozen):
+    records: int = Field(ge=0, description="Held-out records evaluated")
+    accuracy: float | None = Field(default=None, ge=0, le=1)
+    macro_f1: float | None = Field(default=None, ge=0, le=1)
+
+
+class Versions(_Frozen):
+    auditor: str
+    python: str
+    torch: str
+    transformers: str
+    opacus: str
+    dp_accounting: str
+
+
+class TrainingEvidence(_Frozen):
+    """The evidence of one training run (``training.json``, schema v1)."""
+
+    schema_version: Literal[1] = 1
+    run_id: str
+    plan_name: str
+    plan_sha256: str
+    dataset_sha256: str
+    model_base: str = Field(description="The plan's model.base, e.g. bundled:minilm")
+    model_dir: str = Field(default="model", description="Relative to the evidence directory")
+    model_weights_sha256: str = Field(description="sha256 of the saved model.safetensors")
+
+    # The data actually loaded.
+    records: int = Field(ge=0, description="Records loaded from the dataset")
+    train_records: int = Field(ge=0)
+    eval_records: int = Field(ge=0)
+    unit: Literal["record", "user"]
+    privacy_units: int = Field(ge=0, description="n: records, or distinct users for user-level DP")
+
+    # The mechanism.
+    mechanism: Literal["dp-sgd", "none"]
+    noise_multiplier: float = Field(ge=0, description="σ")
+    sample_rate: float = Field(ge=0, le=1, description="q: Poisson sampling probability per step")
+    sampling: Literal["poisson"] = "poisson"
+    max_grad_norm: float | None = Field(default=None, description="Per-sample (or per-user) clipping norm C")
+    logical_batch_size: int = Field(ge=1)
+    physical_batch_size: int = Field(ge=1)
+    clipping: ClippingInfo
+    epochs_planned: int = Field(ge=1)
+    steps_planned: int = Field(ge=0)
+    steps: int = Field(ge=0, description="Optimizer steps actually taken")
+    learning_rate: float
+
+    # The guarantee.
+    accountant: Literal["prv", "rdp"]
+    cross_check_accountant: Literal["pld"] = "pld"
+    target_epsilon: float | None = Field(default=None, description="The ε the noise was calibrated for")
+    max_epsilon_allowed: float | None = Field(default=None, description="The policies' maximum, if any")
+    delta: float | None = Field(default=None, description="δ = min(plan δ, policies' δ bound for n)")
+    epsilon_opacus: float | None = None
+    epsilon_pld: float | None = None
+    epsilon: float | None = Field(default=None, description="The larger of the two: what was enforced")
+    epsilon_per_step: list[StepEpsilon] = Field(default_factory=list)
+    settings: dict[str, SettingSource] = Field(
+        default_factory=dict, description="epsilon, delta, max_grad_norm: value and what set it")
+    requirement: PrivacyRequirement
+    stop_reason: StopReason
+    stop_detail: str = ""
+
+    # Quality and provenance.
+    eval: EvalMetrics
+    device: str
+    precision: Literal["fp32", "bf16"] = "fp32"
+    versions: Versions
+    seed: int
+    resumed: bool = False
+    started_at: str
+    wall_time_s: float = Field(ge=0)
