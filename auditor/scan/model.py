@@ -6,9 +6,10 @@ and read errors name a line number and a reason, never the line's content.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 #: Legal categories the scan counts (records affected). The facts always carry every one of these, with 0
 #: when absent, so a policy rule never fails on a category that the dataset simply does not contain.
@@ -99,3 +100,17 @@ class ScanResult(_Frozen):
     duration_s: float = Field(ge=0)
     records_per_s: float = Field(ge=0)
     mb_per_s: float = Field(ge=0)
+
+
+def read_scan(path: Path) -> ScanResult:
+    """Read a saved ``scan.json``; every way it can be wrong is one line naming the file (exit 2)."""
+    from auditor.errors import InputError
+    from auditor.yamlio import describe_validation_error, read_text
+
+    text = read_text(path, "scan result", InputError)
+    try:
+        return ScanResult.model_validate_json(text)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise InputError(f"{path}: not a scan result: invalid JSON") from None
+        raise InputError(describe_validation_error(exc, path, None, prefix="scan result ")) from None
