@@ -15,7 +15,7 @@ SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
 
 def severity_rank(severity: str) -> int:
     """Position in :data:`SEVERITIES`; ``none`` (never fail) ranks above everything."""
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)  # type: ignore[arg-type]
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
 class _Frozen(BaseModel):

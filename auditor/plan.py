@@ -9,7 +9,7 @@ wrong types, values outside a closed list).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +34,8 @@ class _Section(BaseModel):
 
 
 class DataSubjects(_Section):
-    regions: list[str] = Field(default_factory=list, description="Where the people are: EU, EEA, UK, CN, US, US-CA, ...")
+    regions: list[str] = Field(default_factory=list,
+                               description="Where the people are: EU, EEA, UK, CN, US, US-CA, ...")
     count: int | None = Field(default=None, ge=0, description="Estimated number of people in the data")
     minors: bool | None = Field(default=None, description="Anyone under 14 (PIPL) / 16 (GDPR consent age)")
 
@@ -209,6 +210,16 @@ class PlanDocument:
     source: Path
     sha256: str
     text: str
+    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, compare=False, repr=False)
+
+    def line_of(self, dotted: str) -> int | None:
+        """The plan line for ``legal.gdpr.lawful_basis`` (or its nearest ancestor), for SARIF locations."""
+        key: tuple[str | int, ...] = tuple(dotted.split("."))
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return None
 
     @property
     def dataset_path(self) -> Path:
@@ -228,4 +239,5 @@ def load_plan(path: Path | str) -> PlanDocument:
     except ValidationError as exc:
         raise PlanError(describe_validation_error(exc, path, loaded)) from None
     text = path.read_text(encoding="utf-8-sig")
-    return PlanDocument(plan=plan, source=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), text=text)
+    return PlanDocument(plan=plan, source=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), text=text,
+                        lines=loaded.lines)

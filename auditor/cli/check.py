@@ -1,13 +1,48 @@
-"""``auditor check``: placeholder until its issue lands; replaced wholesale by its owner."""
+"""``auditor check``: the pre-training gate. Parses arguments, runs :func:`auditor.gate.run_gate`, writes."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
-from auditor.errors import InternalError
+from auditor.cli.options import gate_options
+
+SUFFIX_FORMATS = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".md": "markdown", ".txt": "table"}
 
 
 @click.command("check")
-def check() -> None:
-    """Not built yet."""
-    raise InternalError("'auditor check' is not built yet")
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--scan", "scan_path", type=click.Path(path_type=Path), default=None,
+              help="scan.json from `auditor scan`; without it, dataset rules report 'needs a scan'.")
+@gate_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "sarif", "junit", "markdown"]), default=None,
+              help="Output format (default: from -o's suffix, else table).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write to FILE (atomically) instead of standard output.")
+@click.pass_context
+def check(ctx: click.Context, plan: Path, scan_path: Path | None, policies: tuple[str, ...],
+          waivers: str | None, fail_on: str, fmt: str | None, output: Path | None) -> None:
+    """Evaluate PLAN (and a saved scan) against the policies; exit 1 on blocking findings."""
+    from auditor.fsutil import atomic_write
+    from auditor.gate import run_gate
+    from auditor.output import RenderContext, render_check
+    from auditor.plan import load_plan
+    from auditor.scan.model import read_scan
+
+    doc = load_plan(plan)
+    scan = read_scan(scan_path) if scan_path else None
+    result = run_gate(doc, scan, policies, Path(waivers) if waivers else None, fail_on)
+    fmt = fmt or (SUFFIX_FORMATS.get(output.suffix.lower(), "table") if output else "table")
+    to_terminal = output is None and sys.stdout.isatty()
+    width = ctx.terminal_width or 120
+    lines = {".".join(str(p) for p in key): line for key, line in doc.lines.items()}
+    text = render_check(result, fmt, RenderContext(plan_path=str(plan), plan_lines=lines, color=to_terminal,
+                                                   width=max(width, 100)))
+    if output is not None:
+        atomic_write(output, text)
+        click.echo(f"wrote {output} ({result.verdict}, exit {result.exit_code})", err=True)
+    else:
+        click.echo(text, nl=False)
+    ctx.exit(result.exit_code)

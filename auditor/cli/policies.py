@@ -1,6 +1,8 @@
-"""``auditor policies``: placeholder."""
+"""``auditor policies list | show ID | test [DIR]``."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -8,3 +10,74 @@ import click
 @click.group("policies")
 def policies() -> None:
     """List, show and test policy files."""
+
+
+@policies.command("list")
+@click.option("--policy", "refs", multiple=True, metavar="ID|PATH", help="Policies to list (default: bundled).")
+def list_cmd(refs: tuple[str, ...]) -> None:
+    """List policies with their version, rule count and source."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from auditor.policy.load import resolve_policies
+
+    table = Table(header_style="bold")
+    for column in ("ID", "Title", "Version", "Rules", "Privacy blocks", "Source"):
+        table.add_column(column)
+    for policy in resolve_policies(refs):
+        table.add_row(policy.id, policy.spec.title, policy.spec.version, str(len(policy.rules)),
+                      str(len(policy.privacy)), "bundled" if policy.bundled else str(policy.source))
+    Console(highlight=False).print(table)
+
+
+@policies.command("show")
+@click.argument("ref", metavar="ID|PATH")
+def show(ref: str) -> None:
+    """Show a policy's rules: ID, severity, citation, conditions, and its DP requirements."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from auditor.policy.load import resolve_policies
+
+    policy = resolve_policies([ref])[0]
+    console = Console(highlight=False)
+    spec = policy.spec
+    console.print(f"[bold]{spec.id}[/bold] — {spec.title} (version {spec.version})")
+    if spec.url:
+        console.print(spec.url)
+    if spec.description:
+        console.print(spec.description.strip())
+    console.print(f"Applies when: {spec.applies_when or 'always'}   sha256: {policy.sha256[:16]}…")
+    table = Table(header_style="bold", show_lines=True)
+    for column in ("Rule", "Severity", "Citation", "When", "Require"):
+        table.add_column(column)
+    for rule in spec.rules:
+        table.add_row(f"{rule.id}\n{rule.title}", rule.severity, rule.citation.ref, rule.when or "always",
+                      rule.require)
+    console.print(table)
+    for block in spec.privacy:
+        bounds = ", ".join(f"{k}={v}" for k, v in block.require.model_dump(exclude_none=True).items())
+        console.print(f"Privacy {block.id} ({block.citation.ref}) when {block.when or 'always'}: {bounds}")
+
+
+@policies.command("test")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option("--require-coverage/--no-require-coverage", default=None,
+              help="Fail when a rule lacks a passing or a failing case (default: on for the bundled tests).")
+@click.pass_context
+def test(ctx: click.Context, directory: Path | None, require_coverage: bool | None) -> None:
+    """Run policy test cases (default: the bundled ones); exit 1 on any mismatch."""
+    from auditor.policy.testing import run_tests
+
+    report = run_tests(directory)
+    for result in report.failed:
+        where = f"{result.file}:{result.line}" if result.line else str(result.file)
+        click.echo(f"FAIL {where}: {result.case.rule}: {result.case.name}: {result.problem}")
+    strict = require_coverage if require_coverage is not None else directory is None
+    for line in report.uncovered:
+        click.echo(f"{'FAIL' if strict else 'WARN'} coverage: {line}")
+    passed = len(report.results) - len(report.failed)
+    bad = len(report.failed) + (len(report.uncovered) if strict else 0)
+    click.echo(f"{passed} passed, {len(report.failed)} failed"
+               + (f", {len(report.uncovered)} rules without both a pass and a fail case" if report.uncovered else ""))
+    ctx.exit(1 if bad else 0)

@@ -1,0 +1,134 @@
+"""What policy rules see: the plan's derived values plus the scan's aggregates, as one frozen object.
+
+Facts that only a scan can provide (record counts, categories, entities) are *absent* without a scan rather
+than zero: a rule that needs them then reports "needs a scan" instead of passing silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from auditor.plan import TrainingPlan
+from auditor.scan.model import CATEGORIES, ScanResult
+
+#: EU member states plus the EEA's Iceland, Liechtenstein and Norway (ISO 3166-1 alpha-2).
+EEA_CODES = frozenset(
+    ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "EL", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO"]
+) | {"EU", "EEA"}
+
+#: The facts that exist only when a scan is given. A missing one of these means "needs a scan".
+SCAN_FACTS = frozenset({"records", "records_with_personal_data", "n", "categories", "entities", "languages",
+                        "distinct_users"})
+
+
+def _is_eea(region: str) -> bool:
+    return region.split("-")[0] in EEA_CODES
+
+
+class ScanFacts(BaseModel):
+    """The scan aggregates a rule can use; built from a :class:`ScanResult` or, in policy tests, by hand."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    records: int = Field(default=0, ge=0)
+    records_with_personal_data: int = Field(default=0, ge=0)
+    distinct_users: int | None = Field(default=None, ge=0)
+    categories: dict[str, int] = Field(default_factory=dict)
+    entities: dict[str, int] = Field(default_factory=dict)
+    languages: dict[str, int] = Field(default_factory=dict)
+
+    @classmethod
+    def from_scan(cls, scan: ScanResult) -> ScanFacts:
+        return cls(
+            records=scan.records,
+            records_with_personal_data=scan.records_with_personal_data,
+            distinct_users=scan.distinct_users,
+            categories={name: stats.records for name, stats in scan.categories.items()},
+            entities={name: stats.records for name, stats in scan.entities.items()},
+            languages=dict(scan.languages),
+        )
+
+
+class Facts(BaseModel):
+    """Everything a rule's CEL expression can read under ``facts``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scan_available: bool
+    regions: list[str]
+    eea_subjects: bool
+    uk_subjects: bool
+    cn_subjects: bool
+    us_subjects: bool
+    ca_subjects: bool
+    storage_region: str
+    compute_region: str
+    transfer_mechanisms: list[str]
+    eea_export: bool
+    cn_export: bool
+    technical_measures: list[str]
+    dp_planned: bool
+    scan: ScanFacts | None = None
+    privacy_unit: str = "record"
+
+    @property
+    def n(self) -> int | None:
+        """Privacy units: distinct users for user-level DP (when known), records otherwise."""
+        if self.scan is None:
+            return None
+        if self.privacy_unit == "user" and self.scan.distinct_users is not None:
+            return self.scan.distinct_users
+        return self.scan.records
+
+    def cel_view(self) -> dict[str, Any]:
+        """The ``facts`` variable for CEL: scan-only keys absent without a scan, every category present."""
+        view: dict[str, Any] = self.model_dump(mode="json", exclude={"scan", "privacy_unit"})
+        if self.scan is not None:
+            scan = self.scan
+            view.update(
+                records=scan.records,
+                records_with_personal_data=scan.records_with_personal_data,
+                n=self.n,
+                categories={name: int(scan.categories.get(name, 0)) for name in CATEGORIES}
+                | {k: v for k, v in scan.categories.items() if k not in CATEGORIES},
+                entities=dict(scan.entities),
+                languages=dict(scan.languages),
+            )
+            if scan.distinct_users is not None:
+                view["distinct_users"] = scan.distinct_users
+        return view
+
+
+def build_facts(plan: TrainingPlan, scan: ScanResult | ScanFacts | None) -> Facts:
+    """Derive the facts once; rules and reports read the same values."""
+    regions = list(plan.data_subjects.regions)
+    eea = any(_is_eea(r) for r in regions)
+    cn = any(r.split("-")[0] == "CN" for r in regions)
+    places = [p for p in (plan.transfers.storage_region, plan.transfers.compute_region) if p]
+    mechanism = plan.transfers.mechanism
+    mechanisms = [mechanism] if isinstance(mechanism, str) else list(mechanism or [])
+    measures = [name for name in ("redaction", "pseudonymisation") if getattr(plan.measures, name)]
+    dp_planned = plan.privacy.mechanism == "dp-sgd"
+    if dp_planned:
+        measures.append("differential_privacy")
+    scan_facts = ScanFacts.from_scan(scan) if isinstance(scan, ScanResult) else scan
+    return Facts(
+        scan_available=scan_facts is not None,
+        regions=regions,
+        eea_subjects=eea,
+        uk_subjects=any(r in ("UK", "GB") for r in regions),
+        cn_subjects=cn,
+        us_subjects=any(r == "US" or r.startswith("US-") for r in regions),
+        ca_subjects=any(r == "US-CA" for r in regions),
+        storage_region=plan.transfers.storage_region or "",
+        compute_region=plan.transfers.compute_region or "",
+        transfer_mechanisms=[m for m in mechanisms if m != "none"],
+        eea_export=eea and any(not _is_eea(p) for p in places),
+        cn_export=cn and (not places or any(p.split("-")[0] != "CN" for p in places)),
+        technical_measures=measures,
+        dp_planned=dp_planned,
+        scan=scan_facts,
+        privacy_unit=plan.privacy.unit,
+    )

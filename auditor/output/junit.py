@@ -1,0 +1,40 @@
+"""JUnit XML: one testsuite per policy, one testcase per rule, for CI dashboards that only read JUnit."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+
+from auditor.findings import Finding, GateResult
+from auditor.output import Formatter, RenderContext
+
+
+class JUnitFormatter(Formatter):
+    name = "junit"
+    suffix = ".xml"
+
+    def render(self, result: GateResult, ctx: RenderContext) -> str:
+        by_policy: dict[str, list[Finding]] = defaultdict(list)
+        for f in result.findings:
+            by_policy[f.policy].append(f)
+        root = ET.Element("testsuites", name="auditor check", tests=str(len(result.findings)),
+                          failures=str(sum(f.status == "fail" for f in result.findings)),
+                          errors=str(sum(f.status == "error" for f in result.findings)))
+        for policy, findings in by_policy.items():
+            suite = ET.SubElement(root, "testsuite", name=policy, tests=str(len(findings)),
+                                  failures=str(sum(f.status == "fail" for f in findings)),
+                                  errors=str(sum(f.status == "error" for f in findings)),
+                                  skipped=str(sum(f.status in ("waived", "not_applicable") for f in findings)))
+            for f in findings:
+                case = ET.SubElement(suite, "testcase", classname=f"auditor.{policy}", name=f"{f.rule}: {f.title}")
+                detail = f"{f.citation} ({f.url})\n{f.message}\nRemediation: {f.remediation}"
+                if f.status == "fail":
+                    ET.SubElement(case, "failure", message=f"[{f.severity}] {f.message}", type=f.severity).text = detail
+                elif f.status == "error":
+                    ET.SubElement(case, "error", message=f.message, type="rule-error").text = detail
+                elif f.status == "waived":
+                    ET.SubElement(case, "skipped", message=f"waived: {f.message}")
+                elif f.status == "not_applicable":
+                    ET.SubElement(case, "skipped", message=f"not applicable: {f.message}")
+        ET.indent(root)
+        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

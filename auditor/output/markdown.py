@@ -1,0 +1,31 @@
+"""Markdown: for pull-request comments and CI job summaries."""
+
+from __future__ import annotations
+
+from auditor.findings import GateResult
+from auditor.output import Formatter, RenderContext
+from auditor.output.order import ordered, summary
+
+ICONS = {"fail": "❌ fail", "error": "⚠️ error", "waived": "🟡 waived", "pass": "✅ pass", "not_applicable": "— n/a"}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class MarkdownFormatter(Formatter):
+    name = "markdown"
+    suffix = ".md"
+
+    def render(self, result: GateResult, ctx: RenderContext) -> str:
+        lines = [f"## auditor check: {summary(result)}", ""]
+        lines.append("| Status | Severity | Rule | Citation | Finding | Remediation |")
+        lines.append("|---|---|---|---|---|---|")
+        for f in ordered(result.findings):
+            citation = f"[{_cell(f.citation)}]({f.url})" if f.url else _cell(f.citation)
+            remediation = _cell(f.remediation) if f.status in ("fail", "error", "waived") else ""
+            lines.append(f"| {ICONS[f.status]} | {f.severity} | `{f.rule}` | {citation} | {_cell(f.message)} "
+                         f"| {remediation} |")
+        lines += ["", "Policies: " + ", ".join(f"{p.id} {p.version} ({'applies' if p.applies else 'n/a'})"
+                                               for p in result.policies), ""]
+        return "\n".join(lines)

@@ -1,0 +1,243 @@
+"""Evaluate policies against facts: applicability, rules, waivers, and the merged privacy requirement.
+
+Every rule yields a finding, including the ones that pass or do not apply, so a report can show what was
+checked and not only what failed. An expression that reads an absent fact never passes silently: without a
+scan it says "needs a scan"; otherwise it is an ``error`` naming the fact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from auditor.facts import SCAN_FACTS, Facts
+from auditor.findings import Finding, PolicyRef, Status
+from auditor.plan import TrainingPlan
+from auditor.policy.celx import Expr, first_missing, is_missing, lookup
+from auditor.policy.model import Policy, PrivacyBlock, Rule
+from auditor.policy.waivers import Waiver
+from auditor.privacy.requirements import PrivacyBounds, PrivacyRequirement, merge
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: Literal["true", "false", "needs_scan", "error"]
+    detail: str = ""
+
+
+def _needs_scan(missing: str) -> bool:
+    parts = missing.split(".")
+    return parts[0] == "facts" and len(parts) > 1 and parts[1] in SCAN_FACTS
+
+
+def _run(expr: Expr, context: dict[str, Any], facts: Facts) -> Outcome:
+    try:
+        value = expr.evaluate(context)
+    except Exception as exc:  # the CEL runtime raises KeyError, ValueError, TypeError, RuntimeError
+        missing = first_missing(context, expr.paths)
+        if missing is not None and _needs_scan(missing) and not facts.scan_available:
+            return Outcome("needs_scan", missing)
+        if missing is not None:
+            return Outcome("error", f"needs {missing}, which is absent")
+        return Outcome("error", f"cannot evaluate '{expr.source}': {type(exc).__name__}: {exc}")
+    if not isinstance(value, bool):
+        return Outcome("error", f"'{expr.source}' gave {type(value).__name__}, expected true or false")
+    return Outcome("true" if value else "false")
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*((?:plan|facts)(?:\.[A-Za-z_]\w*)+)\s*\}\}")
+
+
+def render_explain(template: str, context: dict[str, Any]) -> str:
+    """Fill ``{{ facts.x }}`` / ``{{ plan.x }}`` placeholders; nothing else is interpreted."""
+
+    def fill(match: re.Match[str]) -> str:
+        value = lookup(context, match.group(1))
+        return "(not set)" if is_missing(value) else str(value)
+
+    return _PLACEHOLDER.sub(fill, template).strip()
+
+
+def _deciding_facts(exprs: Sequence[Expr | None], context: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for expr in exprs:
+        if expr is None:
+            continue
+        for path in expr.paths:
+            value = lookup(context, path)
+            out[path] = None if is_missing(value) else value
+    return out
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    policies: list[PolicyRef]
+    findings: list[Finding]
+    requirement: PrivacyRequirement
+
+
+class Evaluator:
+    """Evaluates a set of policies for one plan and its facts; waivers are applied to the findings."""
+
+    def __init__(self, plan: TrainingPlan, facts: Facts, waivers: Sequence[Waiver] = (),
+                 waiver_source: Path | None = None, today: dt.date | None = None) -> None:
+        self.plan = plan
+        self.facts = facts
+        self.context: dict[str, Any] = {"plan": plan.cel_view(), "facts": facts.cel_view()}
+        self.waivers = list(waivers)
+        self.waiver_source = waiver_source or Path("waivers.yaml")
+        self.today = today or dt.date.today()
+
+    def evaluate(self, policies: Sequence[Policy]) -> Evaluation:
+        refs: list[PolicyRef] = []
+        findings: list[Finding] = []
+        blocks: list[tuple[str, PrivacyBounds]] = []
+        for policy in policies:
+            applies, reason = self._applies(policy)
+            refs.append(PolicyRef(id=policy.id, title=policy.spec.title, version=policy.spec.version,
+                                  applies=applies, sha256=policy.sha256,
+                                  source="bundled" if policy.bundled else str(policy.source), reason=reason))
+            for rule in policy.rules:
+                findings.append(self._rule(policy, rule, applies, reason))
+            for block in policy.privacy:
+                finding, bounds = self._privacy(policy, block, applies, reason)
+                findings.append(finding)
+                if bounds is not None:
+                    blocks.append((f"{policy.id}/{block.spec.id}", bounds))
+        findings = self._apply_waivers(findings)
+        return Evaluation(policies=refs, findings=findings, requirement=merge(blocks))
+
+    def _applies(self, policy: Policy) -> tuple[bool, str]:
+        if policy.applies_when is None:
+            return True, "always applies"
+        outcome = _run(policy.applies_when, self.context, self.facts)
+        shown = ", ".join(f"{k}={v}" for k, v in _deciding_facts([policy.applies_when], self.context).items())
+        if outcome.kind == "true":
+            return True, f"applies: {shown}" if shown else "applies"
+        if outcome.kind == "false":
+            return False, f"does not apply: {shown}" if shown else "does not apply"
+        if outcome.kind == "needs_scan":
+            return False, f"not determined without a scan ({outcome.detail}); run with --scan"
+        return True, f"applicability could not be evaluated ({outcome.detail}); treated as applying"
+
+    def _finding(self, policy: Policy, rule: Rule | PrivacyBlock, status: Status, message: str,
+                 facts: dict[str, Any], severity: str | None = None) -> Finding:
+        spec = rule.spec
+        return Finding(policy=policy.id, rule=spec.id, title=spec.title, status=status,
+                       severity=severity or getattr(spec, "severity", "high"), citation=spec.citation.ref,
+                       url=spec.citation.url, message=message, facts=facts,
+                       remediation=getattr(spec, "remediation", ""))
+
+    def _rule(self, policy: Policy, rule: Rule, applies: bool, reason: str) -> Finding:
+        decided = _deciding_facts([rule.when, rule.require], self.context)
+        if not applies:
+            return self._finding(policy, rule, "not_applicable", f"Policy {policy.id} {reason}.", {})
+        if rule.when is not None:
+            gate = _run(rule.when, self.context, self.facts)
+            if gate.kind == "needs_scan":
+                return self._finding(policy, rule, "not_applicable",
+                                     f"Needs a scan: {gate.detail} comes from the dataset scan (use --scan).",
+                                     decided)
+            if gate.kind == "error":
+                return self._finding(policy, rule, "error", f"Rule condition error: {gate.detail}.", decided)
+            if gate.kind == "false":
+                return self._finding(policy, rule, "not_applicable",
+                                     f"Does not apply: condition '{rule.when.source}' is false.", decided)
+        outcome = _run(rule.require, self.context, self.facts)
+        if outcome.kind == "needs_scan":
+            return self._finding(policy, rule, "not_applicable",
+                                 f"Needs a scan: {outcome.detail} comes from the dataset scan (use --scan).",
+                                 decided)
+        if outcome.kind == "error":
+            return self._finding(policy, rule, "error", f"Rule error: {outcome.detail}.", decided)
+        if outcome.kind == "true":
+            return self._finding(policy, rule, "pass", f"Met: {rule.spec.title}.", decided)
+        message = render_explain(rule.spec.explain, self.context) if rule.spec.explain else (
+            f"Not met: {rule.spec.title} (requires {rule.require.source}).")
+        return self._finding(policy, rule, "fail", message, decided)
+
+    def _privacy(self, policy: Policy, block: PrivacyBlock, applies: bool,
+                 reason: str) -> tuple[Finding, PrivacyBounds | None]:
+        """A privacy block both feeds the merged requirement and checks the plan's own DP settings."""
+        if not applies:
+            return self._finding(policy, block, "not_applicable", f"Policy {policy.id} {reason}.", {}), None
+        decided = _deciding_facts([block.when], self.context)
+        assumed = ""
+        if block.when is not None:
+            gate = _run(block.when, self.context, self.facts)
+            if gate.kind == "false":
+                return self._finding(policy, block, "not_applicable",
+                                     f"Does not apply: condition '{block.when.source}' is false.", decided), None
+            if gate.kind == "needs_scan":
+                assumed = " Without a scan this requirement is assumed to apply (strictest reading)."
+            elif gate.kind == "error":
+                assumed = f" Its condition could not be evaluated ({gate.detail}); assumed to apply."
+        bounds = block.spec.require
+        problems = self._plan_vs_bounds(bounds)
+        decided |= {"plan.privacy.mechanism": self.plan.privacy.mechanism,
+                    "plan.privacy.target_epsilon": self.plan.privacy.target_epsilon,
+                    "plan.privacy.max_grad_norm": self.plan.privacy.max_grad_norm}
+        required = ", ".join(f"{k}={v}" for k, v in bounds.model_dump(exclude_none=True).items())
+        if problems:
+            return self._finding(policy, block, "fail", "The plan's DP settings exceed what this policy requires: "
+                                 + "; ".join(problems) + "." + assumed, decided, severity="high"), bounds
+        return self._finding(policy, block, "pass", f"The plan's DP settings meet {required}.{assumed}",
+                             decided, severity="high"), bounds
+
+    def _plan_vs_bounds(self, bounds: PrivacyBounds) -> list[str]:
+        privacy = self.plan.privacy
+        problems: list[str] = []
+        if bounds.dp_required and privacy.mechanism == "none":
+            problems.append("DP is required but privacy.mechanism is 'none'")
+        if bounds.max_epsilon is not None and privacy.target_epsilon is not None \
+                and privacy.target_epsilon > bounds.max_epsilon:
+            problems.append(f"target_epsilon {privacy.target_epsilon} > max {bounds.max_epsilon}")
+        if isinstance(bounds.max_delta, float) and isinstance(privacy.target_delta, float) \
+                and privacy.target_delta > bounds.max_delta:
+            problems.append(f"target_delta {privacy.target_delta} > max {bounds.max_delta}")
+        n = self.facts.n
+        if bounds.max_delta == "1/n" and n and isinstance(privacy.target_delta, float) \
+                and privacy.target_delta > 1.0 / n:
+            problems.append(f"target_delta {privacy.target_delta} > 1/n = {1.0 / n:.3g} (n={n})")
+        if bounds.max_grad_norm is not None and privacy.max_grad_norm is not None \
+                and privacy.max_grad_norm > bounds.max_grad_norm:
+            problems.append(f"max_grad_norm {privacy.max_grad_norm} > max {bounds.max_grad_norm}")
+        return problems
+
+    def _apply_waivers(self, findings: list[Finding]) -> list[Finding]:
+        if not self.waivers:
+            return findings
+        out: list[Finding] = []
+        expired_notes: list[Finding] = []
+        dataset = self.plan.dataset.path
+        by_rule = {f.rule: f for f in findings}
+        for finding in findings:
+            waiver = next((w for w in self.waivers if w.rule == finding.rule
+                           and (w.scope is None or w.scope.matches(self.plan.name, dataset, finding.policy))
+                           and not w.expired(self.today)), None)
+            if waiver is not None and finding.status in ("fail", "error"):
+                finding = finding.model_copy(update={"status": "waived", "waiver": waiver.ref(self.waiver_source),
+                                                     "message": f"{finding.message} Waived by {waiver.approver} "
+                                                                f"until {waiver.expires}: {waiver.reason}"})
+            out.append(finding)
+        for waiver in self.waivers:
+            if waiver.expired(self.today) and (waiver.scope is None or waiver.scope.matches(
+                    self.plan.name, dataset, by_rule[waiver.rule].policy if waiver.rule in by_rule else "")):
+                target = by_rule.get(waiver.rule)
+                expired_notes.append(Finding(
+                    policy=target.policy if target else "waivers", rule=f"WAIVER-EXPIRED-{waiver.rule}",
+                    title=f"Waiver for {waiver.rule} expired on {waiver.expires}", status="fail",
+                    severity=target.severity if target else "medium",
+                    citation=target.citation if target else "waiver file",
+                    url=target.url if target else "",
+                    message=(f"The waiver approved by {waiver.approver} for {waiver.rule} expired on "
+                             f"{waiver.expires} and no longer applies; renew it with a new date or fix the "
+                             "finding."),
+                    facts={"expires": waiver.expires.isoformat(), "today": self.today.isoformat()},
+                    remediation="Renew the waiver (new approval and expiry date) or remove the cause.",
+                    waiver=waiver.ref(self.waiver_source)))
+        return out + expired_notes

@@ -1,0 +1,85 @@
+"""Policy files as data: the YAML shape (pydantic, ``extra="forbid"``) and the compiled form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from auditor.findings import Severity
+from auditor.policy.celx import Expr
+from auditor.privacy.requirements import PrivacyBounds
+
+RULE_ID = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$"
+POLICY_ID = r"^[a-z][a-z0-9_]*$"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Citation(_Spec):
+    ref: str = Field(min_length=1, description="Article reference, e.g. 'GDPR Art. 9(1)-(2)'")
+    url: str = Field(pattern=r"^https://", description="Official text")
+
+
+class RuleSpec(_Spec):
+    id: str = Field(pattern=RULE_ID)
+    title: str = Field(min_length=1)
+    citation: Citation
+    severity: Severity
+    when: str | None = Field(default=None, description="CEL; false -> not_applicable")
+    require: str = Field(min_length=1, description="CEL; true -> pass, false -> fail")
+    explain: str | None = Field(default=None, description="Shown on failure; {{ facts.x }} placeholders")
+    remediation: str = ""
+
+
+class PrivacyBlockSpec(_Spec):
+    id: str = Field(pattern=RULE_ID)
+    title: str = Field(min_length=1)
+    citation: Citation
+    when: str | None = None
+    require: PrivacyBounds
+
+
+class PolicySpec(_Spec):
+    id: str = Field(pattern=POLICY_ID)
+    title: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    jurisdiction: str | None = None
+    url: str | None = None
+    description: str = ""
+    applies_when: str | None = None
+    rules: list[RuleSpec] = Field(min_length=1)
+    privacy: list[PrivacyBlockSpec] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rule:
+    spec: RuleSpec
+    when: Expr | None
+    require: Expr
+
+
+@dataclass(frozen=True)
+class PrivacyBlock:
+    spec: PrivacyBlockSpec
+    when: Expr | None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A loaded policy: its spec, where it came from, its digest, and every expression compiled."""
+
+    spec: PolicySpec
+    source: Path
+    sha256: str
+    bundled: bool
+    applies_when: Expr | None
+    rules: tuple[Rule, ...]
+    privacy: tuple[PrivacyBlock, ...]
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
