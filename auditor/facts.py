@@ -14,9 +14,10 @@ from auditor.plan import TrainingPlan
 from auditor.scan.model import CATEGORIES, ScanResult
 
 #: EU member states plus the EEA's Iceland, Liechtenstein and Norway (ISO 3166-1 alpha-2).
-EEA_CODES = frozenset(
-    ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "EL", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO"]
-) | {"EU", "EEA"}
+EEA_CODES = frozenset({
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "EL", "HU", "IE", "IT", "LV", "LT",
+    "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO", "EU", "EEA",
+})
 
 #: The facts that exist only when a scan is given. A missing one of these means "needs a scan".
 SCAN_FACTS = frozenset({"records", "records_with_personal_data", "n", "categories", "entities", "languages",
