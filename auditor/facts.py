@@ -31,7 +31,7 @@ def _is_eea(region: str) -> bool:
 class ScanFacts(BaseModel):
     """The scan aggregates a rule can use; built from a :class:`ScanResult` or, in policy tests, by hand."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     records: int = Field(default=0, ge=0)
     records_with_personal_data: int = Field(default=0, ge=0)
@@ -55,7 +55,7 @@ class ScanFacts(BaseModel):
 class Facts(BaseModel):
     """Everything a rule's CEL expression can read under ``facts``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     scan_available: bool
     regions: list[str]

@@ -19,7 +19,7 @@ def severity_rank(severity: str) -> int:
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class WaiverRef(_Frozen):

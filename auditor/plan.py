@@ -30,7 +30,7 @@ TransferMechanism = Literal["none", "adequacy", "scc", "bcr", "derogation", "cac
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class DataSubjects(_Section):

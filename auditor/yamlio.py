@@ -19,6 +19,9 @@ from auditor.errors import InputError
 
 PathKey = tuple[str | int, ...]
 
+# libyaml's safe loader when present: several times faster, which matters for a gate run on every commit.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass(frozen=True)
 class LoadedYaml:
@@ -64,8 +67,8 @@ def load_yaml(path: Path, what: str, error: type[InputError] = InputError) -> Lo
     """Parse one YAML document with the safe loader; syntax errors carry the line and column."""
     text = read_text(path, what, error)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

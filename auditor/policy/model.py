@@ -16,7 +16,7 @@ POLICY_ID = r"^[a-z][a-z0-9_]*$"
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Citation(_Spec):

@@ -21,7 +21,7 @@ from auditor.yamlio import describe_validation_error, load_yaml
 class WaiverScope(BaseModel):
     """Globs a waiver is limited to; an omitted key matches everything."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     plan: str | None = Field(default=None, description="Glob on the plan's name")
     dataset: str | None = Field(default=None, description="Glob on the plan's dataset path")
@@ -37,7 +37,7 @@ class WaiverScope(BaseModel):
 
 
 class Waiver(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     rule: str = Field(min_length=1)
     reason: str = Field(min_length=1)
@@ -55,7 +55,7 @@ class Waiver(BaseModel):
 
 
 class WaiverFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     waivers: list[Waiver] = Field(default_factory=list)
 

@@ -17,7 +17,7 @@ DeltaBound = float | Literal["1/n"]
 class PrivacyBounds(BaseModel):
     """One policy's ``privacy[].require`` block, as written in the policy file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     dp_required: bool = True
     max_epsilon: float | None = Field(default=None, gt=0)
@@ -29,7 +29,7 @@ class PrivacyBounds(BaseModel):
 class PrivacyRequirement(BaseModel):
     """The merged requirement: ``bound_by`` maps each field to ``policy/ID`` of the block that set it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     dp_required: bool = False
     max_epsilon: float | None = None

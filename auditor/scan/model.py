@@ -34,7 +34,7 @@ CATEGORIES: tuple[str, ...] = (
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class DatasetInfo(_Frozen):

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from auditor.errors import PolicyLoadError
+from auditor.facts import ScanFacts
+from auditor.findings import Finding, GateResult
+from auditor.gate import run_gate
+from auditor.plan import load_plan
+from auditor.policy.load import load_policy, resolve_policies
+from auditor.privacy.requirements import PrivacyBounds, merge
+from tests.conftest import MINI_PLAN, MINI_POLICY
+
+SCAN = ScanFacts(records=1000, records_with_personal_data=120, categories={"gdpr_special": 7})
+
+
+def by_rule(result: GateResult) -> dict[str, Finding]:
+    return {f.rule: f for f in result.findings}
+
+
+def gate(plan: Path, policy: Path, scan: ScanFacts | None = SCAN, **kw: object) -> GateResult:
+    return run_gate(load_plan(plan), scan, [str(policy)], **kw)  # type: ignore[arg-type]
+
+
+def test_statuses_and_deciding_facts(mini_plan: Path, mini_policy: Path) -> None:
+    result = gate(mini_plan, mini_policy)
+    found = by_rule(result)
+    assert found["MINI-9-SPECIAL"].status == "fail"
+    assert found["MINI-9-SPECIAL"].message == "7 records hold special category data."
+    assert found["MINI-9-SPECIAL"].facts == {"facts.categories.gdpr_special": 7,
+                                             "plan.legal.gdpr.special_category_condition": None}
+    assert found["MINI-35-DPIA"].status == "pass"
+    assert found["MINI-30-ROPA"].status == "fail" and found["MINI-30-ROPA"].severity == "low"
+    assert result.verdict == "fail" and result.exit_code == 1
+    assert [f.rule for f in result.blocking()] == ["MINI-9-SPECIAL"]
+
+
+def test_fail_on_threshold(mini_plan: Path, mini_policy: Path) -> None:
+    assert gate(mini_plan, mini_policy, fail_on="critical").exit_code == 1
+    assert gate(mini_plan, mini_policy, fail_on="none").exit_code == 0
+    clean = ScanFacts(records=10, records_with_personal_data=1)
+    assert gate(mini_plan, mini_policy, clean).exit_code == 0
+    assert gate(mini_plan, mini_policy, clean, fail_on="low").exit_code == 1
+
+
+def test_without_scan_dataset_rules_need_a_scan(mini_plan: Path, mini_policy: Path) -> None:
+    found = by_rule(gate(mini_plan, mini_policy, None))
+    assert found["MINI-9-SPECIAL"].status == "not_applicable"
+    assert "Needs a scan" in found["MINI-9-SPECIAL"].message
+    assert found["MINI-35-DPIA"].status == "pass"
+
+
+def test_absent_fact_is_an_error_naming_it(write: Callable[[str, str], Path], mini_plan: Path) -> None:
+    policy = write("p.yaml", MINI_POLICY.replace('require: "has(plan.assessments.ropa)"',
+                                                 'require: "facts.entities.US_SSN == 0"'))
+    finding = by_rule(gate(mini_plan, policy))["MINI-30-ROPA"]
+    assert finding.status == "error"
+    assert "facts.entities.US_SSN" in finding.message
+
+
+def test_non_boolean_result_is_an_error(write: Callable[[str, str], Path], mini_plan: Path) -> None:
+    policy = write("p.yaml", MINI_POLICY.replace('require: "has(plan.assessments.ropa)"', 'require: "facts.records"'))
+    assert by_rule(gate(mini_plan, policy))["MINI-30-ROPA"].status == "error"
+
+
+def test_policy_not_applicable_outside_its_regions(write: Callable[[str, str], Path], mini_policy: Path) -> None:
+    plan = write("plan2.yaml", MINI_PLAN.replace("regions: [EU]", "regions: [CN]"))
+    result = gate(plan, mini_policy)
+    assert {f.status for f in result.findings} == {"not_applicable"}
+    assert result.policies[0].applies is False and "eea_subjects=False" in result.policies[0].reason
+    assert result.privacy_requirements.dp_required is False
+
+
+def test_cel_syntax_error_names_file_line_rule_and_column(write: Callable[[str, str], Path]) -> None:
+    policy = write("p.yaml", MINI_POLICY.replace('require: "has(plan.assessments.dpia)"',
+                                                 'require: "has(plan.assessments.dpia) &&& true"'))
+    with pytest.raises(PolicyLoadError) as info:
+        load_policy(policy)
+    message = str(info.value)
+    assert message.startswith(f"{policy}:18: rule MINI-35-DPIA: require: CEL syntax error at column 31")
+
+
+def test_unknown_field_and_bad_severity(write: Callable[[str, str], Path]) -> None:
+    with pytest.raises(PolicyLoadError, match=r"p\.yaml:9: rules\.0\.severity: Input should be"):
+        load_policy(write("p.yaml", MINI_POLICY.replace("severity: critical", "severity: apocalyptic")))
+    with pytest.raises(PolicyLoadError, match=r"q\.yaml:7: rules\.0\.titel: unknown field"):
+        load_policy(write("q.yaml", MINI_POLICY.replace("    title: Special category", "    titel: x\n"
+                                                                                       "    title: Special category")))
+
+
+def test_duplicate_rule_ids_across_policies_rejected(write: Callable[[str, str], Path], mini_policy: Path) -> None:
+    other = write("other.yaml", MINI_POLICY.replace("id: mini", "id: other"))
+    with pytest.raises(PolicyLoadError, match="MINI-9-SPECIAL is also defined by policy 'mini'"):
+        resolve_policies([str(mini_policy), str(other)])
+
+
+def test_later_policy_with_same_id_replaces_earlier(write: Callable[[str, str], Path], mini_policy: Path) -> None:
+    stricter = write("mine.yaml", MINI_POLICY.replace("max_epsilon: 8.0", "max_epsilon: 2.0"))
+    loaded = resolve_policies([str(mini_policy), str(stricter)])
+    assert len(loaded) == 1 and loaded[0].source == stricter
+
+
+def test_strictest_wins_and_records_what_bound_each_value() -> None:
+    merged = merge([
+        ("gdpr/GDPR-DP", PrivacyBounds(max_epsilon=8.0, max_delta="1/n", max_grad_norm=1.0, sampling="poisson")),
+        ("pipl/PIPL-DP", PrivacyBounds(max_epsilon=4.0, max_delta=1e-6, max_grad_norm=2.0)),
+        ("hipaa/HIPAA-DP", PrivacyBounds(max_epsilon=6.0, max_delta=1e-5, max_grad_norm=0.5)),
+    ])
+    assert merged.max_epsilon == 4.0 and merged.bound_by["max_epsilon"] == "pipl/PIPL-DP"
+    assert merged.max_grad_norm == 0.5 and merged.bound_by["max_grad_norm"] == "hipaa/HIPAA-DP"
+    assert merged.max_delta == 1e-6 and merged.bound_by["max_delta"] == "pipl/PIPL-DP"
+    assert merged.delta_for(100) == 1e-6       # 1/100 is looser than 1e-6
+    assert merged.delta_for(10_000_000) == 1e-7  # 1/n is stricter for large n
+    assert merged.dp_required and merged.sampling == "poisson"
+
+
+def test_plan_exceeding_privacy_bounds_fails_at_check_time(write: Callable[[str, str], Path],
+                                                           mini_policy: Path) -> None:
+    plan = write("p.yaml", MINI_PLAN.replace("target_epsilon: 3.0", "target_epsilon: 12.0"))
+    finding = by_rule(gate(plan, mini_policy))["MINI-DP"]
+    assert finding.status == "fail" and "target_epsilon 12.0 > max 8.0" in finding.message
+    none_plan = write("q.yaml", MINI_PLAN + "  mechanism: none\n")
+    assert "DP is required" in by_rule(gate(none_plan, mini_policy))["MINI-DP"].message
+    delta_plan = write("r.yaml", MINI_PLAN + "  target_delta: 0.01\n")
+    assert "1/n" in by_rule(gate(delta_plan, mini_policy))["MINI-DP"].message
+
+
+def test_delta_resolves_against_privacy_units(mini_plan: Path, mini_policy: Path) -> None:
+    result = gate(mini_plan, mini_policy)
+    assert result.privacy_units == 1000
+    assert result.to_json_v1()["privacy_requirements"]["max_delta"] == pytest.approx(1e-3)
+    assert gate(mini_plan, mini_policy, None).to_json_v1()["privacy_requirements"]["max_delta"] == "1/n"
+
+
+def test_user_level_units_use_distinct_users(write: Callable[[str, str], Path], mini_policy: Path) -> None:
+    plan = write("p.yaml", MINI_PLAN + "  unit: user\n")
+    scan = ScanFacts(records=1000, records_with_personal_data=10, distinct_users=250)
+    assert gate(plan, mini_policy, scan).privacy_units == 250
+
+
+WAIVERS = """\
+waivers:
+  - rule: MINI-9-SPECIAL
+    reason: Art. 9(2)(a) consent being collected, DPO sign-off pending
+    approver: dpo@example.com
+    expires: {expires}
+    scope: {{plan: "mini-*"}}
+"""
+
+
+def test_active_waiver_waives_and_stays_visible(write: Callable[[str, str], Path], mini_plan: Path,
+                                                mini_policy: Path) -> None:
+    waivers = write("w.yaml", WAIVERS.format(expires="2030-01-01"))
+    result = gate(mini_plan, mini_policy, waivers=waivers, today=dt.date(2026, 11, 23))
+    finding = by_rule(result)["MINI-9-SPECIAL"]
+    assert finding.status == "waived" and finding.waiver is not None
+    assert finding.waiver.approver == "dpo@example.com"
+    assert result.exit_code == 0
+
+
+def test_expired_waiver_does_not_apply_and_is_reported(write: Callable[[str, str], Path], mini_plan: Path,
+                                                       mini_policy: Path) -> None:
+    waivers = write("w.yaml", WAIVERS.format(expires="2026-01-31"))
+    result = gate(mini_plan, mini_policy, waivers=waivers, today=dt.date(2026, 11, 23))
+    found = by_rule(result)
+    assert found["MINI-9-SPECIAL"].status == "fail"
+    expired = found["WAIVER-EXPIRED-MINI-9-SPECIAL"]
+    assert expired.status == "fail" and expired.severity == "critical" and "2026-01-31" in expired.message
+    assert result.exit_code == 1
+
+
+def test_waiver_scope_limits_it(write: Callable[[str, str], Path], mini_plan: Path, mini_policy: Path) -> None:
+    waivers = write("w.yaml", WAIVERS.format(expires="2030-01-01").replace("mini-*", "other-*"))
+    assert by_rule(gate(mini_plan, mini_policy, waivers=waivers))["MINI-9-SPECIAL"].status == "fail"
+
+
+def test_bad_waiver_file(write: Callable[[str, str], Path], mini_plan: Path, mini_policy: Path) -> None:
+    waivers = write("w.yaml", WAIVERS.format(expires="someday"))
+    with pytest.raises(PolicyLoadError, match=r"w\.yaml:5: waivers\.0\.expires"):
+        gate(mini_plan, mini_policy, waivers=waivers)
