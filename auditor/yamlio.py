@@ -72,10 +72,10 @@ def load_yaml(path: Path, what: str, error: type[InputError] = InputError) -> Lo
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = " ".join((exc.problem or exc.context or "invalid YAML").split())
         raise error(f"{where}: invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
-        raise error(f"{path}: invalid YAML: {exc}") from None
+        raise error(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
     lines: dict[PathKey, int] = {}
     if node is not None:
         _walk(node, (), lines)

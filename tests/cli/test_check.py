@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from auditor.cli import cli
+from tests.conftest import EXAMPLE_PLAN, MINI_PLAN
+
+
+def test_check_exit_codes(runner: CliRunner, mini_plan: Path, mini_policy: Path,
+                          write: Callable[[str, str], Path]) -> None:
+    # Without a scan only MINI-30-ROPA (low) fails: below --fail-on medium, at --fail-on low.
+    medium = runner.invoke(cli, ["check", str(mini_plan), "--policy", str(mini_policy), "--fail-on", "medium"])
+    assert medium.exit_code == 0, medium.output
+    assert "MINI-30-ROPA" in medium.output and "needs a scan" in medium.output
+    low = runner.invoke(cli, ["check", str(mini_plan), "--policy", str(mini_policy), "--fail-on", "low"])
+    assert low.exit_code == 1
+    plan = write("full.yaml", MINI_PLAN.replace("  dpia: DPIA-1", "  dpia: DPIA-1\n  ropa: ROPA-1"))
+    clean = runner.invoke(cli, ["check", str(plan), "--policy", str(mini_policy), "--fail-on", "low"])
+    assert clean.exit_code == 0, clean.output
+    assert "PASS: 0 blocking" in clean.output
+
+
+def test_check_json_to_file_and_suffix_inference(runner: CliRunner, mini_plan: Path, mini_policy: Path,
+                                                 tmp_path: Path) -> None:
+    out = tmp_path / "out" / "result.sarif"
+    result = runner.invoke(cli, ["check", str(mini_plan), "--policy", str(mini_policy), "-o", str(out),
+                                 "--fail-on", "low"])
+    assert result.exit_code == 1
+    assert json.loads(out.read_text())["version"] == "2.1.0"
+    assert not list(out.parent.glob(".*.tmp"))
+
+
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(runner: CliRunner, mini_plan: Path, tmp_path: Path,
+                                                         write: Callable[[str, str], Path]) -> None:
+    out = tmp_path / "out.json"
+    bad_policy = write("bad.yaml", "id: x\nrules: [\n")
+    cases = [
+        ["check", str(tmp_path / "missing.yaml")],
+        ["check", str(tmp_path)],
+        ["check", str(mini_plan), "--policy", str(bad_policy), "-o", str(out)],
+        ["check", str(mini_plan), "--policy", "no-such-policy"],
+        ["check", str(mini_plan), "--scan", str(bad_policy)],
+    ]
+    for args in cases:
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "Traceback" not in result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
+        assert result.output.startswith("auditor: ")
+    assert not out.exists()
+
+
+def test_internal_errors_exit_3_without_traceback_unless_debug(runner: CliRunner, mini_plan: Path,
+                                                               monkeypatch: object) -> None:
+    import auditor.gate
+
+    def boom(*_: object, **__: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(auditor.gate, "run_gate", boom)  # type: ignore[attr-defined]
+    result = runner.invoke(cli, ["check", str(mini_plan)])
+    assert result.exit_code == 3 and "internal error: RuntimeError" in result.output
+    assert "Traceback" not in result.output
+    debug = runner.invoke(cli, ["--debug", "check", str(mini_plan)])
+    assert isinstance(debug.exception, RuntimeError)
+
+
+def test_check_example_plan_with_bundled_policies(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["check", str(EXAMPLE_PLAN), "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    data = json.loads(result.output)
+    assert {p["id"] for p in data["policies"]} == {"gdpr", "ccpa", "pipl", "hipaa", "eu_ai_act"}
+    assert all(f["citation"] for f in data["findings"])
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, runpy; sys.argv=['auditor','check','--help']\n"
+            "try: runpy.run_module('auditor', run_name='__main__')\nexcept SystemExit: pass\n"
+            "heavy=[m for m in ('torch','transformers','opacus','spacy','presidio_analyzer') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+
+from auditor.facts import ScanFacts
+from auditor.findings import GateResult
+from auditor.gate import run_gate
+from auditor.output import FORMATS, RenderContext, render_check
+from auditor.plan import load_plan
+
+SCHEMA = json.loads((Path(__file__).parent / "sarif_required.schema.json").read_text())
+SCAN = ScanFacts(records=500, records_with_personal_data=50, categories={"gdpr_special": 3})
+WAIVER = """\
+waivers:
+  - rule: MINI-30-ROPA
+    reason: ROPA entry being drafted
+    approver: dpo@example.com
+    expires: 2099-01-01
+"""
+
+
+def result_with_waiver(mini_plan: Path, mini_policy: Path, write: Callable[[str, str], Path]) -> GateResult:
+    return run_gate(load_plan(mini_plan), SCAN, [str(mini_policy)], write("w.yaml", WAIVER))
+
+
+def test_json_schema_v1_contract(mini_plan: Path, mini_policy: Path, write: Callable[[str, str], Path]) -> None:
+    data = json.loads(render_check(result_with_waiver(mini_plan, mini_policy, write), "json"))
+    assert set(data) >= {"verdict", "exit_code", "policies", "findings", "privacy_requirements"}
+    assert data["verdict"] == "fail" and data["exit_code"] == 1
+    assert data["policies"][0]["id"] == "mini" and len(data["policies"][0]["sha256"]) == 64
+    finding = next(f for f in data["findings"] if f["rule"] == "MINI-9-SPECIAL")
+    assert {"policy", "rule", "status", "severity", "citation", "url", "message", "facts", "remediation"} <= set(finding)
+    assert finding["citation"] == "GDPR Art. 9(2)" and finding["facts"]["facts.categories.gdpr_special"] == 3
+    req = data["privacy_requirements"]
+    assert req["max_epsilon"] == 8.0 and req["max_delta"] == 1 / 500 and req["bound_by"]["max_epsilon"] == "mini/MINI-DP"
+
+
+def test_sarif_meets_required_structure_and_suppresses_waived(mini_plan: Path, mini_policy: Path,
+                                                              write: Callable[[str, str], Path]) -> None:
+    ctx = RenderContext(plan_path="plan.yaml", plan_lines={"assessments.dpia": 7, "legal": 4})
+    log = json.loads(render_check(result_with_waiver(mini_plan, mini_policy, write), "sarif", ctx))
+    jsonschema.validate(log, SCHEMA)
+    run = log["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == ["MINI-9-SPECIAL", "MINI-35-DPIA", "MINI-30-ROPA", "MINI-DP"]
+    assert "GDPR Art. 9(2)" in rules[0]["help"]["text"] and "Record the Art. 9(2) condition." in rules[0]["help"]["text"]
+    results = {r["ruleId"]: r for r in run["results"]}
+    assert results["MINI-9-SPECIAL"]["level"] == "error" and results["MINI-9-SPECIAL"]["kind"] == "fail"
+    assert results["MINI-35-DPIA"]["kind"] == "pass"
+    assert results["MINI-35-DPIA"]["locations"][0]["physicalLocation"]["region"]["startLine"] == 7
+    waived = results["MINI-30-ROPA"]
+    assert waived["suppressions"][0]["kind"] == "external" and "dpo@example.com" in waived["suppressions"][0][
+        "justification"]
+    for result in run["results"]:
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+
+
+def test_junit_one_testcase_per_rule(mini_plan: Path, mini_policy: Path, write: Callable[[str, str], Path]) -> None:
+    root = ET.fromstring(render_check(result_with_waiver(mini_plan, mini_policy, write), "junit"))
+    cases = root.findall(".//testcase")
+    assert len(cases) == 4
+    by_name = {c.get("name", "").split(":")[0]: c for c in cases}
+    assert by_name["MINI-9-SPECIAL"].find("failure") is not None
+    assert by_name["MINI-35-DPIA"].find("failure") is None and by_name["MINI-35-DPIA"].find("skipped") is None
+    skipped = by_name["MINI-30-ROPA"].find("skipped")
+    assert skipped is not None and skipped.get("message", "").startswith("waived")
+    assert root.get("failures") == "1"
+
+
+def test_markdown_and_table_show_citations(mini_plan: Path, mini_policy: Path, write: Callable[[str, str], Path]) -> None:
+    result = result_with_waiver(mini_plan, mini_policy, write)
+    md = render_check(result, "markdown")
+    assert "[GDPR Art. 9(2)](https://eur-lex.europa.eu/eli/reg/2016/679/oj)" in md
+    assert "🟡 waived" in md
+    table = render_check(result, "table", RenderContext(width=200))
+    assert "MINI-9-SPECIAL" in table and "GDPR Art. 9(2)" in table
+    assert "FAIL: 1 blocking at --fail-on high" in table
+    assert set(FORMATS) == {"table", "json", "sarif", "junit", "markdown"}
