@@ -23,7 +23,7 @@ CEL_BITS = ["facts.records > 0", "has(plan.x)", "&&", "(", ")", "'EU' in facts.r
 
 def documents(keys: list[str]) -> st.SearchStrategy[Any]:
     scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True),
-                        st.text(max_size=20), st.sampled_from(CEL_BITS + ["critical", "high", "https://x", "1/n"]))
+                        st.text(max_size=20), st.sampled_from([*CEL_BITS, "critical", "high", "https://x", "1/n"]))
     return st.recursive(scalars, lambda inner: st.one_of(
         st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(keys), inner, max_size=6)), max_leaves=25)
 

@@ -34,10 +34,12 @@ def test_json_schema_v1_contract(mini_plan: Path, mini_policy: Path, write: Call
     assert data["verdict"] == "fail" and data["exit_code"] == 1
     assert data["policies"][0]["id"] == "mini" and len(data["policies"][0]["sha256"]) == 64
     finding = next(f for f in data["findings"] if f["rule"] == "MINI-9-SPECIAL")
-    assert {"policy", "rule", "status", "severity", "citation", "url", "message", "facts", "remediation"} <= set(finding)
+    keys = {"policy", "rule", "status", "severity", "citation", "url", "message", "facts", "remediation"}
+    assert keys <= set(finding)
     assert finding["citation"] == "GDPR Art. 9(2)" and finding["facts"]["facts.categories.gdpr_special"] == 3
     req = data["privacy_requirements"]
-    assert req["max_epsilon"] == 8.0 and req["max_delta"] == 1 / 500 and req["bound_by"]["max_epsilon"] == "mini/MINI-DP"
+    assert req["max_epsilon"] == 8.0 and req["max_delta"] == 1 / 500
+    assert req["bound_by"]["max_epsilon"] == "mini/MINI-DP"
 
 
 def test_sarif_meets_required_structure_and_suppresses_waived(mini_plan: Path, mini_policy: Path,
@@ -48,7 +50,8 @@ def test_sarif_meets_required_structure_and_suppresses_waived(mini_plan: Path, m
     run = log["runs"][0]
     rules = run["tool"]["driver"]["rules"]
     assert [r["id"] for r in rules] == ["MINI-9-SPECIAL", "MINI-35-DPIA", "MINI-30-ROPA", "MINI-DP"]
-    assert "GDPR Art. 9(2)" in rules[0]["help"]["text"] and "Record the Art. 9(2) condition." in rules[0]["help"]["text"]
+    help_text = rules[0]["help"]["text"]
+    assert "GDPR Art. 9(2)" in help_text and "Record the Art. 9(2) condition." in help_text
     results = {r["ruleId"]: r for r in run["results"]}
     assert results["MINI-9-SPECIAL"]["level"] == "error" and results["MINI-9-SPECIAL"]["kind"] == "fail"
     assert results["MINI-35-DPIA"]["kind"] == "pass"
@@ -72,7 +75,8 @@ def test_junit_one_testcase_per_rule(mini_plan: Path, mini_policy: Path, write: 
     assert root.get("failures") == "1"
 
 
-def test_markdown_and_table_show_citations(mini_plan: Path, mini_policy: Path, write: Callable[[str, str], Path]) -> None:
+def test_markdown_and_table_show_citations(mini_plan: Path, mini_policy: Path,
+                                           write: Callable[[str, str], Path]) -> None:
     result = result_with_waiver(mini_plan, mini_policy, write)
     md = render_check(result, "markdown")
     assert "[GDPR Art. 9(2)](https://eur-lex.europa.eu/eli/reg/2016/679/oj)" in md
