@@ -1,25 +1,118 @@
-"""``auditor report``, ``verify`` and ``keygen``: placeholder until the report issue lands."""
+"""``auditor report``, ``auditor verify`` and ``auditor keygen``: thin wrappers over :mod:`auditor.report`."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
-from auditor.errors import InternalError
+from auditor.errors import InputError, VerificationFailed
+
+
+def public_key_hint(key: Path | None, out_dir: Path) -> str:
+    """How the report should name the public key in its verify command: beside the private key if there."""
+    from auditor.report.sign import PUBLIC_KEY_NAME
+
+    if key is None:
+        return PUBLIC_KEY_NAME
+    public = Path(key).with_suffix(".pub")
+    if not public.is_file():
+        return PUBLIC_KEY_NAME
+    try:
+        return public.resolve().relative_to(Path(out_dir).resolve()).as_posix()
+    except ValueError:
+        return str(public)
+
+
+def echo_written(out_dir: Path, files: list[str], envelope: str | None, fingerprint: str | None,
+                 key_hint: str) -> None:
+    """The lines every report-writing command ends with; unsigned output is said loudly, on stderr."""
+    report = out_dir / ("report.html" if "report.html" in files else files[-1])
+    click.echo(f"report: {report}")
+    click.echo(f"wrote {len(files)} files to {out_dir}: {', '.join(files)}")
+    if envelope:
+        click.echo(f"signed: {out_dir / envelope} (key {fingerprint})")
+        click.echo(f"verify: auditor verify {out_dir / envelope} --key {key_hint}")
+    else:
+        click.secho("WARNING: this report is UNSIGNED; nobody can check it was not altered. "
+                    "Pass --key (make one with 'auditor keygen').", err=True, fg="red", bold=True)
 
 
 @click.command("report")
-def report() -> None:
-    """Not built yet."""
-    raise InternalError("'auditor report' is not built yet")
+@click.argument("evidence_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--key", type=click.Path(path_type=Path), help="Ed25519 private key (PEM) to sign with.")
+@click.option("--format", "formats", default="html,md,pdf", show_default=True,
+              help="Comma-separated: html, md, pdf.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Folder to write into (default: EVIDENCE_DIR).")
+@click.option("--templates", type=click.Path(path_type=Path),
+              help="Folder of your own report.html.j2 / report.md.j2 (rendered in Jinja's sandbox).")
+@click.option("--schema", is_flag=True, help="Print the JSON Schema of evidence.json and exit.")
+def report(evidence_dir: Path | None, key: Path | None, formats: str, out_dir: Path | None,
+           templates: Path | None, schema: bool) -> None:
+    """Re-render and re-sign a report from a saved evidence.json."""
+    from auditor.report.api import write_report
+    from auditor.report.evidence import evidence_schema_text, load_evidence
+    from auditor.report.render import parse_formats
+
+    if schema:
+        click.echo(evidence_schema_text(), nl=False)
+        return
+    if evidence_dir is None:
+        raise InputError("auditor report: missing EVIDENCE_DIR (a folder holding evidence.json)")
+    wanted = parse_formats(formats)
+    evidence = load_evidence(evidence_dir)
+    source_dir = evidence_dir if evidence_dir.is_dir() else evidence_dir.parent
+    target = out_dir or source_dir
+    hint = public_key_hint(key, target)
+    written = write_report(evidence, target, key=key, formats=wanted, templates=templates, public_key_hint=hint)
+    for missing in written.skipped_artifacts:
+        click.echo(f"note: {missing} is not in {target}; its digest stays recorded in evidence.json only",
+                   err=True)
+    echo_written(target, written.files, written.envelope, written.key_fingerprint, hint)
 
 
 @click.command("verify")
-def verify() -> None:
-    """Not built yet."""
-    raise InternalError("'auditor verify' is not built yet")
+@click.argument("envelope", type=click.Path(path_type=Path))
+@click.option("--key", type=click.Path(path_type=Path),
+              help="The signer's public key (PEM). Default: keys/auditor.pub beside the envelope.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify(envelope: Path, key: Path | None, as_json: bool) -> None:
+    """Check a signed report: signature, statement, and the sha256 of every file it lists."""
+    from auditor.report.verify import verify_envelope
+
+    result = verify_envelope(envelope, key)
+    if as_json:
+        click.echo(json.dumps({"ok": result.ok, **result.model_dump(mode="json", by_alias=True)}, indent=2))
+    else:
+        for check in result.checks:
+            mark = click.style("ok  ", fg="green") if check.ok else click.style("FAIL", fg="red", bold=True)
+            click.echo(f"{mark} {check.what}: {check.detail}")
+        click.echo(f"key: {result.key} ({result.key_fingerprint})")
+        if result.statement is not None and result.ok:
+            p = result.statement.predicate
+            click.echo(f"verified {len(result.statement.subject)} files; report {p.report_id}, verdict {p.verdict}, "
+                       f"training {p.training}, created {p.created_at}")
+    if result.key_next_to_report:
+        click.echo("warning: checked against the public key shipped inside the report folder; this proves the "
+                   "files match each other, not who signed them. Compare the fingerprint above with one you "
+                   "obtained separately, or pass --key.", err=True)
+    if not result.ok:
+        failed = result.failures()
+        first = "; ".join(f"{c.what}: {c.detail}" for c in failed[:3])
+        more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
+        raise VerificationFailed(f"{envelope}: verification FAILED: {first}{more}")
 
 
 @click.command("keygen")
-def keygen() -> None:
-    """Not built yet."""
-    raise InternalError("'auditor keygen' is not built yet")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True,
+              help="Folder for auditor.key (private, mode 0600) and auditor.pub.")
+def keygen(out_dir: Path) -> None:
+    """Make an Ed25519 signing key pair (PEM); never overwrites an existing key."""
+    from auditor.report.sign import fingerprint, generate_keypair, load_public_key
+
+    private, public = generate_keypair(out_dir)
+    click.echo(f"private key: {private} (mode 0600; keep it secret)")
+    click.echo(f"public key:  {public} (give this to whoever verifies your reports)")
+    click.echo(f"fingerprint: {fingerprint(load_public_key(public))}")

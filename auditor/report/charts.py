@@ -1,0 +1,111 @@
+"""Inline SVG charts: the report must be one offline file, so charts are drawn here, not by a JS library.
+
+Every text placed in an SVG goes through :func:`markupsafe.escape`; the returned :class:`Markup` is then
+safe to embed in autoescaped HTML. Charts are deliberately plain (axes, ticks, one or two series): they
+must survive printing in greyscale, so series differ by dash pattern as well as colour.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+
+def _fmt(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}".rstrip("0").rstrip(".")
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _nice_max(value: float) -> float:
+    """Round an axis maximum up to 1, 2, 2.5 or 5 times a power of ten, so ticks read naturally."""
+    if value <= 0:
+        return 1.0
+    exponent = math.floor(math.log10(value))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+        candidate = step * 10**exponent
+        if candidate >= value:
+            return float(candidate)
+    return 10.0 ** (exponent + 1)
+
+
+def epsilon_chart(steps: Sequence[int], series: Sequence[tuple[str, Sequence[float]]],
+                  limit: float | None, *, width: int = 640, height: int = 260) -> Markup:
+    """ε after each optimizer step, one polyline per accountant, and the allowed ε as a red rule."""
+    left, right, top, bottom = 56, 16, 16, 44
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [v for _, vs in series for v in vs]
+    y_max = _nice_max(max([*values, limit or 0.0, 1e-9]) * 1.05)
+    x_max = max([*steps, 1])
+
+    def x(step: float) -> float:
+        return left + plot_w * (step / x_max)
+
+    def y(value: float) -> float:
+        return top + plot_h * (1 - value / y_max)
+
+    parts: list[str] = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" aria-label="Privacy loss epsilon over training steps">',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" stroke="#999"/>',
+    ]
+    for i in range(5):
+        tick = y_max * i / 4
+        ty = y(tick)
+        parts.append(f'<line x1="{left}" y1="{ty:.1f}" x2="{left + plot_w}" y2="{ty:.1f}" stroke="#e3e3e3"/>')
+        parts.append(f'<text x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end" font-size="11">{_fmt(tick)}</text>')
+    for i in range(5):
+        step = x_max * i / 4
+        tx = x(step)
+        parts.append(f'<text x="{tx:.1f}" y="{top + plot_h + 16}" text-anchor="middle" font-size="11">'
+                     f'{step:.0f}</text>')
+    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="12">'
+                 'optimizer step</text>')
+    parts.append(f'<text x="14" y="{top + plot_h / 2:.1f}" text-anchor="middle" font-size="12" '
+                 f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">ε spent</text>')
+    if limit is not None:
+        ly = y(limit)
+        parts.append(f'<line x1="{left}" y1="{ly:.1f}" x2="{left + plot_w}" y2="{ly:.1f}" stroke="#b00020" '
+                     'stroke-width="1.5" stroke-dasharray="6 3"/>')
+        parts.append(f'<text x="{left + plot_w - 4}" y="{ly - 5:.1f}" text-anchor="end" font-size="11" '
+                     f'fill="#b00020">allowed ε = {escape(_fmt(limit))}</text>')
+    styles = [("#1f4e79", ""), ("#d08000", ' stroke-dasharray="3 2"')]
+    for index, (name, vs) in enumerate(series):
+        colour, dash = styles[index % len(styles)]
+        points = " ".join(f"{x(s):.1f},{y(v):.1f}" for s, v in zip(steps, vs, strict=False))
+        if points:
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dash} points="{points}"/>')
+        ky = top + 14 + 16 * index
+        parts.append(f'<line x1="{left + 10}" y1="{ky - 4}" x2="{left + 34}" y2="{ky - 4}" stroke="{colour}" '
+                     f'stroke-width="2"{dash}/>')
+        parts.append(f'<text x="{left + 40}" y="{ky}" font-size="11">{escape(name)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def bar_chart(rows: Sequence[tuple[str, int]], *, label: str, width: int = 640, bar: int = 18) -> Markup:
+    """Horizontal bars (entity or category counts), largest first, with the count printed at the end."""
+    rows = sorted(rows, key=lambda r: (-r[1], r[0]))[:20]
+    left, right, top = 190, 70, 8
+    height = top * 2 + max(len(rows), 1) * (bar + 6)
+    plot_w = width - left - right
+    top_value = max([c for _, c in rows] + [1])
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" aria-label="{escape(label)}">']
+    if not rows:
+        parts.append(f'<text x="{left}" y="{top + bar}" font-size="12">nothing detected</text>')
+    for index, (name, count) in enumerate(rows):
+        by = top + index * (bar + 6)
+        bw = max(plot_w * count / top_value, 1.0)
+        parts.append(f'<text x="{left - 8}" y="{by + bar - 5}" text-anchor="end" font-size="11">'
+                     f'{escape(name)}</text>')
+        parts.append(f'<rect x="{left}" y="{by}" width="{bw:.1f}" height="{bar}" fill="#1f4e79"/>')
+        parts.append(f'<text x="{left + bw + 6:.1f}" y="{by + bar - 5}" font-size="11">{count:,}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

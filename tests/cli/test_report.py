@@ -1,0 +1,134 @@
+"""``auditor keygen``, ``auditor report`` and ``auditor verify`` driven through click's CliRunner."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import stat
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from click.testing import CliRunner
+
+from auditor.cli import cli
+
+
+def _factories() -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "report" / "factories.py"
+    spec = importlib.util.spec_from_file_location("report_factories", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+factories = _factories()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def evidence_dir(tmp_path: Path) -> Path:
+    from auditor.report.evidence import write_evidence
+
+    folder = tmp_path / "run"
+    write_evidence(factories.evidence(tmp_path), folder)
+    return folder
+
+
+def test_keygen_then_report_then_verify(runner: CliRunner, tmp_path: Path, evidence_dir: Path) -> None:
+    keys = tmp_path / "keys"
+    result = runner.invoke(cli, ["keygen", "--out", str(keys)])
+    assert result.exit_code == 0, result.output
+    assert "fingerprint: SHA256:" in result.output
+    assert stat.S_IMODE((keys / "auditor.key").stat().st_mode) == 0o600
+
+    again = runner.invoke(cli, ["keygen", "--out", str(keys)])
+    assert again.exit_code == 2
+    assert "refusing to overwrite" in again.output
+
+    result = runner.invoke(cli, ["report", str(evidence_dir), "--key", str(keys / "auditor.key"),
+                                 "--format", "html,md"])
+    assert result.exit_code == 0, result.output
+    assert f"report: {evidence_dir / 'report.html'}" in result.output
+    assert sorted(p.name for p in evidence_dir.iterdir()) == [
+        "evidence.json", "report.html", "report.intoto.jsonl", "report.md"]
+
+    envelope = evidence_dir / "report.intoto.jsonl"
+    ok = runner.invoke(cli, ["verify", str(envelope), "--key", str(keys / "auditor.pub")])
+    assert ok.exit_code == 0, ok.output
+    assert "verified 3 files; report 00000000-0000-4000-8000-000000000001, verdict pass" in ok.output
+    assert "ok   subject report.html" in ok.output
+
+    as_json = runner.invoke(cli, ["verify", str(envelope), "--key", str(keys / "auditor.pub"), "--json"])
+    assert json.loads(as_json.output)["ok"] is True
+
+    html = evidence_dir / "report.html"
+    html.write_bytes(html.read_bytes().replace(b"PASS", b"FAIL", 1))
+    bad = runner.invoke(cli, ["verify", str(envelope), "--key", str(keys / "auditor.pub")])
+    assert bad.exit_code == 1
+    assert "FAIL subject report.html" in bad.output
+    assert bad.output.strip().splitlines()[-1].startswith(f"auditor: {envelope}: verification FAILED: subject "
+                                                          "report.html")
+    assert "Traceback" not in bad.output
+
+
+def test_report_without_key_is_loudly_unsigned(runner: CliRunner, evidence_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "elsewhere"
+    result = runner.invoke(cli, ["report", str(evidence_dir), "--format", "md", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "WARNING: this report is UNSIGNED" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["evidence.json", "report.md"]
+    assert "UNSIGNED REPORT" in (out / "report.md").read_text()
+
+
+def test_report_schema_is_printed(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["report", "--schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    assert schema["title"] == "EvidenceBundle"
+    assert {"plan", "gate", "training", "ledger", "scan"} <= set(schema["properties"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["report"], "missing EVIDENCE_DIR"),
+    (["report", "nowhere"], "nowhere: evidence file not found"),
+    (["report", "{run}", "--format", "html,docx"], "--format: unknown format docx"),
+    (["report", "{run}", "--key", "{run}/evidence.json"], "evidence.json: cannot load the signing key"),
+    (["report", "{run}", "--templates", "nowhere"], "nowhere: --templates must be a folder"),
+    (["verify", "{run}/none.intoto.jsonl"], "none.intoto.jsonl: envelope not found"),
+    (["verify", "{run}/evidence.json"], "evidence.json: expected exactly one DSSE envelope line"),
+])
+def test_bad_input_is_one_line_and_exit_2(runner: CliRunner, evidence_dir: Path, args: list[str],
+                                          message: str) -> None:
+    before = sorted(p.name for p in evidence_dir.iterdir())
+    result = runner.invoke(cli, [a.replace("{run}", str(evidence_dir)) for a in args])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.output
+    assert sorted(p.name for p in evidence_dir.iterdir()) == before
+
+
+def test_bad_evidence_names_the_field(runner: CliRunner, evidence_dir: Path) -> None:
+    path = evidence_dir / "evidence.json"
+    data = json.loads(path.read_text())
+    del data["plan"]["sha256"]
+    path.write_text(json.dumps(data))
+    result = runner.invoke(cli, ["report", str(evidence_dir)])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"auditor: {path}: field plan.sha256: Field required"
+
+
+def test_verify_defaults_to_the_key_in_the_folder_and_warns(runner: CliRunner, evidence_dir: Path) -> None:
+    keys = evidence_dir / "keys"
+    assert runner.invoke(cli, ["keygen", "--out", str(keys)]).exit_code == 0
+    assert runner.invoke(cli, ["report", str(evidence_dir), "--key", str(keys / "auditor.key"),
+                               "--format", "md"]).exit_code == 0
+    assert "auditor verify report.intoto.jsonl --key keys/auditor.pub" in (evidence_dir / "report.md").read_text()
+    result = runner.invoke(cli, ["verify", str(evidence_dir / "report.intoto.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert "not who signed them" in result.output

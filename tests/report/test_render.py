@@ -1,0 +1,156 @@
+"""Rendering: sections and values present, dataset text inert, user templates sandboxed, offline output."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from factories import SCRIPT, evidence, scan_result
+
+from auditor.errors import InputError
+from auditor.report.evidence import (
+    SCHEMA_PATH,
+    EvidenceBundle,
+    evidence_schema_text,
+    load_evidence,
+    write_evidence,
+)
+from auditor.report.render import md_escape, render_pdf, render_text, safe_url
+from auditor.report.view import SigningInfo
+
+SIGNED = SigningInfo(signed=True, key_fingerprint="SHA256:abcd:ef01", key_id="abcdef01")
+UNSIGNED = SigningInfo(signed=False)
+
+SECTIONS = ["Identification", "Processing, purposes and lawful basis", "Data provenance", "What the scan found",
+            "Findings and waivers", "Necessity and proportionality", "Risks", "Measures, including differential",
+            "Model card", "Verdict", "How to verify this report", "Mapping to GDPR Art. 35(7)"]
+
+
+@pytest.fixture
+def ev(tmp_path: Path) -> EvidenceBundle:
+    return evidence(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["html", "md"])
+def test_every_section_and_key_value_is_rendered(ev: EvidenceBundle, kind: str) -> None:
+    text = render_text(kind, ev, SIGNED)  # type: ignore[arg-type]
+    for section in SECTIONS:
+        assert section in text, section
+    for value in ["00000000-0000-4000-8000-000000000001", "SHA256:abcd:ef01", "legitimate", "DPIA-2026-07",
+                  "2.9 of 8", "Art. 35(7)(a)", "Annex IV §2(d)", "1,712", "TIA in review",
+                  "2027-01-31", "0.81", "bundled:minilm", "2.85", "1.1"]:
+        assert value in text, (kind, value)
+    assert "UNSIGNED" not in text
+
+
+@pytest.mark.parametrize("kind", ["html", "md"])
+def test_unsigned_report_says_so(ev: EvidenceBundle, kind: str) -> None:
+    text = render_text(kind, ev, UNSIGNED)  # type: ignore[arg-type]
+    assert "UNSIGNED REPORT" in text
+    assert "auditor verify" not in text
+
+
+def test_failed_gate_report_says_training_was_refused(tmp_path: Path) -> None:
+    text = render_text("html", evidence(tmp_path, verdict="fail"), SIGNED)
+    assert "FAIL — 2 finding(s) at or above" in text
+    assert "Training was refused: the gate failed." in text
+    assert "PIPL-55-PIPIA" in text
+
+
+def test_html_is_self_contained(ev: EvidenceBundle) -> None:
+    html = render_text("html", ev, SIGNED)
+    assert "<svg" in html and "<polyline" in html  # ε chart and bar charts are inline
+    assert not re.search(r"<script|<link|<img|<iframe|@import|url\(|src=", html, re.I)
+    hrefs = re.findall(r'href="([^"]+)"', html)
+    assert hrefs and all(h.startswith(("#", "https://")) for h in hrefs)
+    assert "@page" in html and "A4" in html
+
+
+def test_javascript_urls_from_policies_are_not_linked(ev: EvidenceBundle) -> None:
+    assert safe_url("javascript:alert(1)") == ""
+    assert safe_url("https://eur-lex.europa.eu/x") == "https://eur-lex.europa.eu/x"
+    for kind in ("html", "md"):
+        assert "javascript:" not in render_text(kind, ev, SIGNED)  # type: ignore[arg-type]
+
+
+def test_planted_script_in_dataset_text_stays_inert(tmp_path: Path) -> None:
+    ev = evidence(tmp_path, scan=scan_result(examples=[SCRIPT, "a|b](http://evil)"]))
+    html = render_text("html", ev, SIGNED)
+    assert SCRIPT not in html and "<script" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    md = render_text("md", ev, SIGNED)
+    assert "<script" not in md and "&lt;script&gt;" in md
+    assert not re.search(r"(?<!\\)\]\(http://evil", md) and "a\\|b\\](http://evil)" in md
+
+
+def test_md_escape_neutralises_markdown_and_html() -> None:
+    assert md_escape("<b>*x*</b> | [l](u) `c` #h\nnext") == \
+        "&lt;b&gt;\\*x\\*&lt;/b&gt; \\| \\[l\\](u) \\`c\\` \\#h next"
+    assert md_escape(3) == 3
+
+
+def test_user_templates_are_sandboxed(tmp_path: Path, ev: EvidenceBundle) -> None:
+    templates = tmp_path / "t"
+    templates.mkdir()
+    (templates / "report.html.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    with pytest.raises(InputError, match=r"report.html.j2: template refused by the sandbox"):
+        render_text("html", ev, SIGNED, templates)
+    (templates / "report.html.j2").write_text("{{ evidence.__class__ }}")
+    with pytest.raises(InputError):
+        render_text("html", ev, SIGNED, templates)
+    (templates / "report.html.j2").write_text("{% include '../../../../../../etc/passwd' %}")
+    with pytest.raises(InputError, match="template not found"):
+        render_text("html", ev, SIGNED, templates)
+    (templates / "report.html.j2").write_text("{{ undefined_name }}")
+    with pytest.raises(InputError, match=r"report.html.j2:1: template error: 'undefined_name' is undefined"):
+        render_text("html", ev, SIGNED, templates)
+
+
+def test_user_template_overrides_builtin_and_is_autoescaped(tmp_path: Path) -> None:
+    ev = evidence(tmp_path, scan=scan_result(examples=[SCRIPT]))
+    templates = tmp_path / "t"
+    templates.mkdir()
+    (templates / "report.html.j2").write_text(
+        "<h1>{{ view.title }}</h1>{% for e in view.entities %}{{ e.examples[0] }};{% endfor %}")
+    html = render_text("html", ev, SIGNED, templates)
+    assert html.startswith("<h1>Audit report — support-ticket-triage</h1>")
+    assert "<script" not in html
+    # The Markdown template was not overridden: the built-in one is used.
+    assert "## 1. Identification" in render_text("md", ev, SIGNED, templates)
+
+
+def test_evidence_round_trips_and_bad_files_name_the_field(tmp_path: Path, ev: EvidenceBundle) -> None:
+    path = write_evidence(ev, tmp_path)
+    assert load_evidence(tmp_path) == ev
+    data = json.loads(path.read_text())
+    data["gate"]["verdict"] = "maybe"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=r"evidence.json: field gate.verdict: "):
+        load_evidence(path)
+    path.write_text("{\n  oops")
+    with pytest.raises(InputError, match=r"evidence.json:2: not valid JSON"):
+        load_evidence(path)
+    with pytest.raises(InputError, match="evidence file not found"):
+        load_evidence(tmp_path / "nowhere")
+
+
+def test_committed_schema_is_up_to_date() -> None:
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == evidence_schema_text(), \
+        "run: auditor report --schema > auditor/report/evidence.schema.json"
+
+
+def test_evidence_validates_against_its_schema(ev: EvidenceBundle) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(json.loads(ev.to_json()), json.loads(SCHEMA_PATH.read_text()))
+
+
+def test_pdf_is_rendered_from_the_html(ev: EvidenceBundle) -> None:
+    pdf = render_pdf(render_text("html", ev, SIGNED))
+    assert pdf.startswith(b"%PDF-")
+    assert len(pdf) > 20_000
+    from weasyprint import HTML
+
+    pages = HTML(string=render_text("html", ev, SIGNED)).render().pages
+    assert 4 <= len(pages) <= 20

@@ -1,0 +1,196 @@
+"""DSSE / in-toto signing and verification: the spec vector, key handling, and every kind of tampering."""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from factories import evidence
+
+from auditor.errors import InputError
+from auditor.report.api import write_report
+from auditor.report.sign import (
+    PAYLOAD_TYPE,
+    PREDICATE_TYPE,
+    STATEMENT_TYPE,
+    Envelope,
+    generate_keypair,
+    load_private_key,
+    load_public_key,
+    pae,
+    read_envelope,
+)
+from auditor.report.verify import verify_envelope
+
+
+def test_pae_matches_the_dsse_spec_vector() -> None:
+    assert pae("http://example.com/HelloWorld", b"hello world") == \
+        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+
+
+def test_pae_counts_bytes_not_characters() -> None:
+    assert pae("t/ü", "é".encode()) == "DSSEv1 4 t/ü 2 é".encode()
+
+
+def test_keygen_writes_private_key_0600_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    private, public = generate_keypair(tmp_path / "k")
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert private.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert public.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
+    before = private.read_bytes()
+    with pytest.raises(InputError, match="refusing to overwrite"):
+        generate_keypair(tmp_path / "k")
+    assert private.read_bytes() == before
+    assert load_private_key(private).public_key() == load_public_key(public)
+
+
+def test_bad_key_files_are_one_line_input_errors(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a key")
+    with pytest.raises(InputError, match=r"junk.pem: cannot load the signing key"):
+        load_private_key(junk)
+    with pytest.raises(InputError, match=r"junk.pem: not a PEM public key"):
+        load_public_key(junk)
+    with pytest.raises(InputError, match="not found"):
+        load_private_key(tmp_path / "missing.key")
+
+
+@pytest.fixture
+def signed(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A signed folder with a model-weights artifact; returns (folder, envelope, public key)."""
+    private, public = generate_keypair(tmp_path / "keys")
+    out = tmp_path / "out"
+    (out / "model").mkdir(parents=True)
+    weights = out / "model" / "model.safetensors"
+    weights.write_bytes(b"\x00weights" * 100)
+    from auditor.report.evidence import artifact
+
+    ev = evidence(tmp_path, artifacts=[artifact(out, weights, "model-weights")])
+    written = write_report(ev, out, key=private, formats=("html", "md"))
+    assert written.envelope == "report.intoto.jsonl"
+    return out, out / "report.intoto.jsonl", public
+
+
+def test_signed_folder_verifies_and_lists_every_file(signed: tuple[Path, Path, Path]) -> None:
+    _out, envelope_path, public = signed
+    result = verify_envelope(envelope_path, public)
+    assert result.ok, result.failures()
+    assert result.statement is not None
+    names = sorted(s.name for s in result.statement.subject)
+    assert names == ["evidence.json", "model/model.safetensors", "report.html", "report.md"]
+    envelope = read_envelope(envelope_path)
+    assert envelope.payloadType == PAYLOAD_TYPE
+    statement = json.loads(base64.b64decode(envelope.payload))
+    assert statement["_type"] == STATEMENT_TYPE
+    assert statement["predicateType"] == PREDICATE_TYPE
+    assert statement["predicate"]["verdict"] == "pass"
+    assert statement["predicate"]["epsilon_spent"] == pytest.approx(2.9)
+    assert statement["predicate"]["epsilon_allowed"] == pytest.approx(8.0)
+    assert [p["id"] for p in statement["predicate"]["policies"]] == ["gdpr", "pipl"]
+
+
+@pytest.mark.parametrize("name", ["evidence.json", "report.html", "report.md", "model/model.safetensors"])
+def test_flipping_one_byte_in_any_subject_fails(signed: tuple[Path, Path, Path], name: str) -> None:
+    out, envelope_path, public = signed
+    path = out / name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    result = verify_envelope(envelope_path, public)
+    assert not result.ok
+    assert [c.what for c in result.failures()] == [f"subject {name}"]
+
+
+def test_dropping_a_file_fails(signed: tuple[Path, Path, Path]) -> None:
+    out, envelope_path, public = signed
+    (out / "report.md").unlink()
+    failures = verify_envelope(envelope_path, public).failures()
+    assert [(c.what, c.detail) for c in failures] == [("subject report.md", "missing")]
+
+
+def _rewrite(envelope_path: Path, **changes: str) -> None:
+    envelope = read_envelope(envelope_path)
+    data = envelope.model_dump(mode="json")
+    data.update(changes)
+    envelope_path.write_text(Envelope.model_validate(data).to_line())
+
+
+def test_changed_payload_fails_the_signature(signed: tuple[Path, Path, Path]) -> None:
+    _, envelope_path, public = signed
+    envelope = read_envelope(envelope_path)
+    statement = json.loads(envelope.payload_bytes())
+    statement["predicate"]["verdict"] = "fail"
+    _rewrite(envelope_path, payload=base64.b64encode(json.dumps(statement).encode()).decode())
+    result = verify_envelope(envelope_path, public)
+    assert [c.what for c in result.failures()] == ["signature"]
+
+
+def test_flipped_payload_byte_fails(signed: tuple[Path, Path, Path]) -> None:
+    _, envelope_path, public = signed
+    raw = bytearray(read_envelope(envelope_path).payload_bytes())
+    raw[10] ^= 0x01
+    _rewrite(envelope_path, payload=base64.b64encode(bytes(raw)).decode())
+    assert "signature" in [c.what for c in verify_envelope(envelope_path, public).failures()]
+
+
+def test_flipped_signature_byte_fails(signed: tuple[Path, Path, Path]) -> None:
+    _, envelope_path, public = signed
+    envelope = read_envelope(envelope_path)
+    sig = bytearray(base64.b64decode(envelope.signatures[0].sig))
+    sig[0] ^= 0x01
+    data = envelope.model_dump(mode="json")
+    data["signatures"][0]["sig"] = base64.b64encode(bytes(sig)).decode()
+    envelope_path.write_text(json.dumps(data))
+    assert [c.what for c in verify_envelope(envelope_path, public).failures()] == ["signature"]
+
+
+def test_changed_payload_type_fails(signed: tuple[Path, Path, Path]) -> None:
+    _, envelope_path, public = signed
+    _rewrite(envelope_path, payloadType="application/json")
+    failed = [c.what for c in verify_envelope(envelope_path, public).failures()]
+    assert failed == ["signature", "payloadType"]
+
+
+def test_another_key_fails(signed: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    _, envelope_path, _ = signed
+    _, other = generate_keypair(tmp_path / "other")
+    assert [c.what for c in verify_envelope(envelope_path, other).failures()] == ["signature"]
+
+
+def test_subject_names_cannot_leave_the_folder(tmp_path: Path) -> None:
+    from auditor.report.api import predicate_for
+    from auditor.report.sign import Statement, Subject, sign_statement, write_envelope
+
+    private, public = generate_keypair(tmp_path / "keys")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("x")
+    import hashlib
+
+    digest = {"sha256": hashlib.sha256(b"x").hexdigest()}
+    statement = Statement(subject=[Subject(name="../secret.txt", digest=digest),
+                                   Subject(name=str(secret), digest=digest)],
+                          predicate=predicate_for(evidence(tmp_path)))
+    out = tmp_path / "out"
+    out.mkdir()
+    write_envelope(sign_statement(statement, load_private_key(private)), out / "e.intoto.jsonl")
+    result = verify_envelope(out / "e.intoto.jsonl", public)
+    assert [c.detail for c in result.failures()] == ["name points outside the report folder"] * 2
+
+
+def test_artifact_changed_since_evidence_is_not_signed(tmp_path: Path) -> None:
+    from auditor.report.evidence import artifact
+
+    private, _ = generate_keypair(tmp_path / "keys")
+    out = tmp_path / "out"
+    out.mkdir()
+    weights = out / "w.bin"
+    weights.write_bytes(b"abc")
+    ev = evidence(tmp_path, artifacts=[artifact(out, weights, "model-weights")])
+    weights.write_bytes(b"abd")
+    with pytest.raises(InputError, match=r"w.bin: changed since the evidence was recorded"):
+        write_report(ev, out, key=private, formats=("md",))
+    assert not (out / "report.intoto.jsonl").exists()
+    assert not (out / "report.md").exists()
