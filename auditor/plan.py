@@ -159,6 +159,8 @@ class TrainingSpec(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = 0
     eval_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
+    trainable_layers: int | None = Field(
+        default=None, ge=0, description="Train only the top N encoder layers + head (None: all layers)")
 
 
 class PrivacySpec(_Section):
@@ -169,6 +171,8 @@ class PrivacySpec(_Section):
     accountant: Literal["prv", "rdp"] = "prv"
     unit: Literal["record", "user"] = "record"
     sampling: Literal["poisson"] = "poisson"
+    clipping: Literal["ghost", "hooks"] = Field(
+        default="ghost", description="Per-sample clipping: ghost (fast, falls back to hooks if unsupported)")
 
     @field_validator("target_delta")
     @classmethod
