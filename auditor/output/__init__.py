@@ -6,6 +6,7 @@ parse -> evaluate -> output split). Add a format by adding a class to :data:`FOR
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -30,20 +31,23 @@ class Formatter(ABC):
     def render(self, result: GateResult, ctx: RenderContext) -> str: ...
 
 
-def _formatters() -> dict[str, Formatter]:
-    from auditor.output.junit import JUnitFormatter
-    from auditor.output.markdown import MarkdownFormatter
-    from auditor.output.sarif import SarifFormatter
-    from auditor.output.simple import JsonFormatter
-    from auditor.output.table import TableFormatter
+#: format name -> (module, class). Imported on use: the gate pays only for the format it prints.
+_FORMATTERS: dict[str, tuple[str, str]] = {
+    "table": ("auditor.output.table", "TableFormatter"),
+    "json": ("auditor.output.simple", "JsonFormatter"),
+    "sarif": ("auditor.output.sarif", "SarifFormatter"),
+    "junit": ("auditor.output.junit", "JUnitFormatter"),
+    "markdown": ("auditor.output.markdown", "MarkdownFormatter"),
+}
+FORMATS = tuple(_FORMATTERS)
 
-    return {f.name: f for f in (TableFormatter(), JsonFormatter(), SarifFormatter(), JUnitFormatter(),
-                                MarkdownFormatter())}
 
-
-FORMATS = ("table", "json", "sarif", "junit", "markdown")
+def get_formatter(fmt: str) -> Formatter:
+    module, cls = _FORMATTERS[fmt]
+    formatter: Formatter = getattr(importlib.import_module(module), cls)()
+    return formatter
 
 
 def render_check(result: GateResult, fmt: str, ctx: RenderContext | None = None) -> str:
     """Render ``result`` as ``fmt`` (one of :data:`FORMATS`)."""
-    return _formatters()[fmt].render(result, ctx or RenderContext())
+    return get_formatter(fmt).render(result, ctx or RenderContext())
