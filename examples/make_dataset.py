@@ -317,7 +317,7 @@ SPECIAL = (
     ),
     (
         "ethnic_origin",
-        "Being of Roma ethnic origin, I feel this was handled unfairly.",
+        "Being of Romani ethnic origin, I feel this was handled unfairly.",
         "我是维吾尔族，希望不要因为民族受到区别对待。",
     ),
 )

@@ -1,0 +1,57 @@
+"""The scan's public API: what ``auditor scan``, ``auditor audit`` and ``auditor check --scan`` call.
+
+This module stays light: presidio, spaCy and Hyperscan are imported inside the scan itself, so
+``load_scan`` (used by ``auditor check --scan``) costs only pydantic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import ScanError
+from auditor.fsutil import atomic_write
+from auditor.plan import PlanDocument
+from auditor.scan.model import ScanResult, read_scan
+
+
+def scan_dataset(path: Path, *, text_fields: Sequence[str], format: str | None = None,
+                 user_id_field: str | None = None, workers: int | None = None, sample: int | None = None,
+                 findings_path: Path | None = None, progress: bool = True, seed: int = 0) -> ScanResult:
+    """Scan one dataset file. Bad input raises :class:`ScanError` (exit 2) naming the file and field/line."""
+    from auditor.scan.scanner import ScanOptions, run_scan
+
+    options = ScanOptions(path=Path(path), text_fields=tuple(text_fields), format=format,
+                          user_id_field=user_id_field, workers=workers, sample=sample,
+                          findings_path=Path(findings_path) if findings_path else None, progress=progress,
+                          seed=seed)
+    return run_scan(options)
+
+
+def scan_plan_dataset(doc: PlanDocument, **kwargs: Any) -> ScanResult:
+    """Scan the dataset a plan names, with the plan's format, text fields and user id field.
+
+    Keyword arguments override the plan (``workers``, ``sample``, ``findings_path``, ``progress``, ...).
+    """
+    spec = doc.plan.dataset
+    options: dict[str, Any] = {"text_fields": list(spec.text_fields), "format": spec.format,
+                               "user_id_field": spec.user_id_field}
+    options.update(kwargs)
+    return scan_dataset(doc.dataset_path, **options)
+
+
+def save_scan(result: ScanResult, path: Path) -> None:
+    atomic_write(Path(path), result.model_dump_json(indent=2) + "\n")
+
+
+def load_scan(path: Path) -> ScanResult:
+    """Read a saved scan.json; a missing or invalid file is one :class:`InputError` line (exit 2).
+
+    Delegates to :func:`auditor.scan.model.read_scan` so ``auditor check --scan`` and library callers
+    report a bad file the same way.
+    """
+    return read_scan(Path(path))
+
+
+__all__ = ["ScanError", "load_scan", "save_scan", "scan_dataset", "scan_plan_dataset"]

@@ -1,0 +1,72 @@
+"""The detector one worker process runs: identifier tier + lexicon tier + spaCy NER, merged per text.
+
+Each worker owns one :class:`Detector` (Presidio's ``n_process`` parallelises only spaCy and then runs
+every recognizer in the parent; here everything runs in the worker). Under the ``fork`` start method the
+parent builds the detector once and the workers inherit it, so the model is not loaded once per worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from auditor.scan.identifiers import IdentifierTier, resolve_overlaps
+from auditor.scan.lexicon import LexiconTier
+from auditor.scan.types import Span, TextResult
+
+
+def guess_lang(text: str) -> str:
+    """``zh`` when CJK characters make up a real share of the text, else ``en`` (the NER model's language)."""
+    cjk = 0
+    letters = 0
+    for ch in text:
+        if "\u4e00" <= ch <= "\u9fff":
+            cjk += 1
+        elif ch.isalpha():
+            letters += 1
+    return "zh" if cjk >= 2 and cjk * 4 >= letters else "en"
+
+
+class Detector:
+    def __init__(self, ner: bool = True) -> None:
+        from auditor.scan.ner import NerTier
+
+        self.identifiers = IdentifierTier()
+        self.lexicon = LexiconTier()
+        self.ner = NerTier() if ner else None
+
+    def detect(self, texts: Sequence[str]) -> list[TextResult]:
+        langs = [guess_lang(t) for t in texts]
+        identifier_spans = self.identifiers.find_many(texts)
+        ner_spans: list[list[Span]] = [[] for _ in texts]
+        if self.ner is not None:
+            english = [i for i, lang in enumerate(langs) if lang == "en"]
+            for i, spans in zip(english, self.ner.find_many([texts[i] for i in english]), strict=True):
+                ner_spans[i] = spans
+        results: list[TextResult] = []
+        for i, text in enumerate(texts):
+            ids = identifier_spans[i]
+            # A name or place overlapping an identifier is the model misreading it (an e-mail as PERSON).
+            named = [s for s in ner_spans[i] if all(s.end <= k.start or s.start >= k.end for k in ids)]
+            spans = resolve_overlaps(ids + named) + self.lexicon.find(text)
+            spans.sort(key=lambda s: (s.start, s.end))
+            results.append(TextResult.model_construct(lang=langs[i], spans=tuple(spans)))
+        return results
+
+
+_DETECTOR: Detector | None = None
+
+
+def get_detector(ner: bool = True) -> Detector:
+    global _DETECTOR
+    if _DETECTOR is None or (ner and _DETECTOR.ner is None):
+        _DETECTOR = Detector(ner=ner)
+    return _DETECTOR
+
+
+def init_worker(ner: bool) -> None:
+    get_detector(ner)
+
+
+def detect_batch(args: tuple[list[str], bool]) -> list[TextResult]:
+    texts, ner = args
+    return get_detector(ner).detect(texts)

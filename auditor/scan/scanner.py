@@ -1,0 +1,419 @@
+"""The scan driver: read records, fan distinct texts out to worker processes, aggregate into a ScanResult.
+
+The parent reads and aggregates; workers only detect. Identical texts (templated tickets, repeated
+signatures) are scanned once: the parent sends the first occurrence and resolves repeats from a bounded
+cache, relying on results coming back in submission order. Spans become findings.jsonl lines as soon as
+they arrive, so memory does not grow with the number of detections.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import math
+import multiprocessing
+import os
+import random
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from auditor import __version__
+from auditor.errors import ScanError
+from auditor.fsutil import sha256_file
+from auditor.scan.categories import record_categories
+from auditor.scan.model import (
+    CATEGORIES,
+    CategoryStats,
+    DatasetInfo,
+    EngineInfo,
+    EntityStats,
+    ReadIssue,
+    SampleInfo,
+    ScanResult,
+)
+from auditor.scan.read import Record, RecordStream, check_readable, infer_format
+from auditor.scan.types import SpanFinding, TextResult
+
+BATCH_RECORDS = 128
+#: Below this many records a worker pool costs more than it saves.
+MIN_RECORDS_PER_WORKER = 400
+DEDUP_CACHE_LIMIT = 500_000
+
+
+class ScanOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    path: Path
+    text_fields: tuple[str, ...]
+    format: str | None = None
+    user_id_field: str | None = None
+    workers: int | None = None
+    sample: int | None = None
+    findings_path: Path | None = None
+    progress: bool = True
+    seed: int = 0
+    ner: bool = True
+
+
+class _EntityAgg:
+    __slots__ = ("count", "examples", "fields", "records")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.records = 0
+        self.fields: list[str] = []
+        self.examples: list[str] = []
+
+
+class _Aggregate:
+    def __init__(self) -> None:
+        self.entities: dict[str, _EntityAgg] = {}
+        self.categories: dict[str, list[Any]] = {c: [0, 0, set()] for c in CATEGORIES}
+        self.languages: dict[str, int] = {}
+        self.records_with_pd = 0
+        self.records_scanned = 0
+        self.users: set[bytes] = set()
+
+    def add(self, record: Record, results: Sequence[TextResult], findings: IO[str] | None) -> None:
+        self.records_scanned += 1
+        if record.user_id is not None:
+            self.users.add(hashlib.blake2b(record.user_id.encode("utf-8"), digest_size=12).digest())
+        langs = {r.lang for r in results}
+        lang = "zh" if "zh" in langs else ("en" if langs else "none")
+        self.languages[lang] = self.languages.get(lang, 0) + 1
+        seen: set[str] = set()
+        span_count: dict[str, int] = {}
+        for unit, result in zip(record.texts, results, strict=True):
+            for span in result.spans:
+                agg = self.entities.get(span.entity)
+                if agg is None:
+                    agg = self.entities[span.entity] = _EntityAgg()
+                agg.count += 1
+                span_count[span.entity] = span_count.get(span.entity, 0) + 1
+                if span.entity not in seen:
+                    seen.add(span.entity)
+                    agg.records += 1
+                if unit.path not in agg.fields:
+                    agg.fields.append(unit.path)
+                if len(agg.examples) < 3 and span.masked not in agg.examples:
+                    agg.examples.append(span.masked)
+                if findings is not None:
+                    findings.write(SpanFinding(record=record.index, line=record.line, field=unit.field,
+                                               entity=span.entity, start=span.start, end=span.end,
+                                               score=round(span.score, 3)).model_dump_json() + "\n")
+        if not seen:
+            return
+        self.records_with_pd += 1
+        for category in record_categories(seen):
+            stats = self.categories[category]
+            stats[0] += 1
+            for entity in seen:
+                if category in _categories_of(entity) or category == "phi":
+                    stats[1] += span_count[entity]
+                    stats[2].add(entity)
+
+
+def _categories_of(entity: str) -> frozenset[str]:
+    from auditor.scan.categories import category_map
+
+    return category_map().categories_of(entity)
+
+
+def _wilson_upper(hits: int, n: int, z: float = 1.96) -> float:
+    if n == 0:
+        return 1.0
+    p = hits / n
+    denom = 1 + z * z / n
+    centre = p + z * z / (2 * n)
+    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return min(1.0, (centre + margin) / denom)
+
+
+def _count_records(path: Path, fmt: str, compressed: bool) -> int | None:
+    """A cheap total for the progress bar's ETA (newline count, or Parquet metadata); None when unknown."""
+    try:
+        if fmt == "parquet" and not compressed:
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(str(path)).metadata.num_rows)
+        if compressed or path.stat().st_size > 2 << 30:
+            return None
+        lines = 0
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 22):
+                lines += block.count(b"\n")
+        return max(1, lines - (1 if fmt == "csv" else 0))
+    except OSError:
+        return None
+
+
+def _reservoir(records: Iterable[Record], size: int, seed: int) -> tuple[list[Record], int]:
+    rng = random.Random(seed)
+    kept: list[Record] = []
+    total = 0
+    for record in records:
+        total += 1
+        if len(kept) < size:
+            kept.append(record)
+        else:
+            j = rng.randrange(total)
+            if j < size:
+                kept[j] = record
+    kept.sort(key=lambda r: r.index)
+    return kept, total
+
+
+class _Progress:
+    """A rich progress bar on stderr (records/s, ETA); silent when disabled or stderr is not a terminal."""
+
+    def __init__(self, enabled: bool, total: int | None, label: str) -> None:
+        self.bar: Any = None
+        self.task: Any = None
+        if not enabled:
+            return
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                            MofNCompleteColumn(), TextColumn("{task.fields[rate]} rec/s"), TimeElapsedColumn(),
+                            TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False)
+        self.task = self.bar.add_task(label, total=total, rate="-")
+        self.started = time.perf_counter()
+        self.bar.start()
+
+    def advance(self, done: int) -> None:
+        if self.bar is not None:
+            rate = done / max(1e-9, time.perf_counter() - self.started)
+            self.bar.update(self.task, completed=done, rate=f"{rate:,.0f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    batch: list[Record] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _pool(workers: int, ner: bool) -> Any:
+    from auditor.scan import engine
+
+    methods = multiprocessing.get_all_start_methods()
+    ctx: Any
+    if "fork" in methods:
+        engine.get_detector(ner)  # build once here; forked workers inherit it instead of loading the model
+        ctx = multiprocessing.get_context("fork")
+    else:
+        ctx = multiprocessing.get_context("spawn")
+    return ctx.Pool(workers, initializer=engine.init_worker, initargs=(ner,))
+
+
+def _findings_file(path: Path | None) -> tuple[IO[str] | None, Path | None]:
+    if path is None:
+        return None, None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    return os.fdopen(fd, "w", encoding="utf-8"), Path(tmp)
+
+
+def run_scan(options: ScanOptions) -> ScanResult:
+    path = options.path
+    if not options.text_fields:
+        raise ScanError(f"{path}: no text field to scan (pass --text-field)")
+    fmt, compressed = infer_format(path, options.format)
+    check_readable(path, fmt, compressed)
+    if options.sample is not None and options.sample < 1:
+        raise ScanError(f"{path}: --sample must be a positive number of records")
+    workers = options.workers if options.workers is not None else (os.cpu_count() or 1)
+    if workers < 1:
+        raise ScanError("--workers must be at least 1")
+    started_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    started = time.perf_counter()
+    text_fields = list(options.text_fields)
+    if fmt == "text":
+        text_fields = ["text"]
+    stream = RecordStream(path, fmt, compressed, text_fields, options.user_id_field)
+
+    sample_info: SampleInfo | None = None
+    population: int | None = None
+    records: Iterable[Record]
+    if options.sample is not None:
+        sampled, population = _reservoir(stream, options.sample, options.seed)
+        records = sampled
+        total = len(sampled)
+        if population > len(sampled):
+            sample_info = SampleInfo(sampled_records=len(sampled), population_records=population,
+                                     seed=options.seed)
+    else:
+        records = stream
+        total_or_none = _count_records(path, fmt, compressed)
+        total = total_or_none or 0
+    expected = total if total else None
+    if expected is not None and expected < workers * MIN_RECORDS_PER_WORKER:
+        workers = max(1, min(workers, expected // MIN_RECORDS_PER_WORKER))
+
+    aggregate = _Aggregate()
+    findings, findings_tmp = _findings_file(options.findings_path)
+    progress = _Progress(options.progress, expected, f"scanning {path.name}")
+    try:
+        _drive(records, workers, options.ner, aggregate, findings, progress)
+        if findings is not None:
+            findings.flush()
+            os.fsync(findings.fileno())
+            findings.close()
+            findings = None
+    except BaseException:
+        if findings is not None:
+            findings.close()
+        if findings_tmp is not None:
+            findings_tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        progress.close()
+
+    records_read = population if population is not None else stream.rows_read
+    if records_read == 0:
+        if findings_tmp is not None:
+            findings_tmp.unlink(missing_ok=True)
+        first = f"; first at line {stream.problems[0].line}: {stream.problems[0].reason}" if stream.problems else ""
+        raise ScanError(f"{path}: no records could be read ({stream.problems_total} read errors{first})")
+    if findings_tmp is not None and options.findings_path is not None:
+        os.replace(findings_tmp, options.findings_path)
+
+    duration = time.perf_counter() - started
+    size = path.stat().st_size
+    entities: dict[str, EntityStats] = {}
+    scanned = aggregate.records_scanned
+    for name in sorted(aggregate.entities):
+        agg = aggregate.entities[name]
+        estimate = upper = None
+        if sample_info is not None and scanned:
+            estimate = round(agg.records / scanned * sample_info.population_records, 1)
+            upper = round(_wilson_upper(agg.records, scanned) * sample_info.population_records, 1)
+        entities[name] = EntityStats(count=agg.count, records=agg.records, fields=agg.fields,
+                                     examples=agg.examples, estimate_records=estimate, upper95_records=upper)
+    categories = {name: CategoryStats(records=v[0], count=v[1], entities=sorted(v[2]))
+                  for name, v in aggregate.categories.items()}
+    return ScanResult(
+        dataset=DatasetInfo(path=str(path), sha256=sha256_file(path), format=fmt, compressed=compressed,
+                            bytes=size, text_fields=text_fields),
+        records=records_read,
+        records_scanned=scanned,
+        records_with_personal_data=aggregate.records_with_pd,
+        distinct_users=len(aggregate.users) if options.user_id_field else None,
+        languages=dict(sorted(aggregate.languages.items())),
+        entities=entities,
+        categories=categories,
+        read_errors=[ReadIssue(line=p.line, reason=p.reason) for p in stream.problems],
+        read_errors_total=stream.problems_total,
+        sample=sample_info,
+        engine=_engine_info(workers, options.ner),
+        started_at=started_at,
+        duration_s=round(duration, 3),
+        records_per_s=round(scanned / duration, 1) if duration > 0 else 0.0,
+        mb_per_s=round(size / 1e6 / duration, 3) if duration > 0 else 0.0,
+    )
+
+
+def _engine_info(workers: int, ner: bool) -> EngineInfo:
+    from auditor.scan.presidio import presidio_version
+    from auditor.scan.recognizers import RULES
+
+    spacy_version = model = None
+    if ner:
+        from auditor.scan.ner import spacy_versions
+
+        spacy_version, model = spacy_versions()
+    recognizers = [f"{rule.entity}:{rule.name}" for rule in RULES] + ["lexicon:special_en", "lexicon:special_zh",
+                                                                         "lexicon:age"]
+    if ner:
+        recognizers.append("spacy:ner")
+    return EngineInfo(auditor=__version__, presidio=presidio_version(), spacy=spacy_version, spacy_model=model,
+                      recognizers=recognizers, workers=workers)
+
+
+def _drive(records: Iterable[Record], workers: int, ner: bool, aggregate: _Aggregate, findings: IO[str] | None,
+           progress: _Progress) -> None:
+    cache: dict[bytes, TextResult] = {}
+    planned: set[bytes] = set()
+    plans: list[tuple[list[Record], list[list[bytes]], list[bytes]]] = []
+
+    def jobs() -> Iterator[tuple[list[str], bool]]:
+        for batch in _batches(records, BATCH_RECORDS):
+            keys_per_record: list[list[bytes]] = []
+            send_keys: list[bytes] = []
+            send_texts: list[str] = []
+            for record in batch:
+                keys: list[bytes] = []
+                for unit in record.texts:
+                    key = hashlib.blake2b(unit.text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+                    keys.append(key)
+                    if key not in planned:
+                        if len(planned) < DEDUP_CACHE_LIMIT:
+                            planned.add(key)
+                        send_keys.append(key)
+                        send_texts.append(unit.text)
+                keys_per_record.append(keys)
+            plans.append((batch, keys_per_record, send_keys))
+            yield send_texts, ner
+
+    done = 0
+
+    def consume(result: list[TextResult]) -> None:
+        nonlocal done
+        batch, keys_per_record, send_keys = plans.pop(0)
+        local = dict(zip(send_keys, result, strict=True))
+        for key, value in local.items():
+            if key in planned:
+                cache[key] = value
+        for record, keys in zip(batch, keys_per_record, strict=True):
+            aggregate.add(record, [local.get(k) or cache[k] for k in keys], findings)
+        done += len(batch)
+        progress.advance(done)
+
+    if workers <= 1:
+        from auditor.scan.engine import detect_batch
+
+        for job in jobs():
+            consume(detect_batch(job))
+        return
+    # apply_async with a bounded queue, not imap: imap's feeder thread would read the whole file ahead.
+    with _pool(workers, ner) as pool:
+        pending: deque[Any] = deque()
+        for job in jobs():
+            pending.append(pool.apply_async(_detect, (job,)))
+            if len(pending) >= 2 * workers:
+                consume(pending.popleft().get())
+        while pending:
+            consume(pending.popleft().get())
+
+
+def _detect(job: tuple[list[str], bool]) -> list[TextResult]:
+    from auditor.scan.engine import detect_batch
+
+    return detect_batch(job)
+
