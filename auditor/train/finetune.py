@@ -1,0 +1,281 @@
+"""The DP-SGD loop: Poisson-sampled logical batches, per-sample clipping, noise, and ε checked every step.
+
+Design choices that carry the guarantee:
+
+* We draw the Poisson batches ourselves (each unit independently with probability q = 1/ceil(n/B), the
+  rate Opacus' accountant hook records), from a seeded generator whose state is checkpointed, so a resumed
+  run continues the *same* sampling and the same accounting.
+* The model stays a Hugging Face model (``wrap_model=False``); position and token-type ids are passed per
+  sample, because HF's shared ``position_ids`` buffer (batch dimension 1) breaks per-sample gradients.
+* Before every step, ε after that step is computed by both accountants; if the larger would pass the ε
+  reserved for this run, the step is not taken (predictive stop). Opacus' own accountant hook stays
+  attached; after each step its history is checked against our step count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import InternalError, TrainingInputError
+from auditor.privacy import accounting
+from auditor.train.data import Example
+from auditor.train.evidence import StepEpsilon
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class Batch:
+    input_ids: Any
+    attention_mask: Any
+    token_type_ids: Any
+    position_ids: Any
+    labels: Any
+
+
+@dataclass
+class Encoded:
+    """Token ids per example (unpadded); padded per physical batch so short texts cost less."""
+
+    ids: list[list[int]]
+    labels: list[int]
+    pad_id: int
+
+    def batch(self, indices: list[int], device: str) -> Batch:
+        import torch
+
+        length = max(len(self.ids[i]) for i in indices)
+        ids = torch.full((len(indices), length), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(indices), length), dtype=torch.long)
+        for row, i in enumerate(indices):
+            seq = self.ids[i]
+            ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            mask[row, : len(seq)] = 1
+        positions = torch.arange(length, dtype=torch.long).expand(len(indices), length).clone()
+        return Batch(input_ids=ids.to(device), attention_mask=mask.to(device),
+                     token_type_ids=torch.zeros_like(ids).to(device), position_ids=positions.to(device),
+                     labels=torch.tensor([self.labels[i] for i in indices], dtype=torch.long).to(device))
+
+
+def encode(tokenizer: Any, examples: list[Example], max_len: int) -> Encoded:
+    out = tokenizer([e.text for e in examples], truncation=True, max_length=max_len, padding=False)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return Encoded(ids=[list(x) for x in out["input_ids"]], labels=[e.label for e in examples], pad_id=pad)
+
+
+def forward(model: Any, batch: Batch, device: str) -> Any:
+    autocast = (__import__("torch").autocast("cuda", dtype=__import__("torch").bfloat16)
+                if device == "cuda" else contextlib.nullcontext())
+    with autocast:
+        return model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                     token_type_ids=batch.token_type_ids, position_ids=batch.position_ids).logits.float()
+
+
+@dataclass
+class DpHandles:
+    engine: Any
+    optimizer: Any
+    criterion: Any
+    hooks: Any
+    mode: str
+    fallback_reason: str | None = None
+
+
+def make_private(model: Any, optimizer: Any, *, train_size: int, batch_size: int, sigma: float, clip: float,
+                 mode: str, accountant: str, noise_seed: int) -> DpHandles:
+    """Opacus ``make_private`` with ``wrap_model=False``; ghost clipping requested → hooks on failure.
+
+    The loader handed to Opacus only fixes q = 1/len(loader) and the expected batch size; batches are drawn
+    by :func:`poisson_batches`, never from it.
+    """
+    import torch
+    from opacus import PrivacyEngine
+    from torch.utils.data import DataLoader, TensorDataset
+
+    loader = DataLoader(TensorDataset(torch.zeros(train_size)), batch_size=batch_size)
+    generator = torch.Generator(device="cpu").manual_seed(noise_seed)
+    criterion = torch.nn.CrossEntropyLoss()
+    engine = PrivacyEngine(accountant=accountant)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = engine.make_private(module=model, optimizer=optimizer, criterion=criterion, data_loader=loader,
+                                     noise_multiplier=sigma, max_grad_norm=clip, poisson_sampling=False,
+                                     grad_sample_mode=mode, wrap_model=False, noise_generator=generator)
+    if mode == "ghost":
+        hooks, dp_optimizer, dp_criterion, _ = result
+    else:
+        hooks, dp_optimizer, _ = result
+        dp_criterion = criterion
+    return DpHandles(engine=engine, optimizer=dp_optimizer, criterion=dp_criterion, hooks=hooks, mode=mode)
+
+
+def poisson_batches(generator: Any, size: int, sample_rate: float) -> list[int]:
+    """One logical batch: every unit independently with probability q (what the accountants assume)."""
+    import torch
+
+    mask = torch.rand(size, generator=generator) < sample_rate
+    return [int(i) for i in torch.nonzero(mask).flatten().tolist()]
+
+
+def chunks(indices: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(indices), size):
+        yield indices[start: start + size]
+
+
+@dataclass
+class LoopState:
+    """Everything a checkpoint holds; restoring it continues the same run and the same accounting."""
+
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    step: int = 0
+    records: list[StepEpsilon] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+@dataclass
+class LoopConfig:
+    sigma: float
+    sample_rate: float
+    delta: float
+    clip: float
+    accountant: str
+    planned_steps: int
+    epsilon_cap: float
+    physical_batch_size: int
+    device: str
+    checkpoint_dir: Path
+    fingerprint: dict[str, Any]
+
+
+@dataclass
+class LoopOutcome:
+    state: LoopState
+    stop_reason: str
+    stop_detail: str
+
+
+def save_checkpoint(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, sampler: Any) -> None:
+    """Atomic: written to a temporary file, fsynced, renamed; a kill leaves the previous one intact."""
+    import torch
+
+    payload = {
+        "fingerprint": cfg.fingerprint,
+        "run_id": state.run_id, "step": state.step, "elapsed_s": state.elapsed_s,
+        "records": [r.model_dump() for r in state.records],
+        "model": {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad},
+        "optimizer": dp.optimizer.original_optimizer.state_dict(),
+        "accountant": dp.engine.accountant.state_dict(),
+        "sampler_rng": sampler.get_state(),
+        "noise_rng": dp.optimizer.generator.get_state() if dp.optimizer.generator is not None else None,
+        "torch_rng": torch.get_rng_state(),
+    }
+    cfg.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    target = cfg.checkpoint_dir / CHECKPOINT
+    tmp = target.with_suffix(".tmp")
+    with tmp.open("wb") as handle:
+        torch.save(payload, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    import torch
+
+    try:
+        loaded: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a corrupt file of ours: say which, without a traceback
+        raise TrainingInputError(f"{path}: checkpoint cannot be read ({type(exc).__name__})") from None
+    return loaded
+
+
+def restore(checkpoint: dict[str, Any], cfg: LoopConfig, model: Any, dp: DpHandles, sampler: Any) -> LoopState:
+    import torch
+
+    for key, value in cfg.fingerprint.items():
+        if checkpoint["fingerprint"].get(key) != value:
+            raise TrainingInputError(f"{cfg.checkpoint_dir / CHECKPOINT}: cannot resume: {key} changed since "
+                                     "the checkpoint (different plan, data or settings)")
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in checkpoint["model"].items():
+            params[name].copy_(value)
+    dp.optimizer.original_optimizer.load_state_dict(checkpoint["optimizer"])
+    dp.engine.accountant.load_state_dict(checkpoint["accountant"])
+    sampler.set_state(checkpoint["sampler_rng"])
+    if checkpoint["noise_rng"] is not None and dp.optimizer.generator is not None:
+        dp.optimizer.generator.set_state(checkpoint["noise_rng"])
+    torch.set_rng_state(checkpoint["torch_rng"])
+    return LoopState(run_id=checkpoint["run_id"], step=checkpoint["step"], elapsed_s=checkpoint["elapsed_s"],
+                     records=[StepEpsilon.model_validate(r) for r in checkpoint["records"]])
+
+
+def opacus_steps(dp: DpHandles) -> int:
+    return sum(int(steps) for _, _, steps in dp.engine.accountant.history)
+
+
+def noise_only_step(dp: DpHandles, cfg: LoopConfig) -> None:
+    """An empty Poisson batch still releases a noisy (all-noise) update, exactly as the accountant assumes."""
+    import torch
+
+    opt = dp.optimizer
+    for p in opt.params:
+        noise = torch.normal(0.0, cfg.sigma * cfg.clip, p.shape, generator=opt.generator, device="cpu")
+        p.grad = (noise / opt.expected_batch_size).to(p.device, p.dtype)
+    opt.original_optimizer.step()
+    opt.original_optimizer.zero_grad(set_to_none=True)
+    dp.engine.accountant.step(noise_multiplier=cfg.sigma, sample_rate=cfg.sample_rate)
+
+
+def dp_loop(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: Encoded, sampler: Any,
+            on_step: Callable[[LoopState], None] | None = None) -> LoopOutcome:
+    """Run steps until the plan's steps are done or the next step would pass ``epsilon_cap``."""
+    model.train()
+    while state.step < cfg.planned_steps:
+        started = time.perf_counter()
+        nxt = accounting.epsilon_pair(cfg.sigma, cfg.sample_rate, state.step + 1, cfg.delta,
+                                      cfg.accountant)  # type: ignore[arg-type]
+        if nxt.enforced > cfg.epsilon_cap:
+            return LoopOutcome(state, "budget_exhausted",
+                               f"stopped before step {state.step + 1} of {cfg.planned_steps}: ε would reach "
+                               f"{nxt.enforced:.4f} > {cfg.epsilon_cap:g}")
+        indices = poisson_batches(sampler, len(data.labels), cfg.sample_rate)
+        losses: list[float] = []
+        if not indices:
+            noise_only_step(dp, cfg)
+        else:
+            parts = list(chunks(indices, cfg.physical_batch_size))
+            for k, part in enumerate(parts):
+                batch = data.batch(part, cfg.device)
+                logits = forward(model, batch, cfg.device)
+                loss = dp.criterion(logits, batch.labels)
+                loss.backward()
+                losses.append(float(loss.item()) * len(part))
+                if k < len(parts) - 1:
+                    dp.optimizer.signal_skip_step(do_skip=True)
+                dp.optimizer.step()
+                dp.optimizer.zero_grad()
+        state.step += 1
+        if opacus_steps(dp) != state.step:
+            raise InternalError(f"Opacus' accountant recorded {opacus_steps(dp)} steps, the loop took "
+                                f"{state.step}: the accounting hook was lost")
+        state.records.append(StepEpsilon(step=state.step, epsilon_opacus=nxt.opacus, epsilon_pld=nxt.pld,
+                                         loss=(sum(losses) / len(indices)) if indices else None))
+        state.elapsed_s += time.perf_counter() - started
+        save_checkpoint(cfg, state, model, dp, sampler)
+        if on_step is not None:
+            on_step(state)
+    return LoopOutcome(state, "completed", f"all {cfg.planned_steps} planned steps taken")
+
+
+def planned_steps(train_units: int, batch_size: int, epochs: int) -> int:
+    return epochs * math.ceil(train_units / batch_size)

@@ -1,0 +1,94 @@
+"""Tiny CPU fixtures: a 2-layer BERT built from a config and a synthetic labelled dataset (no network)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+WORDS = ["invoice", "refund", "charge", "login", "password", "crash", "error", "parcel", "delivery", "late",
+         "account", "billing", "reset", "server", "package", "payment", "slow", "address", "email", "card"]
+TOPICS = [WORDS[0:5], WORDS[5:10], WORDS[10:15], WORDS[15:20]]
+
+
+def make_tiny_model(directory: Path, num_labels: int = 4, hidden_dropout: float = 0.0) -> Path:
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *[f"w{i}" for i in range(40)]]
+    (directory / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True)
+    tokenizer.save_pretrained(directory)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64, num_labels=num_labels,
+                        hidden_dropout_prob=hidden_dropout, attention_probs_dropout_prob=hidden_dropout)
+    import torch
+
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(directory)
+    return directory
+
+
+def write_dataset(path: Path, n: int, seed: int = 0, users: int | None = None, num_labels: int = 4) -> Path:
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(n):
+            label = rng.randrange(num_labels)
+            text = " ".join(rng.choice(TOPICS[label % 4]) for _ in range(6))
+            record = {"text": text, "label": label, "customer_id": f"c{(i % users) if users else i}"}
+            handle.write(json.dumps(record) + "\n")
+    return path
+
+
+PLAN = """version: 1
+name: tiny
+dataset:
+  path: data.jsonl
+  text_fields: [text]
+  label_field: label
+  user_id_field: customer_id
+model:
+  base: {model}
+  num_labels: 4
+training:
+  epochs: {epochs}
+  batch_size: {batch}
+  physical_batch_size: 16
+  learning_rate: 0.5
+  max_seq_len: 16
+  device: cpu
+  seed: 3
+  eval_fraction: 0.2
+privacy:
+  mechanism: {mechanism}
+  target_epsilon: {epsilon}
+  max_grad_norm: 1.0
+  accountant: {accountant}
+  unit: {unit}
+  clipping: {clipping}
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture
+def make_plan(tmp_path: Path, tiny_model: Path):  # type: ignore[no-untyped-def]
+    def _make(n: int = 200, epochs: int = 1, batch: int = 50, epsilon: float | str = 4.0,
+              mechanism: str = "dp-sgd", accountant: str = "rdp", unit: str = "record", users: int | None = None,
+              clipping: str = "ghost", folder: str = "job", **fmt: str) -> Path:
+        root = tmp_path / folder
+        root.mkdir(exist_ok=True)
+        write_dataset(root / "data.jsonl", n, users=users)
+        text = PLAN.format(model=tiny_model, epochs=epochs, batch=batch, epsilon=epsilon, mechanism=mechanism,
+                           accountant=accountant, unit=unit, clipping=clipping)
+        for old, new in fmt.items():
+            text = text.replace(old, new)
+        (root / "plan.yaml").write_text(text, encoding="utf-8")
+        return root / "plan.yaml"
+
+    return _make
