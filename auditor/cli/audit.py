@@ -1,13 +1,61 @@
-"""``auditor audit``: placeholder until the report issue lands."""
+"""``auditor audit``: scan → check → train → report → sign in one command; exit code as ``check``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from auditor.errors import InternalError
+from auditor.cli.options import gate_options
 
 
 @click.command("audit")
-def audit() -> None:
-    """Not built yet."""
-    raise InternalError("'auditor audit' is not built yet")
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("audit-out"), show_default=True,
+              help="Folder for everything the audit writes.")
+@click.option("--key", type=click.Path(path_type=Path),
+              help="Ed25519 private key (PEM). Default: OUT/keys/auditor.key, generated if missing.")
+@click.option("--no-train", is_flag=True, help="Stop after the gate; the report says training was skipped.")
+@click.option("--ledger", "ledger_dir", type=click.Path(path_type=Path),
+              help="Privacy ledger folder (default: the training's default ledger).")
+@gate_options
+@click.option("--format", "formats", default="html,md,pdf", show_default=True,
+              help="Report formats, comma-separated: html, md, pdf.")
+@click.option("--templates", type=click.Path(path_type=Path),
+              help="Folder of your own report templates (rendered in Jinja's sandbox).")
+@click.option("--quiet", is_flag=True, help="No progress output; only the summary.")
+@click.pass_context
+def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_train: bool, ledger_dir: Path | None,
+          policies: tuple[str, ...], waivers: str | None, fail_on: str, formats: str, templates: Path | None,
+          quiet: bool) -> None:
+    """Audit PLAN end to end and write a signed HTML/Markdown/PDF report into OUT."""
+    from auditor.report.audit import run_audit
+    from auditor.report.render import parse_formats
+
+    def say(line: str) -> None:
+        if not quiet:
+            click.echo(line, err=True)
+
+    outcome = run_audit(plan, out_dir, key=key, train=not no_train, ledger_dir=ledger_dir, policies=policies,
+                        waivers=Path(waivers) if waivers else None, fail_on=fail_on,
+                        formats=parse_formats(formats), templates=templates, progress=not quiet, say=say)
+    report = outcome.report
+    verdict = click.style(outcome.verdict.upper(), fg="green" if outcome.verdict == "pass" else "red", bold=True)
+    click.echo(f"verdict: {verdict} (exit {outcome.exit_code}); training {outcome.training.status}"
+               + (f": {outcome.training.reason}" if outcome.training.reason else ""))
+    for line in outcome.blocking:
+        click.echo(f"  blocking: {line}")
+    main_file = "report.html" if "report.html" in report.files else report.files[1]
+    click.echo(f"report: {out_dir / main_file}")
+    click.echo(f"files: {', '.join([*report.subjects, *([report.envelope] if report.envelope else [])])}")
+    if report.envelope:
+        click.echo(f"signed: {out_dir / report.envelope} (key {report.key_fingerprint})")
+        public = outcome.public_key or "YOUR_PUBLIC_KEY.pub"
+        click.echo(f"verify: auditor verify {out_dir / report.envelope} --key {public}")
+    if outcome.generated_key:
+        click.echo(f"key: generated {outcome.key} — share {outcome.public_key} with whoever verifies; "
+                   "keep the private key secret (it is not part of the signed report)")
+    if outcome.error is not None:
+        click.echo(f"auditor: {outcome.error}", err=True)
+        ctx.exit(outcome.error_exit_code or 3)
+    ctx.exit(outcome.exit_code)

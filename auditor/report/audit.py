@@ -1,0 +1,207 @@
+"""The one-shot audit: scan → gate → (train) → evidence → report → sign, all into one folder.
+
+A refused gate is a result, not an error: the folder still gets a signed report saying training was
+refused and which findings blocked it, and the caller exits with the gate's code. A training run that fails
+on its inputs is recorded the same way and its error returned with the outcome, so the record of *why*
+survives and the caller still exits with that error's code.
+
+The scan and the training live in other packages and pull in heavy libraries (presidio, torch); they are
+reached through :class:`Stages` so they load only when used, and tests can replace them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from auditor.errors import AuditorError, InputError
+from auditor.findings import GateResult
+from auditor.fsutil import atomic_write
+from auditor.plan import PlanDocument, load_plan
+from auditor.privacy.ledger import LedgerTotals
+from auditor.report.api import ReportFiles, write_report
+from auditor.report.evidence import (
+    Artifact,
+    TrainingOutcome,
+    artifact,
+    build_evidence,
+    now_utc,
+)
+from auditor.report.render import FORMATS, Format
+from auditor.report.sign import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, generate_keypair
+from auditor.scan.model import ScanResult
+from auditor.train.evidence import TrainingEvidence
+
+Say = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def _scan(doc: PlanDocument, progress: bool) -> ScanResult:
+    api: Any = importlib.import_module("auditor.scan.api")
+    result: ScanResult = api.scan_plan_dataset(doc, progress=progress)
+    return result
+
+
+def _train(doc: PlanDocument, gate: GateResult, out_dir: Path, ledger_dir: Path | None,
+           dataset_sha256: str | None, progress: bool) -> TrainingEvidence:
+    api: Any = importlib.import_module("auditor.train.api")
+    result: TrainingEvidence = api.run_training(doc, requirement=gate.privacy_requirements, out_dir=out_dir,
+                                                ledger_dir=ledger_dir, progress=progress,
+                                                dataset_sha256=dataset_sha256)
+    return result
+
+
+def _ledger(ledger_dir: Path | None, dataset_sha256: str) -> LedgerTotals | None:
+    try:
+        module: Any = importlib.import_module("auditor.privacy.ledger")
+        ledger_cls = module.Ledger
+    except (ImportError, AttributeError):
+        return None
+    ledger = ledger_cls(ledger_dir) if ledger_dir is not None else ledger_cls()
+    totals: LedgerTotals = ledger.totals(dataset_sha256)
+    return totals
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The heavy stages, swappable (tests use hand-made values; the defaults import lazily)."""
+
+    scan: Callable[[PlanDocument, bool], ScanResult] = _scan
+    train: Callable[[PlanDocument, GateResult, Path, Path | None, str | None, bool], TrainingEvidence] = _train
+    ledger: Callable[[Path | None, str], LedgerTotals | None] = _ledger
+
+
+class AuditOutcome(BaseModel):
+    """What ``auditor audit`` did; ``exit_code`` is the gate's (0 pass, 1 refused)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    out_dir: str
+    verdict: str
+    exit_code: int
+    training: TrainingOutcome
+    report: ReportFiles
+    key: str
+    public_key: str | None
+    generated_key: bool
+    blocking: list[str]
+    error: str | None = None
+    error_exit_code: int | None = None
+
+
+def _resolve_key(out_dir: Path, key: Path | None, say: Say) -> tuple[Path, Path | None, bool]:
+    """Use ``key``; else reuse or create ``DIR/keys/auditor.key`` (keygen refuses to overwrite a key)."""
+    if key is not None:
+        public = Path(key).with_suffix(".pub")
+        return Path(key), public if public.is_file() else None, False
+    keys = out_dir / "keys"
+    private, public = keys / PRIVATE_KEY_NAME, keys / PUBLIC_KEY_NAME
+    if private.is_file():
+        say(f"signing with the existing key {private}")
+        return private, public if public.is_file() else None, False
+    private, public = generate_keypair(keys)
+    say(f"no --key given: generated a new signing key in {keys}/ — {public.name} is what a regulator needs "
+        f"to verify; keep {private.name} secret")
+    return private, public, True
+
+
+def _training_artifacts(out_dir: Path, training: TrainingEvidence) -> list[Artifact]:
+    """Every file of the saved model plus training.json; the weights must match the recorded digest."""
+    items: list[Artifact] = []
+    model_dir = out_dir / training.model_dir
+    if model_dir.is_dir():
+        for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+            role = "model-weights" if path.suffix in (".safetensors", ".bin", ".pt") else "model-file"
+            items.append(artifact(out_dir, path, role))
+    weights = [a for a in items if a.path.endswith("model.safetensors")]
+    if weights and weights[0].sha256 != training.model_weights_sha256:
+        raise AuditorError(f"{out_dir / weights[0].path}: sha256 differs from the training evidence")
+    training_json = out_dir / "training.json"
+    if training_json.is_file():
+        items.append(artifact(out_dir, training_json, "training-evidence"))
+    return items
+
+
+def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool = True,
+              ledger_dir: Path | None = None, policies: Sequence[str] = (), waivers: Path | None = None,
+              fail_on: str = "high", formats: tuple[Format, ...] = FORMATS, templates: Path | None = None,
+              progress: bool = True, say: Say = _quiet, stages: Stages | None = None) -> AuditOutcome:
+    """Run every stage into ``out_dir`` and return what happened; bad input raises before anything runs."""
+    from auditor.gate import run_gate
+
+    stages = stages or Stages()
+    out_dir = Path(out_dir)
+    timestamps: dict[str, str] = {"started": now_utc()}
+    doc = load_plan(plan)
+    if waivers is not None and not Path(waivers).is_file():
+        raise InputError(f"{waivers}: waivers file not found")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: --out must be a folder")
+
+    say(f"[1/5] scanning {doc.dataset_path}")
+    scan = stages.scan(doc, progress)
+    timestamps["scanned"] = now_utc()
+    say(f"      {scan.records:,} records, {scan.records_with_personal_data:,} with personal data")
+
+    say("[2/5] checking the plan and the scan against the policies")
+    gate = run_gate(doc, scan, policies, waivers, fail_on)
+    timestamps["checked"] = now_utc()
+    blocking = [f"{f.severity} {f.policy}/{f.rule}: {f.title}" for f in gate.blocking()]
+    say(f"      verdict {gate.verdict.upper()}" + (f" — {len(blocking)} blocking finding(s)" if blocking else ""))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / "scan.json", scan.model_dump_json(indent=2) + "\n", mode=0o644)
+    atomic_write(out_dir / "check.json", json.dumps(gate.to_json_v1(), indent=2, ensure_ascii=False) + "\n",
+                 mode=0o644)
+    artifacts = [artifact(out_dir, out_dir / "scan.json", "scan"), artifact(out_dir, out_dir / "check.json",
+                                                                              "gate-result")]
+
+    training: TrainingEvidence | None = None
+    failure: AuditorError | None = None
+    if gate.verdict == "fail":
+        outcome = TrainingOutcome(status="refused", reason=f"the gate failed with {len(blocking)} blocking "
+                                  f"finding(s) at or above '{fail_on}': " + "; ".join(
+                                      f"{f.policy}/{f.rule}" for f in gate.blocking()))
+        say("[3/5] training REFUSED: the gate failed")
+    elif not train:
+        outcome = TrainingOutcome(status="skipped", reason="--no-train was given")
+        say("[3/5] training skipped (--no-train)")
+    else:
+        say("[3/5] fine-tuning with differential privacy")
+        try:
+            training = stages.train(doc, gate, out_dir, ledger_dir, scan.dataset.sha256, progress)
+        except AuditorError as exc:
+            failure = exc
+            outcome = TrainingOutcome(status="failed", reason=exc.message)
+            say(f"      training failed: {exc.message}")
+        else:
+            outcome = TrainingOutcome(status="completed")
+            artifacts += _training_artifacts(out_dir, training)
+            say(f"      ε spent {training.epsilon if training.epsilon is not None else '—'}, "
+                f"{training.steps} steps, stop: {training.stop_reason}")
+        timestamps["trained"] = now_utc()
+
+    ledger = stages.ledger(ledger_dir, scan.dataset.sha256)
+    say("[4/5] writing evidence and rendering " + ", ".join(formats))
+    evidence = build_evidence(doc, gate, scan=scan, training=training, training_outcome=outcome, ledger=ledger,
+                              waivers=waivers, artifacts=artifacts, timestamps=timestamps)
+    private, public, generated = _resolve_key(out_dir, key, say)
+    hint = public.resolve().relative_to(out_dir.resolve()).as_posix() if public is not None and \
+        public.resolve().is_relative_to(out_dir.resolve()) else (str(public) if public else PUBLIC_KEY_NAME)
+    say("[5/5] signing")
+    report = write_report(evidence, out_dir, key=private, formats=formats, templates=templates,
+                          public_key_hint=hint)
+    return AuditOutcome(out_dir=str(out_dir), verdict=gate.verdict, exit_code=gate.exit_code, training=outcome,
+                        report=report, key=str(private), public_key=str(public) if public else None,
+                        generated_key=generated, blocking=blocking,
+                        error=failure.message if failure else None,
+                        error_exit_code=failure.exit_code if failure else None)

@@ -1,0 +1,210 @@
+"""``auditor audit`` end to end through the CLI: signed reports for pass, refusal and training runs.
+
+Training is replaced by a fake ``auditor.train.api`` that writes a small model folder, and the scan by a
+hand-made result (both are tested by their own suites, and the real example scan takes half a minute); the
+planted-PII test uses the real scanner, so it greps what the real pipeline lets through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from auditor.cli import cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _factories() -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location("report_factories", REPO / "tests" / "report" / "factories.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+factories = _factories()
+
+
+def _real_scan_available() -> bool:
+    try:
+        return importlib.util.find_spec("auditor.scan.api") is not None
+    except ImportError:
+        return False
+
+
+HAVE_SCAN = _real_scan_available()
+TRAIN_CALLS: list[dict[str, Any]] = []
+
+
+def _fake_run_training(doc: Any, *, requirement: Any, out_dir: Path, ledger_dir: Path | None = None,
+                       progress: bool = True, dataset_sha256: str | None = None, **_: Any) -> Any:
+    TRAIN_CALLS.append({"out_dir": out_dir, "requirement": requirement, "dataset_sha256": dataset_sha256})
+    model = Path(out_dir) / "model"
+    model.mkdir(parents=True, exist_ok=True)
+    weights = b"\x00fake-weights" * 64
+    (model / "model.safetensors").write_bytes(weights)
+    (model / "config.json").write_text('{"num_labels": 4}')
+    evidence = factories.training_evidence(weights_sha=hashlib.sha256(weights).hexdigest())
+    (Path(out_dir) / "training.json").write_text(evidence.model_dump_json())
+    return evidence
+
+
+def _fake_scan(doc: Any, *, progress: bool = True, **_: Any) -> Any:
+    from auditor.fsutil import sha256_file
+
+    base = factories.scan_result()
+    dataset = base.dataset.model_copy(update={"sha256": sha256_file(doc.dataset_path)})
+    return base.model_copy(update={"dataset": dataset})
+
+
+@pytest.fixture(autouse=True)
+def fake_stages(monkeypatch: pytest.MonkeyPatch) -> None:
+    train_api = types.ModuleType("auditor.train.api")
+    train_api.run_training = _fake_run_training  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "auditor.train.api", train_api)
+    scan_api = types.ModuleType("auditor.scan.api")
+    scan_api.scan_plan_dataset = _fake_scan  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "auditor.scan.api", scan_api)
+    TRAIN_CALLS.clear()
+
+
+PLAN = """\
+version: 1
+name: tiny-triage
+purpose: Route support tickets
+controller: Example GmbH
+data_subjects: {{regions: [US], count: 40, minors: false}}
+assessments: {{ropa: ROPA-1}}
+dataset: {{path: data.jsonl, text_fields: [text], label_field: label, retention_days: 30,
+          source: test, original_purpose: support}}
+measures: {{pseudonymisation: true, encryption_at_rest: true, access_control: true}}
+model: {{num_labels: 2}}
+privacy: {{mechanism: dp-sgd, target_epsilon: 2.0, max_grad_norm: 1.0}}
+{extra}"""
+
+
+def _dataset(tmp_path: Path, texts: list[str]) -> Path:
+    rows = [json.dumps({"text": t, "label": i % 2}, ensure_ascii=False) for i, t in enumerate(texts)]
+    (tmp_path / "data.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN.format(extra=""), encoding="utf-8")
+    return plan
+
+
+def _verify(runner: CliRunner, out: Path) -> Any:
+    return runner.invoke(cli, ["verify", str(out / "report.intoto.jsonl"), "--key", str(out / "keys" / "auditor.pub")])
+
+
+def test_example_plan_no_train_yields_a_signed_verifiable_report(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "audit-out"
+    result = runner.invoke(cli, ["audit", str(REPO / "examples" / "plan.yaml"), "--out", str(out), "--no-train",
+                                 "--format", "html,md"])
+    assert result.exit_code in (0, 1), result.output
+    assert f"report: {out / 'report.html'}" in result.output
+    assert "generated a new signing key" in result.output
+    assert TRAIN_CALLS == []
+    evidence = json.loads((out / "evidence.json").read_text())
+    assert evidence["training_outcome"]["status"] in ("skipped", "refused")
+    assert evidence["plan"]["sha256"] == hashlib.sha256((REPO / "examples" / "plan.yaml").read_bytes()).hexdigest()
+    assert {a["path"] for a in evidence["artifacts"]} == {"scan.json", "check.json"}
+    verified = _verify(runner, out)
+    assert verified.exit_code == 0, verified.output
+    assert "verified 5 files" in verified.output
+    assert "keys/auditor.key" not in verified.output  # the private key is never a subject
+
+    again = runner.invoke(cli, ["audit", str(REPO / "examples" / "plan.yaml"), "--out", str(out), "--no-train",
+                                "--format", "md"])
+    assert "signing with the existing key" in again.output
+    assert _verify(runner, out).exit_code == 0
+
+
+def test_failing_gate_refuses_training_and_still_signs(tmp_path: Path) -> None:
+    runner = CliRunner()
+    plan = _dataset(tmp_path, ["hello, the app crashes"] * 40)
+    # An EU subject without a lawful basis and compute outside the EEA: the GDPR rules block.
+    plan.write_text(PLAN.format(extra="transfers: {storage_region: EU, compute_region: US}\n")
+                    .replace("regions: [US]", "regions: [EU]"), encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["audit", str(plan), "--out", str(out), "--format", "html,md"])
+    assert result.exit_code == 1, result.output
+    assert "verdict: FAIL (exit 1); training refused" in result.output
+    assert "blocking:" in result.output
+    assert TRAIN_CALLS == []
+    md = (out / "report.md").read_text()
+    assert "Training was refused" in md
+    evidence = json.loads((out / "evidence.json").read_text())
+    assert evidence["gate"]["verdict"] == "fail"
+    assert evidence["training"] is None
+    assert _verify(runner, out).exit_code == 0
+
+
+def test_passing_gate_trains_and_signs_the_model(tmp_path: Path) -> None:
+    runner = CliRunner()
+    plan = _dataset(tmp_path, ["the app crashes on start"] * 40)
+    out = tmp_path / "out"
+    keys = tmp_path / "mykeys"
+    assert runner.invoke(cli, ["keygen", "--out", str(keys)]).exit_code == 0
+    result = runner.invoke(cli, ["audit", str(plan), "--out", str(out), "--key", str(keys / "auditor.key"),
+                                 "--format", "md"])
+    assert result.exit_code == 0, result.output
+    assert "training completed" in result.output
+    assert len(TRAIN_CALLS) == 1 and TRAIN_CALLS[0]["out_dir"] == out
+    assert not (out / "keys").exists()
+    envelope = out / "report.intoto.jsonl"
+    statement = json.loads(__import__("base64").b64decode(json.loads(envelope.read_text())["payload"]))
+    names = {s["name"] for s in statement["subject"]}
+    assert {"model/model.safetensors", "model/config.json", "training.json", "report.md", "evidence.json",
+            "scan.json", "check.json"} == names
+    assert statement["predicate"]["training"] == "completed"
+    assert statement["predicate"]["epsilon_spent"] == pytest.approx(2.9)
+    ok = runner.invoke(cli, ["verify", str(envelope), "--key", str(keys / "auditor.pub")])
+    assert ok.exit_code == 0, ok.output
+    weights = out / "model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\x01")
+    bad = runner.invoke(cli, ["verify", str(envelope), "--key", str(keys / "auditor.pub")])
+    assert bad.exit_code == 1
+    assert "subject model/model.safetensors" in bad.output
+
+
+def test_bad_plan_is_exit_2_and_writes_nothing(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("version: 1\nname: x\ndataset: {path: d.jsonl}\nprivacy: {target_epsilon: -1}\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["audit", str(plan), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "plan.yaml:4" in result.output and "target_epsilon" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+PLANTED = ["jane.planted.doe@example.org", "+49 151 23456789", "DE89370400440532013000", "Zhang Planted-Wei"]
+
+
+@pytest.mark.skipif(not HAVE_SCAN, reason="the real scan (auditor.scan.api) is not available yet")
+def test_no_planted_personal_data_or_markup_in_any_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "auditor.scan.api")  # the real scanner
+    texts = [f"Hi, I am {PLANTED[3]}, mail me at {PLANTED[0]} or call {PLANTED[1]}. IBAN {PLANTED[2]}. "
+             f"<script>alert('pwn')</script> ticket {i}" for i in range(30)]
+    plan = _dataset(tmp_path, texts)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["audit", str(plan), "--out", str(out), "--no-train", "--format", "html,md"])
+    assert result.exit_code in (0, 1), result.output
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) >= 7
+    for path in files:
+        data = path.read_bytes()
+        for value in [*PLANTED, "jane.planted", "23456789", "0532013000"]:
+            assert value.encode() not in data, (path.name, value)
+        assert b"<script" not in data.lower(), path.name
+    for value in PLANTED:
+        assert value not in result.output
