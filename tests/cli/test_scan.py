@@ -1,0 +1,173 @@
+"""``auditor scan`` end to end through click: counts, masking, bad input, offline, sampling, --plan."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from auditor.cli import cli
+from auditor.errors import InputError
+from auditor.scan.api import load_scan
+from auditor.scan.model import CATEGORIES, ScanResult
+from tests.scan.planted import CN_ID, CN_ID_2, EMAIL, PLANTED, ROWS, write_jsonl
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
+    folder = tmp_path_factory.mktemp("scan")
+    data = write_jsonl(folder / "tickets.jsonl")
+    result = run("scan", str(data), "--text-field", "text", "--user-id-field", "user", "-o",
+                 str(folder / "scan.json"), "--findings", str(folder / "findings.jsonl"), "--workers", "1",
+                 "--no-progress")
+    return folder, result
+
+
+def test_scan_counts_planted_entities(scanned: tuple[Path, Result]) -> None:
+    folder, result = scanned
+    assert result.exit_code == 0, result.stderr
+    scan = load_scan(folder / "scan.json")
+    records = {name: stats.records for name, stats in scan.entities.items()}
+    assert records["CN_RESIDENT_ID"] == 2
+    assert records["PHONE_NUMBER"] == 2
+    assert records["EMAIL_ADDRESS"] == 1
+    assert records["CREDIT_CARD"] == 1
+    assert records["US_SSN"] == 1
+    assert records["IP_ADDRESS"] == 1
+    assert records["HEALTH"] == 2
+    assert records["PERSON"] >= 1
+    assert scan.records == scan.records_scanned == len(ROWS)
+    assert scan.records_with_personal_data == 5       # rows 4, 7 and 8 hold nothing personal
+    assert scan.distinct_users == 6
+    assert scan.languages == {"en": 5, "zh": 3}
+    assert set(scan.categories) == set(CATEGORIES)
+    assert scan.categories["government_id"].records == 3
+    assert scan.categories["health"].records == 2
+    assert scan.categories["phi"].records == 1        # row 5: health + a name and an ID
+    assert scan.categories["religion"].records == 0
+    assert scan.engine.spacy_model and scan.engine.presidio
+    assert "scanned 8 of 8 records" in result.stderr
+
+
+def test_findings_locate_spans_without_values(scanned: tuple[Path, Result]) -> None:
+    folder, _ = scanned
+    lines = [json.loads(line) for line in (folder / "findings.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert all(set(line) == {"record", "line", "field", "entity", "start", "end", "score"} for line in lines)
+    ids = [(f["record"], f["start"], f["end"]) for f in lines if f["entity"] == "CN_RESIDENT_ID"]
+    located = {str(ROWS[record]["text"])[start:end] for record, start, end in ids}
+    assert located == {CN_ID, CN_ID_2}
+
+
+def test_no_planted_value_in_any_output(scanned: tuple[Path, Result], tmp_path: Path,
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    folder, result = scanned
+    # A malformed line holding PII must be reported by number only.
+    bad = tmp_path / "bad.jsonl"
+    write_jsonl(bad)
+    with bad.open("a", encoding="utf-8") as handle:
+        handle.write(f'{{"text": "{EMAIL} {CN_ID}"\n')
+    with caplog.at_level(logging.DEBUG):
+        second = run("scan", str(bad), "--workers", "1", "--no-progress", "--findings", str(tmp_path / "f.jsonl"))
+    assert second.exit_code == 0
+    assert json.loads(second.stdout)["read_errors"] == [{"line": 9, "reason": json.loads(second.stdout)[
+        "read_errors"][0]["reason"]}]
+    outputs = [(folder / "scan.json").read_text(encoding="utf-8"),
+               (folder / "findings.jsonl").read_text(encoding="utf-8"), result.stdout, result.stderr,
+               second.stdout, second.stderr, (tmp_path / "f.jsonl").read_text(encoding="utf-8"), caplog.text]
+    for value in PLANTED:
+        for output in outputs:
+            assert value not in output
+
+
+def one_line_error(result: Result) -> str:
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_bad_inputs_are_one_line_exit_2(tmp_path: Path) -> None:
+    assert "no such file" in one_line_error(run("scan", str(tmp_path / "nope.jsonl")))
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    assert "empty" in one_line_error(run("scan", str(tmp_path / "empty.jsonl")))
+    (tmp_path / "img.jsonl").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    assert "binary" in one_line_error(run("scan", str(tmp_path / "img.jsonl")))
+    (tmp_path / "data.bin").write_text("x", encoding="utf-8")
+    assert "--format" in one_line_error(run("scan", str(tmp_path / "data.bin")))
+    (tmp_path / "d.jsonl").write_text('{"body": "x", "label": 1}\n', encoding="utf-8")
+    line = one_line_error(run("scan", str(tmp_path / "d.jsonl"), "--text-field", "text", "-o",
+                              str(tmp_path / "out.json")))
+    assert "'text' not found" in line and "body, label" in line
+    assert not (tmp_path / "out.json").exists()
+    (tmp_path / "junk.jsonl").write_text("not json\n{also not\n", encoding="utf-8")
+    assert "no records could be read (2 read errors" in one_line_error(run("scan", str(tmp_path / "junk.jsonl")))
+
+
+def test_scan_works_with_sockets_disabled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.scan import engine, ner, recognizers
+
+    class NoNetwork(socket.socket):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise OSError("network disabled by test")
+
+    monkeypatch.setattr(socket, "socket", NoNetwork)
+    monkeypatch.setattr(socket, "create_connection", NoNetwork)
+    monkeypatch.setattr(engine, "_DETECTOR", None)       # build the whole engine again, offline
+    ner.load_spacy.cache_clear()
+    recognizers._suffixes.cache_clear()
+    result = run("scan", str(write_jsonl(tmp_path / "d.jsonl")), "--workers", "1", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    scan = ScanResult.model_validate_json(result.stdout)
+    assert scan.entities["EMAIL_ADDRESS"].records == 1 and scan.entities["CN_RESIDENT_ID"].records == 2
+
+
+def test_sample_reports_estimates(tmp_path: Path) -> None:
+    rows = [dict(r, id=i) for i in range(10) for r in ROWS]
+    result = run("scan", str(write_jsonl(tmp_path / "d.jsonl", rows)), "--sample", "20", "--seed", "3",
+                 "--workers", "1", "--no-progress")
+    scan = ScanResult.model_validate_json(result.stdout)
+    assert scan.sample is not None and scan.sample.sampled_records == 20 and scan.sample.population_records == 80
+    assert scan.records == 80 and scan.records_scanned == 20
+    ids = scan.entities["CN_RESIDENT_ID"]
+    assert ids.estimate_records == pytest.approx(ids.records / 20 * 80)
+    assert ids.upper95_records is not None and ids.upper95_records > ids.estimate_records
+
+
+def test_scan_from_plan(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    rows = [{"text": r["text"], "label": 0, "customer_id": r["user"]} for r in ROWS]
+    write_jsonl(tmp_path / "data" / "tickets.jsonl", rows)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text((REPO / "examples" / "plan.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    result = run("scan", "--plan", str(plan), "-o", str(tmp_path / "scan.json"), "--workers", "1", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    scan = load_scan(tmp_path / "scan.json")
+    assert scan.distinct_users == 6 and scan.dataset.text_fields == ["text"]
+    checked = run("check", str(plan), "--scan", str(tmp_path / "scan.json"))
+    assert checked.exit_code in (0, 1), checked.stderr
+
+
+def test_load_scan_is_light_and_strict(scanned: tuple[Path, Result], tmp_path: Path) -> None:
+    folder, _ = scanned
+    code = ("import sys; from pathlib import Path; from auditor.scan.api import load_scan; "
+            f"load_scan(Path({str(folder / 'scan.json')!r})); "
+            "heavy = [m for m in ('presidio_analyzer', 'spacy', 'torch', 'hyperscan') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"
+    (tmp_path / "bad.json").write_text('{"schema_version": 1}', encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad\.json"):
+        load_scan(tmp_path / "bad.json")

@@ -1,0 +1,112 @@
+"""Identifier tier: validators, CJK-safe boundaries, and the false positives Presidio is known for."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditor.scan.identifiers import IdentifierTier
+from auditor.scan.recognizers import RULES, cn_resident_id_ok, credit_card_ok, luhn_ok, uk_nhs_ok, us_ssn_ok
+
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def make_cn_id(region: str, born: dt.date, seq: int) -> str:
+    body = f"{region}{born:%Y%m%d}{seq:03d}"
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, WEIGHTS, strict=True)) % 11]
+
+
+@pytest.fixture(scope="module")
+def tier() -> IdentifierTier:
+    return IdentifierTier()
+
+
+def entities(tier: IdentifierTier, text: str) -> list[tuple[str, str]]:
+    return [(s.entity, text[s.start:s.end]) for s in tier.find(text)]
+
+
+def test_cn_resident_id_checksum_and_date() -> None:
+    assert cn_resident_id_ok("11010519491231002X")
+    assert cn_resident_id_ok("11010519491231002x".upper())
+    assert not cn_resident_id_ok("110105194912310021")       # wrong check digit
+    assert not cn_resident_id_ok("110105194902300027")       # 30 February
+    assert not cn_resident_id_ok(make_cn_id("110105", dt.date(1890, 1, 1), 1))  # before 1900
+    assert cn_resident_id_ok(make_cn_id("999999", dt.date(1990, 5, 17), 42))    # unknown region still valid
+
+
+@settings(max_examples=150, deadline=None)
+@given(region=st.integers(100000, 999999), born=st.dates(dt.date(1900, 1, 1), dt.date(2024, 12, 31)),
+       seq=st.integers(0, 999), before=st.sampled_from(["身份证号", "身份证：", "ID ", "证件号码是", ""]),
+       after=st.sampled_from(["。", "，谢谢", " thanks", ""]))
+def test_every_valid_cn_id_is_found_in_any_context(tier: IdentifierTier, region: int, born: dt.date, seq: int,
+                                                     before: str, after: str) -> None:
+    value = make_cn_id(str(region), born, seq)
+    assert ("CN_RESIDENT_ID", value) in entities(tier, f"{before}{value}{after}")
+
+
+def test_identifiers_next_to_chinese_characters(tier: IdentifierTier) -> None:
+    found = entities(tier, "我的手机号是13912345678，邮箱是wanda@example.com，银行卡号4539148803436467。")
+    assert ("PHONE_NUMBER", "13912345678") in found
+    assert ("EMAIL_ADDRESS", "wanda@example.com") in found
+    assert ("CREDIT_CARD", "4539148803436467") in found
+
+
+def test_us_phone_is_not_uk_nhs(tier: IdentifierTier) -> None:
+    # About 6% of US numbers pass the NHS mod-11 check by chance; without an NHS cue they are phones only.
+    lucky = [f"{n:010d}" for n in range(2_128_493_300, 2_128_493_400) if uk_nhs_ok(f"{n:010d}", "")]
+    assert lucky
+    for number in lucky:
+        formatted = f"({number[:3]}) {number[3:6]}-{number[6:]}"
+        assert entities(tier, f"Call me on {formatted} tomorrow.") == [("PHONE_NUMBER", formatted)]
+
+
+def test_nhs_needs_its_cue(tier: IdentifierTier) -> None:
+    number = next(f"{n:010d}" for n in range(4_000_000_000, 4_000_001_000) if uk_nhs_ok(f"{n:010d}", ""))
+    spaced = f"{number[:3]} {number[3:6]} {number[6:]}"
+    assert ("UK_NHS", spaced) in entities(tier, f"My NHS number is {spaced}.")
+
+
+def test_ssn_is_not_a_phone(tier: IdentifierTier) -> None:
+    assert entities(tier, "SSN 536-22-8745 please") == [("US_SSN", "536-22-8745")]
+    assert not us_ssn_ok("000-12-3456", "") and not us_ssn_ok("666-12-3456", "") and not us_ssn_ok("923-45-6789", "")
+    assert entities(tier, "order 536228745 shipped") == []          # bare 9 digits need an SSN cue
+    assert entities(tier, "my ssn: 536228745") == [("US_SSN", "536228745")]
+
+
+def test_luhn_and_card_prefixes() -> None:
+    assert luhn_ok("4539148803436467") and not luhn_ok("4539148803436468")
+    assert credit_card_ok("3714 496353 98431", "")           # Amex 15 digits
+    assert not credit_card_ok("9999999999999995", "")        # Luhn-valid, no card issuer prefix
+
+
+def test_email_ip_iban_url(tier: IdentifierTier) -> None:
+    found = entities(tier, "Mail jo@mail.example.co.uk from 81.2.69.160, IBAN DE89 3704 0044 0532 0130 00, "
+                           "see https://example.org/u/42. Version 1.2.3.4 is not an IP.")
+    assert ("EMAIL_ADDRESS", "jo@mail.example.co.uk") in found
+    assert ("IP_ADDRESS", "81.2.69.160") in found
+    assert ("IBAN_CODE", "DE89 3704 0044 0532 0130 00") in found
+    assert ("URL", "https://example.org/u/42") in found
+    assert ("IP_ADDRESS", "1.2.3.4") not in found
+    assert entities(tier, "write to x@y.notarealtld") == []
+
+
+def test_addresses_and_chinese_names(tier: IdentifierTier) -> None:
+    assert ("STREET_ADDRESS", "1600 Amphitheatre Parkway") in entities(tier, "Ship to 1600 Amphitheatre Parkway")
+    address = "北京市朝阳区建国路88号3栋1201室"
+    assert ("STREET_ADDRESS", address) in entities(tier, f"地址：{address}。")
+    assert ("PERSON", "王伟") in entities(tier, "您好，我叫王伟，谢谢")
+    assert entities(tier, "我是基督徒") == []
+
+
+def test_hyperscan_prefilter_agrees_with_plain_regexes() -> None:
+    texts = ["Call +1 206 972 1157 or 13912345678", "身份证11010519491231002X", "nothing here", "a@b.example.com",
+             "10.0.0.1 and 2001:db8::1", "Hauptstraße 5, 10115 Berlin", "12 rue de Rivoli, 75001 Paris"]
+    fast, plain = IdentifierTier(), IdentifierTier(use_hyperscan=False)
+    assert fast.find_many(texts) == [plain.find(t) for t in texts]
+
+
+def test_rules_have_unique_names() -> None:
+    assert len({r.name for r in RULES}) == len(RULES)
