@@ -39,6 +39,12 @@ class DataSubjects(_Section):
     count: int | None = Field(default=None, ge=0, description="Estimated number of people in the data")
     minors: bool | None = Field(default=None, description="Anyone under 14 (PIPL) / 16 (GDPR consent age)")
 
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _norway(cls, regions: object) -> object:
+        # YAML 1.1 reads a bare NO (Norway) as false; nobody means a boolean in a list of regions.
+        return ["NO" if r is False else r for r in regions] if isinstance(regions, list) else regions
+
     @field_validator("regions")
     @classmethod
     def _upper(cls, regions: list[str]) -> list[str]:

@@ -46,7 +46,8 @@ class CelSyntaxError(ValueError):
 
 
 _STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
-_PATH = re.compile(r"(?<![\w.])((?:plan|facts)(?:\.[A-Za-z_]\w*)+)")
+_PATH = re.compile(r"(?<![\w.])((?:plan|facts)(?:\.[A-Za-z_]\w*)+)(\s*\()?")
+_HAS = re.compile(r"\bhas\(\s*((?:plan|facts)(?:\.[A-Za-z_]\w*)+)\s*\)")
 _ERR_POS = re.compile(r"<input>:(\d+):(\d+): (.*)")
 
 
@@ -57,6 +58,7 @@ class Expr:
     source: str
     program: Any
     paths: tuple[str, ...]
+    guarded: frozenset[str] = frozenset()
 
     def evaluate(self, context: dict[str, Any]) -> Any:
         return self.program.execute(context)
@@ -73,8 +75,15 @@ def compile_expr(source: str) -> Expr:
             raise CelSyntaxError(match.group(3).strip(), int(match.group(2)) + 1) from None
         raise CelSyntaxError(text.splitlines()[0] if text else "invalid expression", None) from None
     stripped = _STRING.sub("''", source)
-    paths = tuple(dict.fromkeys(_PATH.findall(stripped)))
-    return Expr(source=source, program=program, paths=paths)
+    found: list[str] = []
+    for match in _PATH.finditer(stripped):
+        path = match.group(1)
+        if match.group(2):  # `plan.purpose.matches(...)`: the last segment is a method, not a field
+            path = path.rsplit(".", 1)[0]
+        if path.count(".") >= 1:
+            found.append(path)
+    guarded = frozenset(_HAS.findall(stripped))
+    return Expr(source=source, program=program, paths=tuple(dict.fromkeys(found)), guarded=guarded)
 
 
 _MISSING = object()
@@ -91,14 +100,20 @@ def lookup(context: dict[str, Any], dotted: str) -> Any:
     return value
 
 
-def first_missing(context: dict[str, Any], paths: tuple[str, ...]) -> str | None:
-    """The shortest prefix of a referenced path that does not resolve, e.g. ``facts.categories``."""
-    for dotted in paths:
+def first_missing(context: dict[str, Any], expr: Expr, prefer: str = "facts") -> str | None:
+    """The shortest unresolvable prefix of a path the expression reads, e.g. ``facts.categories``.
+
+    ``has(plan.a.b)`` with ``plan.a`` present is how rules test optional leaves, so an absent guarded leaf is
+    never blamed; paths under ``prefer`` are tried first, so a missing scan fact wins over a plan field.
+    """
+    ordered = sorted(expr.paths, key=lambda p: not p.startswith(prefer + "."))
+    for dotted in ordered:
         parts = dotted.split(".")
         for end in range(2, len(parts) + 1):
             prefix = ".".join(parts[:end])
             if lookup(context, prefix) is _MISSING:
-                # has(x.y) on a present x is how rules test optional plan leaves: absent leaves are fine.
+                if prefix == dotted and dotted in expr.guarded:
+                    break
                 return prefix
     return None
 

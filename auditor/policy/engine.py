@@ -38,7 +38,7 @@ def _run(expr: Expr, context: dict[str, Any], facts: Facts) -> Outcome:
     try:
         value = expr.evaluate(context)
     except Exception as exc:  # the CEL runtime raises KeyError, ValueError, TypeError, RuntimeError
-        missing = first_missing(context, expr.paths)
+        missing = first_missing(context, expr)
         if missing is not None and _needs_scan(missing) and not facts.scan_available:
             return Outcome("needs_scan", missing)
         if missing is not None:

@@ -182,3 +182,28 @@ def test_bad_waiver_file(write: Callable[[str, str], Path], mini_plan: Path, min
     waivers = write("w.yaml", WAIVERS.format(expires="someday"))
     with pytest.raises(PolicyLoadError, match=r"w\.yaml:5: waivers\.0\.expires"):
         gate(mini_plan, mini_policy, waivers=waivers)
+
+
+def test_method_calls_are_not_fact_paths_and_guarded_leaves_are_not_blamed() -> None:
+    from auditor.policy.celx import compile_expr, first_missing
+
+    expr = compile_expr('has(plan.purpose) && plan.purpose.matches("\\\\S") && facts.transfer_mechanisms.exists('
+                        'm, m == "scc") && facts.categories.health > 0')
+    assert expr.paths == ("plan.purpose", "facts.transfer_mechanisms", "facts.categories.health")
+    context = {"plan": {"data_subjects": {}}, "facts": {"transfer_mechanisms": []}}
+    guarded = compile_expr("has(plan.data_subjects.minors) && facts.categories.minors > 0")
+    assert first_missing(context, guarded) == "facts.categories"
+
+
+def test_guarded_plan_leaf_before_scan_fact_still_needs_a_scan(write: Callable[[str, str], Path],
+                                                               mini_plan: Path) -> None:
+    policy = write("p.yaml", MINI_POLICY.replace(
+        'require: "has(plan.assessments.ropa)"',
+        'require: "(has(plan.data_subjects.minors) && plan.data_subjects.minors) || facts.categories.minors == 0"'))
+    finding = by_rule(gate(mini_plan, policy, None))["MINI-30-ROPA"]
+    assert finding.status == "not_applicable" and "Needs a scan" in finding.message
+
+
+def test_yaml_norway_region_is_a_region(write: Callable[[str, str], Path]) -> None:
+    doc = load_plan(write("p.yaml", MINI_PLAN.replace("regions: [EU]", "regions: [NO, CN]")))
+    assert doc.plan.data_subjects.regions == ["NO", "CN"]
