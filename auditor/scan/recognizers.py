@@ -42,8 +42,8 @@ def luhn_ok(number: str) -> bool:
     return total % 10 == 0
 
 
-_CARD_PREFIXES = ("34", "37", "4", "51", "52", "53", "54", "55", "22", "23", "24", "25", "26", "27", "6011", "65",
-                  "62", "35", "300", "301", "302", "303", "304", "305", "36", "38", "39", "64")
+_CARD_PREFIXES = ("34", "37", "4", "2131", "1800", "51", "52", "53", "54", "55", "22", "23", "24", "25", "26",
+                  "27", "6011", "65", "62", "35", "300", "301", "302", "303", "304", "305", "36", "38", "39", "64")
 
 
 def credit_card_ok(text: str, _context: str) -> bool:
@@ -202,8 +202,22 @@ class IdentifierRule:
         object.__setattr__(self, "compiled", re.compile(self.pattern, self.flags))
 
 
-_ADDR_SUFFIX = (r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Way|Court|Ct|Place|Pl|"
-                r"Terrace|Circle|Parkway|Pkwy|Highway|Hwy|Square|Sq)")
+#: USPS Publication 28 street suffixes (common forms and abbreviations).
+_USPS = ("Alley|Aly|Avenue|Ave|Bend|Bluff|Bluffs|Branch|Bridge|Brook|Brooks|Burg|Burgs|Bypass|Camp|Canyon|Cape|"
+         "Causeway|Center|Centers|Circle|Cir|Circles|Cliff|Cliffs|Club|Common|Corner|Corners|Course|Court|Ct|"
+         "Courts|Cove|Coves|Creek|Crescent|Crest|Crossing|Crossroad|Curve|Dale|Dam|Divide|Drive|Dr|Drives|"
+         "Estate|Estates|Expressway|Extension|Extensions|Falls|Ferry|Field|Fields|Flat|Flats|Ford|Fords|Forest|"
+         "Forge|Forges|Fork|Forks|Fort|Freeway|Garden|Gardens|Gateway|Glen|Glens|Green|Greens|Grove|Groves|"
+         "Harbor|Harbors|Haven|Heights|Highway|Hwy|Hill|Hills|Hollow|Inlet|Island|Islands|Isle|Junction|"
+         "Junctions|Key|Keys|Knoll|Knolls|Lake|Lakes|Land|Landing|Lane|Ln|Light|Lights|Loaf|Lock|Locks|Lodge|"
+         "Loop|Mall|Manor|Manors|Meadow|Meadows|Mews|Mill|Mills|Mission|Motorway|Mount|Mountain|Mountains|Neck|"
+         "Orchard|Oval|Overpass|Park|Parks|Parkway|Pkwy|Parkways|Pass|Passage|Path|Pike|Pine|Pines|Place|Pl|"
+         "Plain|Plains|Plaza|Point|Points|Port|Ports|Prairie|Radial|Ramp|Ranch|Rapid|Rapids|Rest|Ridge|Ridges|"
+         "River|Road|Rd|Roads|Route|Row|Rue|Run|Shoal|Shoals|Shore|Shores|Skyway|Spring|Springs|Spur|Spurs|"
+         "Square|Sq|Squares|Station|Stravenue|Stream|Street|St|Streets|Summit|Terrace|Throughway|Trace|Track|"
+         "Trafficway|Trail|Trailer|Tunnel|Turnpike|Underpass|Union|Unions|Valley|Valleys|Viaduct|View|Views|"
+         "Village|Villages|Ville|Vista|Walk|Walks|Wall|Way|Ways|Well|Wells|Boulevard|Blvd")
+_ADDR_SUFFIX = rf"(?:{_USPS})"
 _CJK = r"\u4e00-\u9fff"
 
 RULES: tuple[IdentifierRule, ...] = (
@@ -243,8 +257,9 @@ RULES: tuple[IdentifierRule, ...] = (
                    r"(?:,? (?:Apt|Suite|Unit|#)\.? ?\w+)?(?:, [A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?"
                    r"(?:, [A-Z]{2})?(?: \d{5}(?:-\d{4})?)?", "addr_en", 0.8),
     IdentifierRule("address_de_nl", "STREET_ADDRESS",
-                   r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|allee|platz|laan|straat|gracht|gade|"
-                   r"vej|gatan|vägen) \d{1,4}[a-z]?(?:, \d{4,5}(?: ?[A-Z]{2})? [A-ZÄÖÜ][a-zäöü]+)?", "addr_eu", 0.8),
+                   r"\b[A-ZÄÖÜ][A-Za-zÄÖÜäöüß-]*?(?:[Ss]tra(?:ß|ss)e|[Ss]tr\.|[Ww]eg|[Gg]asse|[Aa]llee|[Pp]latz|"
+                   r"[Rr]ing|[Dd]amm|[Uu]fer|[Cc]haussee|laan|straat|gracht|gade|vej|gatan|vägen) \d{1,4}[a-z]?"
+                   r"(?:, \d{4,5}(?: ?[A-Z]{2})? [A-ZÄÖÜ][a-zäöü]+)?", "addr_eu", 0.8),
     IdentifierRule("address_fr", "STREET_ADDRESS",
                    r"\b\d{1,4}(?: ?(?:bis|ter))?,? (?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai) "
                    r"(?:(?:de |du |des |la |le |l')?[A-ZÉ][\w'-]+ ?){1,4}(?:, \d{5} [A-Z][a-zéèê]+)?",
@@ -257,7 +272,8 @@ RULES: tuple[IdentifierRule, ...] = (
                    rf"[{_CJK}]{{1,10}}(?:路|街|大道|道|巷|胡同)\d{{1,5}}号(?:\d{{1,3}}(?:栋|幢|号楼))?(?:\d{{1,5}}室)?",
                    "addr_zh", 0.85),
     IdentifierRule("person_zh", "PERSON",
-                   rf"(?:我叫|我是|姓名[:：]?\s*|联系人[:：]?\s*|收件人[:：]?\s*|收货人[:：]?\s*|患者[:：]?\s*)"
+                   rf"(?:我叫|我是|本人|姓名[:：]?\s*|联系人[:：]?\s*|收件人[:：]?\s*|收货人[:：]?\s*|患者[:：]?\s*|"
+                   rf"客户[:：]?\s*|用户[:：]?\s*|持卡人[:：]?\s*)"
                    rf"([{CN_SURNAMES}][{_CJK}]{{1,2}})", "name_zh", 0.7, group=1),
 )
 
@@ -278,13 +294,14 @@ PREFILTERS: dict[str, bytes] = {
     "colon": rb"[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:",
     "iban": rb"[A-Z]{2}\d{2} ?[A-Z0-9]{4}",
     "url": rb"(?i)(?:https?://|www\.)",
-    "addr_en": rb"\d [A-Z][a-z]+\.?(?: [A-Z][a-z]+\.?){0,2} (?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|"
-               rb"Ln|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Circle|Parkway|Pkwy|Highway|Hwy|Square|Sq)",
-    "addr_eu": rb"(?i)(?:stra(?:ss|\xc3\x9f)e|str\.|weg |gasse|allee|platz|laan|straat|gracht|gade|vej|gatan|"
+    "addr_en": rb"\d [A-Z][a-z]+\.?(?: [A-Z][a-z]+\.?){0,2} (?:" + _USPS.encode() + rb")",
+    "addr_eu": rb"(?i)(?:stra(?:ss|\xc3\x9f)e|str\.|weg |gasse|allee|platz|ring |damm |ufer |chaussee|laan|straat|"
+               rb"gracht|gade|vej|gatan|"
                rb"v\xc3\xa4gen|rue |avenue|boulevard|bd |place|chemin|all\xc3\xa9e|impasse|quai|via |viale|piazza|"
                rb"corso|calle|avenida|plaza|paseo|rua |carrer)",
     "addr_zh": "号".encode(),
-    "name_zh": b"|".join(w.encode() for w in ("我叫", "我是", "姓名", "联系人", "收件人", "收货人", "患者")),
+    "name_zh": b"|".join(w.encode() for w in ("我叫", "我是", "本人", "姓名", "联系人", "收件人", "收货人",
+                                                   "患者", "客户", "用户", "持卡人")),
 }
 
 
