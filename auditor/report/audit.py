@@ -11,12 +11,10 @@ reached through :class:`Stages` so they load only when used, and tests can repla
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,29 +44,23 @@ def _quiet(_: str) -> None:
 
 
 def _scan(doc: PlanDocument, progress: bool) -> ScanResult:
-    api: Any = importlib.import_module("auditor.scan.api")
-    result: ScanResult = api.scan_plan_dataset(doc, progress=progress)
-    return result
+    from auditor.scan.api import scan_plan_dataset
+
+    return scan_plan_dataset(doc, progress=progress)
 
 
 def _train(doc: PlanDocument, gate: GateResult, out_dir: Path, ledger_dir: Path | None,
            dataset_sha256: str | None, progress: bool) -> TrainingEvidence:
-    api: Any = importlib.import_module("auditor.train.api")
-    result: TrainingEvidence = api.run_training(doc, requirement=gate.privacy_requirements, out_dir=out_dir,
-                                                ledger_dir=ledger_dir, progress=progress,
-                                                dataset_sha256=dataset_sha256)
-    return result
+    from auditor.train.api import run_training
+
+    return run_training(doc, requirement=gate.privacy_requirements, out_dir=out_dir, ledger_dir=ledger_dir,
+                        progress=progress, dataset_sha256=dataset_sha256)
 
 
-def _ledger(ledger_dir: Path | None, dataset_sha256: str) -> LedgerTotals | None:
-    try:
-        module: Any = importlib.import_module("auditor.privacy.ledger")
-        ledger_cls = module.Ledger
-    except (ImportError, AttributeError):
-        return None
-    ledger = ledger_cls(ledger_dir) if ledger_dir is not None else ledger_cls()
-    totals: LedgerTotals = ledger.totals(dataset_sha256)
-    return totals
+def _ledger(ledger_dir: Path | None, dataset_sha256: str, max_epsilon: float | None) -> LedgerTotals | None:
+    from auditor.privacy.ledger import Ledger
+
+    return Ledger(ledger_dir).totals(dataset_sha256, max_epsilon_allowed=max_epsilon)
 
 
 @dataclass(frozen=True)
@@ -77,7 +69,7 @@ class Stages:
 
     scan: Callable[[PlanDocument, bool], ScanResult] = _scan
     train: Callable[[PlanDocument, GateResult, Path, Path | None, str | None, bool], TrainingEvidence] = _train
-    ledger: Callable[[Path | None, str], LedgerTotals | None] = _ledger
+    ledger: Callable[[Path | None, str, float | None], LedgerTotals | None] = _ledger
 
 
 class AuditOutcome(BaseModel):
@@ -190,7 +182,7 @@ def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool
                 f"{training.steps} steps, stop: {training.stop_reason}")
         timestamps["trained"] = now_utc()
 
-    ledger = stages.ledger(ledger_dir, scan.dataset.sha256)
+    ledger = stages.ledger(ledger_dir, scan.dataset.sha256, gate.privacy_requirements.max_epsilon)
     say("[4/5] writing evidence and rendering " + ", ".join(formats))
     evidence = build_evidence(doc, gate, scan=scan, training=training, training_outcome=outcome, ledger=ledger,
                               waivers=waivers, artifacts=artifacts, timestamps=timestamps)

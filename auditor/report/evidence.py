@@ -27,7 +27,6 @@ from auditor.scan.model import ScanResult
 from auditor.train.evidence import TrainingEvidence
 
 EVIDENCE_NAME = "evidence.json"
-SCHEMA_PATH = Path(__file__).with_name("evidence.schema.json")
 TrainingStatus = Literal["completed", "refused", "skipped", "failed"]
 
 #: Libraries whose versions change what a report says (detection, accounting, rendering, signing).
@@ -180,7 +179,11 @@ def load_evidence(path: Path) -> EvidenceBundle:
 
 
 def evidence_schema() -> dict[str, Any]:
-    """The JSON Schema of ``evidence.json``; the committed copy is checked by a test to match."""
+    """The JSON Schema of ``evidence.json`` (``auditor report --schema``).
+
+    Generated rather than committed: the bundle embeds the plan, scan and training models, which their
+    owners extend additively, and a generated schema can never fall behind them.
+    """
     schema = EvidenceBundle.model_json_schema(mode="serialization")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://auditor.dev/schemas/evidence-v1.json"

@@ -81,6 +81,7 @@ class ReportView(_Frozen):
     verdict: Literal["pass", "fail"]
     verdict_line: str
     training_line: str
+    summary: list[Row]
     identification: list[Row]
     policies: list[Row]
     laws: list[LawRow]
@@ -450,6 +451,34 @@ def _model_card(ev: EvidenceBundle) -> list[Row]:
     return rows
 
 
+def _summary(ev: EvidenceBundle, signing: SigningInfo) -> list[Row]:
+    """The cover's key facts: what a reader needs before deciding whether to read further."""
+    rows: list[Row] = []
+    applied = [p.id for p in ev.gate.policies if p.applies]
+    rows.append(Row(label="Policies applied", value=", ".join(applied) or "none"))
+    if ev.scan is not None:
+        s = ev.scan
+        share = s.records_with_personal_data / s.records_scanned if s.records_scanned else 0.0
+        rows.append(Row(label="Records with personal data",
+                        value=f"{s.records_with_personal_data:,} of {s.records_scanned:,} ({share:.0%})"))
+    t = ev.training
+    req = ev.gate.privacy_requirements
+    if t is not None and t.epsilon is not None:
+        allowed = t.max_epsilon_allowed if t.max_epsilon_allowed is not None else req.max_epsilon
+        within = allowed is None or t.epsilon <= allowed + 1e-9
+        rows.append(Row(label="Privacy budget", value=f"ε {_num(t.epsilon)} spent of {_num(allowed)} allowed",
+                        note=f"δ {_num(t.delta)}, {t.unit}-level", status="ok" if within else "bad"))
+    elif req.max_epsilon is not None:
+        rows.append(Row(label="Privacy budget", value=f"ε ≤ {_num(req.max_epsilon)} required",
+                        note="no training in this run"))
+    if ev.ledger is not None:
+        rows.append(Row(label="Ledger, this dataset", value=f"ε {_num(ev.ledger.composed_epsilon)} composed",
+                        note=f"over {ev.ledger.runs} run(s)"))
+    rows.append(Row(label="Signer key", value=signing.key_fingerprint or "UNSIGNED",
+                    status="" if signing.signed else "bad"))
+    return rows
+
+
 def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
     plan = ev.plan.content
     fail = ev.gate.verdict == "fail"
@@ -494,7 +523,8 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
         verify = [f"auditor verify {signing.envelope} --key {signing.public_key_hint}"]
     return ReportView(
         title=f"Audit report — {plan.name}", verdict=ev.gate.verdict, verdict_line=verdict_line,
-        training_line=training_line, identification=identification, policies=policies, laws=_laws(ev),
+        training_line=training_line, summary=_summary(ev, signing), identification=identification,
+        policies=policies, laws=_laws(ev),
         provenance=_provenance(ev), scan_summary=_scan_summary(ev), entities=entities, categories=categories,
         finding_counts=counts, findings=_sorted_findings(ev.gate.findings), waivers=_waivers(ev),
         necessity=_necessity(ev), risks=_risks(ev), measures=_measures(ev), dp=_dp(ev),
