@@ -26,14 +26,14 @@ def public_key_hint(key: Path | None, out_dir: Path) -> str:
 
 
 def echo_written(out_dir: Path, files: list[str], envelope: str | None, fingerprint: str | None,
-                 key_hint: str) -> None:
+                 public_key: str) -> None:
     """The lines every report-writing command ends with; unsigned output is said loudly, on stderr."""
     report = out_dir / ("report.html" if "report.html" in files else files[-1])
     click.echo(f"report: {report}")
     click.echo(f"wrote {len(files)} files to {out_dir}: {', '.join(files)}")
     if envelope:
         click.echo(f"signed: {out_dir / envelope} (key {fingerprint})")
-        click.echo(f"verify: auditor verify {out_dir / envelope} --key {key_hint}")
+        click.echo(f"verify: auditor verify {out_dir / envelope} --key {public_key}")
     else:
         click.secho("WARNING: this report is UNSIGNED; nobody can check it was not altered. "
                     "Pass --key (make one with 'auditor keygen').", err=True, fg="red", bold=True)
@@ -70,7 +70,9 @@ def report(evidence_dir: Path | None, key: Path | None, formats: str, out_dir: P
     for missing in written.skipped_artifacts:
         click.echo(f"note: {missing} is not in {target}; its digest stays recorded in evidence.json only",
                    err=True)
-    echo_written(target, written.files, written.envelope, written.key_fingerprint, hint)
+    public = Path(key).with_suffix(".pub") if key is not None else None
+    echo_written(target, written.files, written.envelope, written.key_fingerprint,
+                 str(public) if public is not None and public.is_file() else "SIGNER_PUBLIC_KEY.pub")
 
 
 @click.command("verify")

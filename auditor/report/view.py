@@ -91,6 +91,10 @@ class ReportView(_Frozen):
     categories: list[CategoryRow]
     finding_counts: dict[str, int]
     findings: list[Finding]
+    open_findings: list[Finding] = Field(description="fail, error and waived: shown in full")
+    met: list[Finding]
+    not_applicable: list[Finding] = Field(description="Rules not applicable within policies that apply")
+    inapplicable_policies: list[Row] = Field(description="Policies that do not apply, with their rule count")
     waivers: list[Row]
     necessity: list[Row]
     risks: list[RiskRow]
@@ -518,6 +522,10 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
     categories = [CategoryRow(name=name, records=c.records, count=c.count, entities=", ".join(c.entities))
                   for name, c in sorted((ev.scan.categories if ev.scan else {}).items(),
                                         key=lambda kv: -kv[1].records) if c.records > 0]
+    ordered = _sorted_findings(ev.gate.findings)
+    applying = {p.id for p in ev.gate.policies if p.applies}
+    inapplicable = [Row(label=p.id, value=f"{sum(1 for f in ordered if f.policy == p.id)} rules not applicable",
+                        note=p.reason) for p in ev.gate.policies if not p.applies]
     verify = []
     if signing.signed:
         verify = [f"auditor verify {signing.envelope} --key {signing.public_key_hint}"]
@@ -526,7 +534,11 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
         training_line=training_line, summary=_summary(ev, signing), identification=identification,
         policies=policies, laws=_laws(ev),
         provenance=_provenance(ev), scan_summary=_scan_summary(ev), entities=entities, categories=categories,
-        finding_counts=counts, findings=_sorted_findings(ev.gate.findings), waivers=_waivers(ev),
+        finding_counts=counts, findings=ordered,
+        open_findings=[f for f in ordered if f.status in ("fail", "error", "waived")],
+        met=[f for f in ordered if f.status == "pass"],
+        not_applicable=[f for f in ordered if f.status == "not_applicable" and f.policy in applying],
+        inapplicable_policies=inapplicable, waivers=_waivers(ev),
         necessity=_necessity(ev), risks=_risks(ev), measures=_measures(ev), dp=_dp(ev),
         model_card=_model_card(ev), mapping=list(MAPPING), verify_commands=verify)
 
