@@ -51,10 +51,15 @@ def _scan(doc: PlanDocument, progress: bool) -> ScanResult:
 
 def _train(doc: PlanDocument, gate: GateResult, out_dir: Path, ledger_dir: Path | None,
            dataset_sha256: str | None, progress: bool) -> TrainingEvidence:
+    import warnings
+
     from auditor.train.api import run_training
 
-    return run_training(doc, requirement=gate.privacy_requirements, out_dir=out_dir, ledger_dir=ledger_dir,
-                        progress=progress, dataset_sha256=dataset_sha256)
+    with warnings.catch_warnings():
+        # Opacus' ghost clipping warns once per step about backward hooks; it buries the progress display.
+        warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+        return run_training(doc, requirement=gate.privacy_requirements, out_dir=out_dir, ledger_dir=ledger_dir,
+                            progress=progress, dataset_sha256=dataset_sha256)
 
 
 def _ledger(ledger_dir: Path | None, dataset_sha256: str, max_epsilon: float | None) -> LedgerTotals | None:

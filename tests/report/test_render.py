@@ -79,6 +79,16 @@ def test_planted_script_in_dataset_text_stays_inert(tmp_path: Path) -> None:
     assert not re.search(r"(?<!\\)\]\(http://evil", md) and "a\\|b\\](http://evil)" in md
 
 
+def test_markdown_tables_are_tables(ev: EvidenceBundle) -> None:
+    md = render_text("md", ev, SIGNED)
+    lines = md.splitlines()
+    assert lines.count("| Item | Value | Note |") >= 8
+    assert "\\|---" not in md and "\\\\" not in md  # macro output is not escaped twice
+    assert "| Report id | 00000000-0000-4000-8000-000000000001 |  |" in lines
+    assert "| gdpr/GDPR-44-TRANSFER | TIA in review | approved by DPO; expires 2027-01-31 ⚠ |" not in lines
+    assert any(line.startswith("| gdpr/GDPR-44-TRANSFER | TIA in review ⚠ |") for line in lines)
+
+
 def test_md_escape_neutralises_markdown_and_html() -> None:
     assert md_escape("<b>*x*</b> | [l](u) `c` #h\nnext") == \
         "&lt;b&gt;\\*x\\*&lt;/b&gt; \\| \\[l\\](u) \\`c\\` \\#h next"
