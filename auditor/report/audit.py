@@ -32,7 +32,7 @@ from auditor.report.evidence import (
     now_utc,
 )
 from auditor.report.render import FORMATS, Format
-from auditor.report.sign import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, generate_keypair
+from auditor.report.sign import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, generate_keypair, load_private_key
 from auditor.scan.model import ScanResult
 from auditor.train.evidence import TrainingEvidence
 
@@ -143,6 +143,11 @@ def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool
         raise InputError(f"{waivers}: waivers file not found")
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: --out must be a folder")
+    if templates is not None and not Path(templates).is_dir():
+        raise InputError(f"{templates}: --templates must be a folder holding report.html.j2 / report.md.j2")
+    if key is not None:
+        load_private_key(key)  # a bad key should fail now, not after a long scan and training
+    run_gate(doc, None, policies, waivers, fail_on)  # pre-flight: policy ids and waivers are valid
 
     say(f"[1/5] scanning {doc.dataset_path}")
     scan = stages.scan(doc, progress)

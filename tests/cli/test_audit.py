@@ -208,3 +208,22 @@ def test_no_planted_personal_data_or_markup_in_any_output(tmp_path: Path, monkey
         assert b"<script" not in data.lower(), path.name
     for value in PLANTED:
         assert value not in result.output
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--key", "missing.key"], "missing.key: private key not found"),
+    (["--policy", "no-such-policy"], "no-such-policy"),
+    (["--templates", "nowhere"], "nowhere: --templates must be a folder"),
+    (["--format", "pdf,odt"], "--format: unknown format odt"),
+])
+def test_bad_options_fail_before_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: list[str],
+                                          message: str) -> None:
+    plan = _dataset(tmp_path, ["hello"] * 10)
+    scans: list[Any] = []
+    monkeypatch.setattr(sys.modules["auditor.scan.api"], "scan_plan_dataset", lambda *a, **k: scans.append(a))
+    out = tmp_path / "out"
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["audit", str(plan), "--out", str(out), *extra])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert scans == [] and not out.exists()
