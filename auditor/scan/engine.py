@@ -7,29 +7,30 @@ parent builds the detector once and the workers inherit it, so the model is not 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from auditor.scan.identifiers import IdentifierTier, resolve_overlaps
 from auditor.scan.lexicon import LexiconTier
 from auditor.scan.types import Span, TextResult
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
 
 def guess_lang(text: str) -> str:
     """``zh`` when CJK characters make up a real share of the text, else ``en`` (the NER model's language)."""
-    cjk = 0
-    letters = 0
-    for ch in text:
-        if "\u4e00" <= ch <= "\u9fff":
-            cjk += 1
-        elif ch.isalpha():
-            letters += 1
-    return "zh" if cjk >= 2 and cjk * 4 >= letters else "en"
+    if text.isascii():
+        return "en"
+    cjk = len(_CJK.findall(text))
+    return "zh" if cjk >= 2 and cjk * 4 >= len(_LATIN.findall(text)) else "en"
 
 
 class Detector:
     def __init__(self, ner: bool = True) -> None:
-        from auditor.scan.ner import NerTier
+        from auditor.scan.ner import NerTier, needs_ner
 
+        self.needs_ner = needs_ner
         self.identifiers = IdentifierTier()
         self.lexicon = LexiconTier()
         self.ner = NerTier() if ner else None
@@ -39,7 +40,7 @@ class Detector:
         identifier_spans = self.identifiers.find_many(texts)
         ner_spans: list[list[Span]] = [[] for _ in texts]
         if self.ner is not None:
-            english = [i for i, lang in enumerate(langs) if lang == "en"]
+            english = [i for i, lang in enumerate(langs) if lang == "en" and self.needs_ner(texts[i])]
             for i, spans in zip(english, self.ner.find_many([texts[i] for i in english]), strict=True):
                 ner_spans[i] = spans
         results: list[TextResult] = []

@@ -8,12 +8,19 @@ same results, slower.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
 from auditor.scan.recognizers import PREFILTERS, RULES, IdentifierRule, context_ok
 from auditor.scan.types import Span
+
+#: None: run the rule on the whole text; else the [start, end) windows to run it on.
+Windows = list[tuple[int, int]] | None
+WINDOW_MIN_TEXT = 512
+WINDOW_BEFORE = 100  # an e-mail's local part (<= 64) or a street number before the prefilter's hit
+WINDOW_AFTER = 160
 
 
 def _hyperscan_db(classes: Sequence[str]) -> Any | None:
@@ -54,43 +61,65 @@ class IdentifierTier:
         self.engine = "hyperscan" if self.db is not None else "re"
 
     def candidate_rules(self, text: str) -> list[IdentifierRule]:
-        return self.candidates_many([text])[0]
+        return [rule for rule, _ in self.candidates_many([text])[0]]
 
-    def candidates_many(self, texts: Sequence[str]) -> list[list[IdentifierRule]]:
-        """Rules to run per text, from one Hyperscan pass over the whole batch.
+    def candidates_many(self, texts: Sequence[str]) -> list[list[tuple[IdentifierRule, Windows]]]:
+        """Rules to run per text -- and, in long ASCII texts, where -- from one Hyperscan pass per batch.
 
         One call for the batch instead of one per text: the per-call cost in Python, not the matching, is
-        what limits a tier that mostly proves texts clean.
+        what limits a tier that mostly proves texts clean. In a long text a rule's regex then runs only on
+        windows around its prefilter's hits, not over the whole text once per rule.
         """
         if self.db is None:
-            return [list(self.rules) for _ in texts]
-        encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-        ends: list[int] = []
+            return [[(rule, None) for rule in self.rules] for _ in texts]
+        starts: list[int] = []
         position = 0
-        for chunk in encoded:
-            position += len(chunk) + 2
-            ends.append(position)
-        hits: set[tuple[int, int]] = set()
+        for text in texts:  # byte offsets; ASCII texts (the common case) need no encoding to measure
+            starts.append(position)
+            position += (len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))) + 2
+        hits: dict[tuple[int, int], list[int]] = {}
 
         def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            hits.add((bisect_right(ends, end - 1), pattern_id))
+            index = bisect_right(starts, end - 1) - 1
+            key = (index, pattern_id)
+            ends = hits.get(key)
+            if ends is None:
+                hits[key] = [end - starts[index]]
+            elif len(ends) < 64:
+                ends.append(end - starts[index])
 
-        self.db.scan(b"\x00\n".join(encoded) + b"\x00\n", match_event_handler=on_match)
-        found: list[set[int]] = [set() for _ in texts]
-        for index, pattern_id in hits:
-            found[index].add(pattern_id)
-        return [[rule for cls in sorted(ids) for rule in self.by_class[cls]] for ids in found]
+        self.db.scan(("\x00\n".join(texts) + "\x00\n").encode("utf-8", "surrogatepass"), match_event_handler=on_match)
+        found: list[list[tuple[int, list[int]]]] = [[] for _ in texts]
+        for (index, pattern_id), ends in hits.items():
+            found[index].append((pattern_id, ends))
+        out: list[list[tuple[IdentifierRule, Windows]]] = []
+        for text, classes in zip(texts, found, strict=True):
+            windowed = len(text) > WINDOW_MIN_TEXT and text.isascii()
+            out.append([(rule, _windows(ends, len(text)) if windowed else None)
+                        for cls, ends in sorted(classes) for rule in self.by_class[cls]])
+        return out
 
     def find_many(self, texts: Sequence[str]) -> list[list[Span]]:
-        return [self._run(text, rules) for text, rules in zip(texts, self.candidates_many(texts), strict=True)]
+        return [self._run(text, rules) if rules else [] for text, rules in
+                zip(texts, self.candidates_many(texts), strict=True)]
 
     def find(self, text: str) -> list[Span]:
-        return self._run(text, self.candidate_rules(text))
+        return self._run(text, self.candidates_many([text])[0])
 
-    def _run(self, text: str, rules: Sequence[IdentifierRule]) -> list[Span]:
+    def _run(self, text: str, rules: Sequence[tuple[IdentifierRule, Windows]]) -> list[Span]:
         spans: list[Span] = []
-        for rule in rules:
-            for match in rule.compiled.finditer(text):
+        for rule, windows in rules:
+            matches: list[re.Match[str]] = []
+            if windows is None:
+                matches.extend(rule.compiled.finditer(text))
+            else:
+                for lo, hi in windows:
+                    part = list(rule.compiled.finditer(text, lo, hi))
+                    if part and part[-1].end() == hi < len(text):  # cut by the window: redo on the whole text
+                        matches = list(rule.compiled.finditer(text))
+                        break
+                    matches.extend(part)
+            for match in matches:
                 start, end = match.span(rule.group)
                 value = match.group(rule.group)
                 if not value or not context_ok(rule, text, start):
@@ -99,6 +128,18 @@ class IdentifierTier:
                     continue
                 spans.append(Span(rule.entity, start, end, rule.score, rule.name))
         return resolve_overlaps(spans)
+
+
+def _windows(ends: list[int], size: int) -> list[tuple[int, int]]:
+    """Merged [start, end) windows around prefilter match ends, wide enough for any full match."""
+    merged: list[tuple[int, int]] = []
+    for end in sorted(ends):
+        lo, hi = max(0, end - WINDOW_BEFORE), min(size, end + WINDOW_AFTER)
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
 
 
 def resolve_overlaps(spans: list[Span]) -> list[Span]:

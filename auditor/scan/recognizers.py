@@ -283,7 +283,7 @@ PREFILTERS: dict[str, bytes] = {
     "cn_id": rb"\d{6} ?\d{8} ?\d{3}",
     "card": rb"\d(?:[ \-]?\d){12}",
     "ssn": rb"\d{3}[\- .]\d{2}[\- .]\d{4}",
-    "ssn_bare": rb"\d{9}",
+    "ssn_bare": rb"(?i)ssn|social security|\xe7\xa4\xbe\xe4\xbc\x9a\xe5\xae\x89\xe5\x85\xa8",
     "cn_mobile": rb"1[3-9]\d(?:[ \-]?\d{4}){2}",
     "nanp": rb"(?:\(\d{3}\) ?|\d{3}[ .\-]?)\d{3}[ .\-]?\d{4}",
     "intl": rb"(?:\+|00)[1-9]\d{0,2}[ .\-]?\(?\d",
