@@ -510,8 +510,8 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
         Row(label="Libraries", value=", ".join(f"{k} {v}" for k, v in sorted(ev.tool.libraries.items()))),
     ]
     policies = [Row(label=f"{p.id} {p.version}", value=p.title,
-                    note=("applies" if p.applies else "does not apply") + (f" — {p.reason}" if p.reason else "")
-                         + f"; sha256 {p.sha256}", status="ok" if p.applies else "")
+                    note=(p.reason or ("applies" if p.applies else "does not apply")) + f"; sha256 {p.sha256}",
+                    status="ok" if p.applies else "")
                 for p in ev.gate.policies]
     counts: dict[str, int] = {}
     for finding in ev.gate.findings:
