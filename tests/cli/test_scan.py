@@ -171,3 +171,40 @@ def test_load_scan_is_light_and_strict(scanned: tuple[Path, Result], tmp_path: P
     (tmp_path / "bad.json").write_text('{"schema_version": 1}', encoding="utf-8")
     with pytest.raises(InputError, match=r"bad\.json"):
         load_scan(tmp_path / "bad.json")
+
+
+def test_workers_and_dedup_give_the_same_counts(tmp_path: Path) -> None:
+    rows = [dict(r, id=i) for i in range(100) for r in ROWS]          # 800 records, 8 distinct texts
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    results = []
+    for workers in ("1", "2"):
+        result = run("scan", str(data), "--workers", workers, "--no-progress", "--findings",
+                     str(tmp_path / f"f{workers}.jsonl"))
+        assert result.exit_code == 0, result.stderr
+        results.append(ScanResult.model_validate_json(result.stdout))
+    one, two = results
+    assert two.engine.workers == 2
+    assert {k: (v.count, v.records) for k, v in one.entities.items()} == \
+           {k: (v.count, v.records) for k, v in two.entities.items()}
+    assert one.entities["CN_RESIDENT_ID"].records == 200
+    assert (tmp_path / "f1.jsonl").read_text(encoding="utf-8") == (tmp_path / "f2.jsonl").read_text(encoding="utf-8")
+
+
+def test_gzip_csv_and_parquet_through_the_cli(tmp_path: Path) -> None:
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with gzip.open(tmp_path / "d.csv.gz", "wt", encoding="utf-8") as handle:
+        handle.write("id,body\n1,mail me at " + EMAIL + "\n2,nothing here\n")
+    result = run("scan", str(tmp_path / "d.csv.gz"), "--text-field", "body", "--workers", "1", "--no-progress")
+    scan = ScanResult.model_validate_json(result.stdout)
+    assert scan.dataset.format == "csv" and scan.dataset.compressed and scan.records == 2
+    assert scan.entities["EMAIL_ADDRESS"].records == 1
+
+    pq.write_table(pa.table({"chat": [[{"content": f"id {CN_ID}"}, {"content": "ok"}]]}), tmp_path / "d.parquet")
+    result = run("scan", str(tmp_path / "d.parquet"), "--text-field", "chat.content", "--workers", "1",
+                 "--no-progress")
+    scan = ScanResult.model_validate_json(result.stdout)
+    assert scan.entities["CN_RESIDENT_ID"].fields == ["chat.content"]

@@ -1,0 +1,45 @@
+"""The detector's routing decisions (language, which texts need NER) and the tiers' agreement on long texts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from auditor.scan.engine import guess_lang
+from auditor.scan.identifiers import IdentifierTier
+from auditor.scan.ner import needs_ner
+from tests.scan.planted import ROWS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_language_guess() -> None:
+    assert guess_lang("The parcel arrived late.") == "en"
+    assert guess_lang("我的包裹还没到，邮箱 wanda.quist77@example.com") == "zh"
+    assert guess_lang("Order from Zürich, café crème") == "en"
+    assert guess_lang("Thanks for the quick help with my order today! 谢谢") == "en"   # mostly English
+
+
+def test_ner_is_skipped_only_without_mid_sentence_capitals() -> None:
+    assert not needs_ner("The password reset link expired before I could use it. Please send another.")
+    assert not needs_ner("I'm done, I will wait.")
+    assert needs_ner("Hello, my name is John Smith.")
+    assert needs_ner("Ship it to Paris please")
+    assert needs_ner("Customer (Anna) wrote")
+
+
+def test_windowed_regexes_match_whole_text_regexes_on_long_records() -> None:
+    texts = [" ".join(str(r["text"]) for r in ROWS if str(r["text"]).isascii()) * 12]
+    texts.append("x" * 600 + " https://example.org/" + "a" * 400 + " and mail a@example.com")
+    assert len(texts[0]) > 512
+    fast, plain = IdentifierTier(), IdentifierTier(use_hyperscan=False)
+    assert fast.find_many(texts) == [plain.find(t) for t in texts]
+    assert len(fast.find_many(texts)[0]) == 12 * 5     # e-mail, phone, card, IP, SSN per repeat
+
+
+def test_cli_help_and_scan_module_stay_light() -> None:
+    code = ("import sys; from auditor.cli import cli; import auditor.scan.api, auditor.cli.scan; "
+            "print([m for m in ('presidio_analyzer', 'spacy', 'hyperscan', 'torch', 'pyarrow') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"
