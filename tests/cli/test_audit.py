@@ -19,19 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 from auditor.cli import cli
+from tests.report import report_factories as factories
 
 REPO = Path(__file__).resolve().parents[2]
 
-
-def _factories() -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location("report_factories", REPO / "tests" / "report" / "factories.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-factories = _factories()
 
 
 def _real_scan_available() -> bool:

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import stat
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from click.testing import CliRunner
 
 from auditor.cli import cli
-
-
-def _factories() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "report" / "factories.py"
-    spec = importlib.util.spec_from_file_location("report_factories", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-factories = _factories()
+from tests.report import report_factories as factories
 
 
 @pytest.fixture

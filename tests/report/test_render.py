@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
-from factories import SCRIPT, evidence, scan_result
 
 from auditor.errors import InputError
 from auditor.report.evidence import EvidenceBundle, evidence_schema, load_evidence, write_evidence
 from auditor.report.render import md_escape, render_pdf, render_text, safe_url
 from auditor.report.view import SigningInfo
+from tests.report.report_factories import SCRIPT, evidence, scan_result
 
 SIGNED = SigningInfo(signed=True, key_fingerprint="SHA256:abcd:ef01", key_id="abcdef01")
 UNSIGNED = SigningInfo(signed=False)

@@ -8,7 +8,6 @@ import stat
 from pathlib import Path
 
 import pytest
-from factories import evidence
 
 from auditor.errors import InputError
 from auditor.report.api import write_report
@@ -24,6 +23,7 @@ from auditor.report.sign import (
     read_envelope,
 )
 from auditor.report.verify import verify_envelope
+from tests.report.report_factories import evidence
 
 
 def test_pae_matches_the_dsse_spec_vector() -> None:
