@@ -46,13 +46,29 @@ _CARD_PREFIXES = ("34", "37", "4", "2131", "1800", "51", "52", "53", "54", "55",
                   "27", "6011", "65", "62", "35", "300", "301", "302", "303", "304", "305", "36", "38", "39", "64")
 
 
+@lru_cache(maxsize=1)
+def presidio_validators() -> tuple[Callable[[str], bool], Callable[[str], bool]] | None:
+    """Presidio's own card and SSN checks (Luhn; SSA never-issued ranges, mixed delimiters), when installed.
+
+    Only validators that never log the value are used: ``IbanRecognizer.validate_result`` logs the text it
+    failed on, so IBANs are checked here instead.
+    """
+    try:
+        from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, UsSsnRecognizer
+    except ImportError:
+        return None
+    card, ssn = CreditCardRecognizer(), UsSsnRecognizer()
+    return (lambda text: bool(card.validate_result(text))), (lambda text: not ssn.invalidate_result(text))
+
+
 def credit_card_ok(text: str, _context: str) -> bool:
     number = "".join(ch for ch in text if ch.isdigit())
     if not 13 <= len(number) <= 19 or not number.startswith(_CARD_PREFIXES):
         return False
     if len(set(number)) < 3:
         return False
-    return luhn_ok(number)
+    presidio = presidio_validators()
+    return presidio[0](number) if presidio is not None else luhn_ok(number)
 
 
 _CN_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -82,7 +98,10 @@ def us_ssn_ok(text: str, _context: str) -> bool:
     area, group, serial = number[:3], number[3:5], number[5:]
     if area in ("000", "666") or area.startswith("9") or group == "00" or serial == "0000":
         return False
-    return number not in ("123456789", "078051120", "219099999")
+    if number in ("123456789", "078051120", "219099999", "987654320"):
+        return False
+    presidio = presidio_validators()
+    return presidio[1](text) if presidio is not None else len({c for c in text if c in " .-"}) <= 1
 
 
 def nanp_ok(text: str, _context: str) -> bool:
