@@ -381,13 +381,13 @@ class RecordStream:
         units: list[TextUnit] = []
         for name, path in zip(self.text_fields, self.paths, strict=True):
             for concrete, text in extract(row, path):
-                if text:
-                    units.append(TextUnit(field=concrete, path=name, text=text))
+                if text:  # built from values this module just parsed: no need to validate them again
+                    units.append(TextUnit.model_construct(field=concrete, path=name, text=text))
         user: str | None = None
         if self.user_path is not None:
             found = [v for _, v in extract(row, self.user_path)]
             user = found[0] if found else None
-        return Record(index=index, line=number, texts=tuple(units), user_id=user)
+        return Record.model_construct(index=index, line=number, texts=tuple(units), user_id=user)
 
 
 __all__ = ["FORMATS", "Format", "ReadProblem", "Record", "RecordStream", "TextUnit", "check_readable",

@@ -44,7 +44,7 @@ from auditor.scan.types import SpanFinding, TextResult
 BATCH_RECORDS = 128
 #: Below this many records a worker pool costs more than it saves.
 MIN_RECORDS_PER_WORKER = 400
-DEDUP_CACHE_LIMIT = 500_000
+DEDUP_CACHE_LIMIT = 200_000
 
 
 class ScanOptions(BaseModel):
@@ -71,10 +71,19 @@ class _EntityAgg:
         self.examples: list[str] = []
 
 
+class _CategoryAgg:
+    __slots__ = ("count", "entities", "records")
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.count = 0
+        self.entities: set[str] = set()
+
+
 class _Aggregate:
     def __init__(self) -> None:
         self.entities: dict[str, _EntityAgg] = {}
-        self.categories: dict[str, list[Any]] = {c: [0, 0, set()] for c in CATEGORIES}
+        self.categories: dict[str, _CategoryAgg] = {c: _CategoryAgg() for c in CATEGORIES}
         self.languages: dict[str, int] = {}
         self.records_with_pd = 0
         self.records_scanned = 0
@@ -114,11 +123,11 @@ class _Aggregate:
         self.records_with_pd += 1
         for category in record_categories(seen):
             stats = self.categories[category]
-            stats[0] += 1
+            stats.records += 1
             for entity in seen:
                 if category in _categories_of(entity) or category == "phi":
-                    stats[1] += span_count[entity]
-                    stats[2].add(entity)
+                    stats.count += span_count[entity]
+                    stats.entities.add(entity)
 
 
 def _categories_of(entity: str) -> frozenset[str]:
@@ -319,7 +328,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
             upper = round(_wilson_upper(agg.records, scanned) * sample_info.population_records, 1)
         entities[name] = EntityStats(count=agg.count, records=agg.records, fields=agg.fields,
                                      examples=agg.examples, estimate_records=estimate, upper95_records=upper)
-    categories = {name: CategoryStats(records=v[0], count=v[1], entities=sorted(v[2]))
+    categories = {name: CategoryStats(records=v.records, count=v.count, entities=sorted(v.entities))
                   for name, v in aggregate.categories.items()}
     return ScanResult(
         dataset=DatasetInfo(path=str(path), sha256=sha256_file(path), format=fmt, compressed=compressed,
