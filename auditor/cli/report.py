@@ -70,6 +70,9 @@ def report(evidence_dir: Path | None, key: Path | None, formats: str, out_dir: P
     for missing in written.skipped_artifacts:
         click.echo(f"note: {missing} is not in {target}; its digest stays recorded in evidence.json only",
                    err=True)
+    for name in written.stale:
+        click.echo(f"note: {target / name} is from an earlier render and is NOT covered by the new signature",
+                   err=True)
     public = Path(key).with_suffix(".pub") if key is not None else None
     echo_written(target, written.files, written.envelope, written.key_fingerprint,
                  str(public) if public is not None and public.is_file() else "SIGNER_PUBLIC_KEY.pub")

@@ -12,12 +12,12 @@ import hashlib
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from auditor.errors import InputError
 from auditor.fsutil import atomic_write, sha256_file
 from auditor.report.evidence import EVIDENCE_NAME, EvidenceBundle
-from auditor.report.render import FORMATS, Format, render_all
+from auditor.report.render import FORMATS, OUTPUT_NAMES, Format, render_all
 from auditor.report.sign import (
     ENVELOPE_NAME,
     PUBLIC_KEY_NAME,
@@ -45,6 +45,7 @@ class ReportFiles(BaseModel):
     envelope: str | None = None
     key_fingerprint: str | None = None
     skipped_artifacts: list[str] = []
+    stale: list[str] = Field(default_factory=list, description="Report files left from an earlier render, unsigned")
 
 
 def predicate_for(evidence: EvidenceBundle) -> ReportPredicate:
@@ -103,15 +104,17 @@ def write_report(evidence: EvidenceBundle, out_dir: Path, *, key: Path | None,
 
     subjects = [Subject(name=name, digest={"sha256": hashlib.sha256(data).hexdigest()})
                 for name, data in outputs.items()] + artifact_subjects
+    stale = [name for name in OUTPUT_NAMES.values() if name not in outputs and (out_dir / name).is_file()]
     envelope_path = out_dir / ENVELOPE_NAME
     if private is None:
         envelope_path.unlink(missing_ok=True)
         return ReportFiles(out_dir=str(out_dir), files=list(outputs), subjects=[s.name for s in subjects],
-                           skipped_artifacts=skipped)
+                           skipped_artifacts=skipped, stale=stale)
     statement = Statement(subject=subjects, predicate=predicate_for(evidence))
     write_envelope(sign_statement(statement, private), envelope_path)
     return ReportFiles(out_dir=str(out_dir), files=[*outputs, ENVELOPE_NAME], subjects=[s.name for s in subjects],
-                       envelope=ENVELOPE_NAME, key_fingerprint=signing.key_fingerprint, skipped_artifacts=skipped)
+                       envelope=ENVELOPE_NAME, key_fingerprint=signing.key_fingerprint, skipped_artifacts=skipped,
+                       stale=stale)
 
 
 __all__ = ["FORMATS", "ReportFiles", "predicate_for", "signing_info", "write_report"]

@@ -160,6 +160,16 @@ def test_passing_gate_trains_and_signs_the_model(tmp_path: Path) -> None:
     assert statement["predicate"]["epsilon_spent"] == pytest.approx(2.9)
     ok = runner.invoke(cli, ["verify", str(envelope), "--key", str(keys / "auditor.pub")])
     assert ok.exit_code == 0, ok.output
+
+    # Re-rendering from the saved evidence re-signs the same model files.
+    again = runner.invoke(cli, ["report", str(out), "--key", str(keys / "auditor.key"), "--format", "html"])
+    assert again.exit_code == 0, again.output
+    assert "report.md is from an earlier render and is NOT covered by the new signature" in again.output
+    statement = json.loads(__import__("base64").b64decode(json.loads(envelope.read_text())["payload"]))
+    assert {s["name"] for s in statement["subject"]} == {"model/model.safetensors", "model/config.json",
+                                                         "training.json", "report.html", "evidence.json",
+                                                         "scan.json", "check.json"}
+    assert runner.invoke(cli, ["verify", str(envelope), "--key", str(keys / "auditor.pub")]).exit_code == 0
     weights = out / "model" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-1] + b"\x01")
     bad = runner.invoke(cli, ["verify", str(envelope), "--key", str(keys / "auditor.pub")])
