@@ -106,6 +106,8 @@ def us_ssn_ok(text: str, _context: str) -> bool:
 
 def nanp_ok(text: str, _context: str) -> bool:
     number = "".join(ch for ch in text if ch.isdigit())
+    if len(number) == 13 and number.startswith("001"):  # dialled from abroad
+        number = number[3:]
     if len(number) == 11 and number.startswith("1"):
         number = number[1:]
     if len(number) != 10:
@@ -251,7 +253,7 @@ RULES: tuple[IdentifierRule, ...] = (
     IdentifierRule("cn_mobile", "PHONE_NUMBER", _NB + r"(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}" + _NA,
                    "cn_mobile", 0.9, cn_mobile_ok),
     IdentifierRule("nanp_phone", "PHONE_NUMBER",
-                   r"(?<![0-9A-Za-z+-])(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-]?)\d{3}[ .-]?\d{4}" + _NA,
+                   r"(?<![0-9A-Za-z+-])(?:(?:\+?1|001)[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-]?)\d{3}[ .-]?\d{4}" + _NA,
                    "nanp", 0.75, nanp_ok),
     IdentifierRule("intl_phone", "PHONE_NUMBER", _NB + r"(?:\+|00)[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){2,6}" + _NA,
                    "intl", 0.75, intl_phone_ok),
