@@ -524,8 +524,12 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
                                         key=lambda kv: -kv[1].records) if c.records > 0]
     ordered = _sorted_findings(ev.gate.findings)
     applying = {p.id for p in ev.gate.policies if p.applies}
-    inapplicable = [Row(label=p.id, value=f"{sum(1 for f in ordered if f.policy == p.id)} rules not applicable",
-                        note=p.reason) for p in ev.gate.policies if not p.applies]
+    inapplicable = []
+    for p in ev.gate.policies:
+        if not p.applies:
+            n = sum(1 for f in ordered if f.policy == p.id)
+            inapplicable.append(Row(label=p.id, value=f"{n} rule{'s' if n != 1 else ''} not applicable",
+                                    note=p.reason))
     verify = []
     if signing.signed:
         verify = [f"auditor verify {signing.envelope} --key {signing.public_key_hint}"]
