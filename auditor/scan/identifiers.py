@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import Any
 
 from auditor.scan.recognizers import PREFILTERS, RULES, IdentifierRule, context_ok
@@ -21,6 +22,7 @@ Windows = list[tuple[int, int]] | None
 WINDOW_MIN_TEXT = 512
 WINDOW_BEFORE = 100  # an e-mail's local part (<= 64) or a street number before the prefilter's hit
 WINDOW_AFTER = 160
+MAX_WINDOWS = 64
 
 
 def _hyperscan_db(classes: Sequence[str]) -> Any | None:
@@ -72,11 +74,9 @@ class IdentifierTier:
         """
         if self.db is None:
             return [[(rule, None) for rule in self.rules] for _ in texts]
-        starts: list[int] = []
-        position = 0
-        for text in texts:  # byte offsets; ASCII texts (the common case) need no encoding to measure
-            starts.append(position)
-            position += (len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))) + 2
+        # Byte offsets of each text in the joined buffer; ASCII texts (the common case) need no encoding.
+        sizes = [(len(t) if t.isascii() else len(t.encode("utf-8", "surrogatepass"))) + 2 for t in texts]
+        starts = list(accumulate(sizes, initial=0))
         hits: dict[tuple[int, int], list[int]] = {}
 
         def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
@@ -85,18 +85,23 @@ class IdentifierTier:
             ends = hits.get(key)
             if ends is None:
                 hits[key] = [end - starts[index]]
-            elif len(ends) < 64:
+            elif len(ends) <= MAX_WINDOWS:  # one past the cap marks "too many: run on the whole text"
                 ends.append(end - starts[index])
 
-        self.db.scan(("\x00\n".join(texts) + "\x00\n").encode("utf-8", "surrogatepass"), match_event_handler=on_match)
-        found: list[list[tuple[int, list[int]]]] = [[] for _ in texts]
+        buffer = ("\x00\n".join(texts) + "\x00\n").encode("utf-8", "surrogatepass")
+        self.db.scan(buffer, match_event_handler=on_match)
+        found: dict[int, list[tuple[int, list[int]]]] = {}
         for (index, pattern_id), ends in hits.items():
-            found[index].append((pattern_id, ends))
-        out: list[list[tuple[IdentifierRule, Windows]]] = []
-        for text, classes in zip(texts, found, strict=True):
-            windowed = len(text) > WINDOW_MIN_TEXT and text.isascii()
-            out.append([(rule, _windows(ends, len(text)) if windowed else None)
-                        for cls, ends in sorted(classes) for rule in self.by_class[cls]])
+            found.setdefault(index, []).append((pattern_id, ends))
+        out: list[list[tuple[IdentifierRule, Windows]]] = [[] for _ in texts]
+        for index, classes in found.items():  # only texts with a candidate: most texts never get here
+            text = texts[index]
+            windowed = len(text) > WINDOW_MIN_TEXT
+            if windowed and not text.isascii():  # Hyperscan reports byte offsets; windows need characters
+                raw = buffer[starts[index]:starts[index + 1] - 2]
+                classes = [(cls, [len(raw[:end].decode("utf-8", "ignore")) for end in ends]) for cls, ends in classes]
+            out[index] = [(rule, _windows(ends, len(text)) if windowed and len(ends) <= MAX_WINDOWS else None)
+                          for cls, ends in sorted(classes) for rule in self.by_class[cls]]
         return out
 
     def find_many(self, texts: Sequence[str]) -> list[list[Span]]:
