@@ -10,7 +10,7 @@ import pytest
 
 from auditor.errors import InputError
 from auditor.report.evidence import EvidenceBundle, evidence_schema, load_evidence, write_evidence
-from auditor.report.render import md_escape, render_pdf, render_text, safe_url
+from auditor.report.render import _refuse_fetch, md_escape, render_pdf, render_text, safe_url
 from auditor.report.view import SigningInfo
 from tests.report.report_factories import SCRIPT, evidence, scan_result
 
@@ -151,11 +151,10 @@ def test_evidence_validates_against_its_schema(ev: EvidenceBundle) -> None:
         jsonschema.validate(broken, schema)
 
 
-def test_pdf_is_rendered_from_the_html(ev: EvidenceBundle) -> None:
-    pdf = render_pdf(render_text("html", ev, SIGNED))
-    assert pdf.startswith(b"%PDF-")
+def test_pdf_is_rendered_from_the_html_without_fetching(ev: EvidenceBundle) -> None:
+    html = render_text("html", ev, SIGNED)
+    pdf = render_pdf(html)
+    assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
     assert len(pdf) > 20_000
-    from weasyprint import HTML
-
-    pages = HTML(string=render_text("html", ev, SIGNED)).render().pages
-    assert 4 <= len(pages) <= 20
+    with pytest.raises(ValueError, match="never fetch external resources"):
+        _refuse_fetch("https://example.com/font.woff")
