@@ -32,6 +32,8 @@ def test_ner_is_skipped_only_without_mid_sentence_capitals() -> None:
 def test_windowed_regexes_match_whole_text_regexes_on_long_records() -> None:
     texts = [" ".join(str(r["text"]) for r in ROWS if str(r["text"]).isascii()) * 12]
     texts.append("x" * 600 + " https://example.org/" + "a" * 400 + " and mail a@example.com")
+    texts.append(" ".join(str(r["text"]) for r in ROWS) * 8)          # long and Chinese: byte != char offsets
+    texts.append(" ".join(f"call (212) 849-{n:04d}" for n in range(1000, 1100)))   # past the window cap
     assert len(texts[0]) > 512
     fast, plain = IdentifierTier(), IdentifierTier(use_hyperscan=False)
     assert fast.find_many(texts) == [plain.find(t) for t in texts]
