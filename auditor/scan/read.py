@@ -182,7 +182,7 @@ def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | ReadProblem]]:
 
 def _decode(number: int, raw: bytes) -> str | ReadProblem:
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig" if number == 1 else "utf-8")  # a BOM on line 1 is not content
     except UnicodeDecodeError as exc:
         return ReadProblem(line=number, reason=f"invalid UTF-8 at byte {exc.start}, skipped")
 
@@ -242,6 +242,7 @@ class CsvReader(Reader):
                     continue
                 yield text
 
+        csv.field_size_limit(MAX_LINE_BYTES)  # the default (128 KiB) would reject long but valid texts
         with _open_binary(self.path, self.compressed) as handle:
             reader = csv.reader(decoded(handle))
             header: list[str] | None = None

@@ -33,6 +33,13 @@ def test_jsonl_bad_lines_are_counted_not_fatal(tmp_path: Path) -> None:
     assert all("not json" not in p.reason and "bad" not in p.reason for p in stream.problems)
 
 
+def test_byte_order_mark_is_not_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"text": "one"}\n{"text": "two"}\n')
+    stream = records(path, ["text"])
+    assert [r.texts[0].text for r in stream] == ["one", "two"] and stream.problems_total == 0
+
+
 def test_oversized_line_is_skipped_and_reported(tmp_path: Path) -> None:
     path = tmp_path / "big.jsonl"
     with path.open("wb") as handle:
