@@ -402,7 +402,8 @@ def _dp(ev: EvidenceBundle) -> list[Row]:
                 note=f"{t.clipping.used} clipping" + (f" (requested {t.clipping.requested}: "
                                                       f"{t.clipping.fallback_reason})"
                                                       if t.clipping.fallback_reason else "")),
-            Row(label="Steps", value=f"{t.steps:,} of {t.steps_planned:,} planned ({t.epochs_planned} epochs)",
+            Row(label="Steps", value=f"{t.steps:,} of {t.steps_planned:,} planned "
+                f"({t.epochs_planned} epoch{'s' if t.epochs_planned != 1 else ''})",
                 note=f"stopped: {t.stop_reason}" + (f" — {t.stop_detail}" if t.stop_detail else ""),
                 status="ok" if t.stop_reason == "completed" else "warn"),
             Row(label="Unit of privacy", value=t.unit, note=f"{t.privacy_units:,} units"),
