@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from auditor.errors import ScanError
-
 
 @click.command("scan")
 @click.argument("dataset", type=click.Path(path_type=Path), required=False)
@@ -26,7 +24,7 @@ from auditor.errors import ScanError
               help="Write one JSON line per detected span (record, field, entity, offsets, score; never the value).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
 @click.option("--sample", type=click.IntRange(min=1), default=None,
-              help="Scan a uniform random sample of N records; scan.json reports estimates and 95%% upper bounds.")
+              help="Scan a uniform random sample of N records; scan.json reports estimates and 95% upper bounds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (it is also off when stderr is not a terminal).")
 def scan(dataset: Path | None, plan_path: Path | None, text_fields: tuple[str, ...], fmt: str | None,
@@ -45,7 +43,7 @@ def scan(dataset: Path | None, plan_path: Path | None, text_fields: tuple[str, .
         text_fields = text_fields or tuple(spec.text_fields)
         user_id_field = user_id_field or spec.user_id_field
     if dataset is None:
-        raise ScanError("auditor scan: name a DATASET file or pass --plan PLAN")
+        raise click.UsageError("name a DATASET file or pass --plan PLAN")
     result = scan_dataset(dataset, text_fields=list(text_fields) or ["text"], format=fmt,
                           user_id_field=user_id_field, workers=workers, sample=sample,
                           findings_path=findings_path, progress=not no_progress, seed=seed)
