@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -52,12 +53,9 @@ class ReadProblem(BaseModel):
     reason: str
 
 
-class FieldNotFound(BaseModel):
-    """Returned by :func:`check_fields` so the error can list the fields that do exist."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    missing: tuple[str, ...]
-    available: tuple[str, ...]
+#: Field names safe to echo in an error. Keys are data too: a dataset keyed by e-mail address or name must
+#: not have those keys printed, so anything that does not look like a plain identifier is only counted.
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}(?:\.[A-Za-z_][A-Za-z0-9_\-]{0,63})*")
 
 
 def infer_format(path: Path, explicit: str | None) -> tuple[Format, bool]:
@@ -373,9 +371,14 @@ class RecordStream:
             available: list[str] = []
             for row in rows[:20]:
                 available.extend(n for n in field_names(row) if n not in available)
+            shown = [n for n in available if _PLAIN_NAME.fullmatch(n)][:30]
+            hidden = len(available) - len(shown)
+            listed = ", ".join(shown) or "(none)"
+            if hidden:
+                listed += f" (and {hidden} more not shown)"
             which = "text field" if missing[0] in self.text_fields else "user id field"
             raise ScanError(f"{self.path}: {which} {missing[0]!r} not found in the first {len(rows)} records; "
-                            f"fields present: {', '.join(available[:30]) or '(none)'}")
+                            f"fields present: {listed}")
 
     def _record(self, index: int, number: int, row: dict[str, Any]) -> Record:
         self.rows_read += 1

@@ -72,6 +72,15 @@ def test_unknown_field_lists_the_fields_that_exist(tmp_path: Path) -> None:
         list(records(path, ["text"]))
 
 
+def test_field_names_that_look_like_data_are_not_echoed(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"body": "x", "wanda.quist77@example.com": 1}\n', encoding="utf-8")
+    with pytest.raises(ScanError) as info:
+        list(records(path, ["text"]))
+    assert "fields present: body (and 1 more not shown)" in str(info.value)
+    assert "wanda" not in str(info.value)
+
+
 def test_csv_and_parquet_and_text(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
