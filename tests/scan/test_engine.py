@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from auditor.scan.engine import guess_lang
 from auditor.scan.identifiers import IdentifierTier
 from auditor.scan.ner import needs_ner
@@ -45,3 +47,21 @@ def test_cli_help_and_scan_module_stay_light() -> None:
             "print([m for m in ('presidio_analyzer', 'spacy', 'hyperscan', 'torch', 'pyarrow') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
+
+
+def test_progress_bar_shows_rate_and_eta_on_a_terminal(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from rich.console import Console
+
+    from auditor.scan.scanner import _Progress
+
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: True))
+    bar = _Progress(True, 100, "scanning test.jsonl")
+    bar.advance(50)
+    bar.advance(100)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "scanning test.jsonl" in err and "rec/s" in err and "ETA" in err and "100/100" in err
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: False))
+    assert _Progress(True, 100, "x").bar is None          # not a terminal: no bar
+    assert _Progress(False, 100, "x").bar is None         # --no-progress
