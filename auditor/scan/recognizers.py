@@ -312,7 +312,7 @@ PREFILTERS: dict[str, bytes] = {
     "at": rb"@[A-Za-z0-9\-]+\.",
     "dotquad": rb"\d\.\d{1,3}\.\d",
     "geo": rb"\d\.\d{4}",
-    "colon": rb"[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:",
+    "colon": rb":[0-9A-Fa-f]{0,4}:",
     "iban": rb"[A-Z]{2}\d{2} ?[A-Z0-9]{4}",
     "url": rb"(?i)(?:https?://|www\.)",
     "addr_en": rb"\d [A-Z][a-z]+\.?(?: [A-Z][a-z]+\.?){0,2} (?:" + _USPS.encode() + rb")",
