@@ -158,3 +158,14 @@ def test_pdf_is_rendered_from_the_html_without_fetching(ev: EvidenceBundle) -> N
     assert len(pdf) > 20_000
     with pytest.raises(ValueError, match="never fetch external resources"):
         _refuse_fetch("https://example.com/font.woff")
+
+
+def test_charts_escape_labels_and_scale_to_the_data() -> None:
+    from auditor.report.charts import bar_chart, epsilon_chart
+
+    svg = str(bar_chart([("<b>X</b>", 30), ("EMAIL", 60)], label="a\"b"))
+    assert "<b>" not in svg and "&lt;b&gt;X&lt;/b&gt;" in svg and 'aria-label="a&#34;b"' in svg
+    widths = [float(w) for w in re.findall(r'<rect x="190" y="\d+" width="([\d.]+)"', svg)]
+    assert widths == [380.0, 190.0]  # largest first, proportional
+    curve = str(epsilon_chart([1, 2, 3], [("prv", [0.5, 1.0, 1.5])], 4.0))
+    assert "allowed ε = 4" in curve and curve.count("<polyline") == 1
