@@ -1,13 +1,60 @@
-"""``auditor train``: placeholder until its issue lands; replaced wholesale by its owner."""
+"""``auditor train``: gate first, then the enforced DP fine-tune. Parses arguments and calls the library."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from auditor.errors import InternalError
+from auditor.cli.options import gate_options
 
 
 @click.command("train")
-def train() -> None:
-    """Not built yet."""
-    raise InternalError("'auditor train' is not built yet")
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--scan", "scan_path", type=click.Path(path_type=Path), default=None,
+              help="scan.json from `auditor scan`; without it the plan's dataset is scanned first.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("training-out"),
+              show_default=True, help="Directory for model/, training.json and the checkpoint.")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out (same accounting).")
+@click.option("--ledger", "ledger_dir", type=click.Path(path_type=Path), default=None,
+              help="Privacy ledger directory (default: the user's data directory).")
+@click.option("--seed", type=int, default=None, help="Override training.seed for determinism.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@gate_options
+def train(plan: Path, scan_path: Path | None, out_dir: Path, resume: bool, ledger_dir: Path | None,
+          seed: int | None, no_progress: bool, policies: tuple[str, ...], waivers: str | None,
+          fail_on: str) -> None:
+    """Gate PLAN like `auditor check`, then fine-tune under the policies' DP requirement."""
+    from auditor.errors import GateFailed
+    from auditor.fsutil import sha256_file
+    from auditor.gate import run_gate
+    from auditor.plan import load_plan
+    from auditor.scan.api import load_scan, scan_plan_dataset
+    from auditor.train.api import run_training
+
+    doc = load_plan(plan)
+    if scan_path is not None:
+        scan = load_scan(scan_path)
+    else:
+        click.echo(f"scanning {doc.dataset_path} (the gate's dataset rules need it)", err=True)
+        scan = scan_plan_dataset(doc, progress=not no_progress)
+    result = run_gate(doc, scan, policies, Path(waivers) if waivers else None, fail_on)
+    blocking = result.blocking()
+    if blocking:
+        for finding in blocking:
+            click.echo(f"  {finding.severity:<8} {finding.policy}/{finding.rule}: {finding.message}", err=True)
+        raise GateFailed(f"{plan}: the gate refused training: {len(blocking)} blocking finding(s) at or above "
+                         f"'{fail_on}' (see `auditor check {plan}`)")
+    dataset_sha = sha256_file(doc.dataset_path)
+    if scan.dataset.sha256 != dataset_sha:
+        raise GateFailed(f"{scan_path or plan}: the scan was made from a different dataset than "
+                         f"{doc.dataset_path} (sha256 differs); scan it again")
+    evidence = run_training(doc, requirement=result.privacy_requirements, out_dir=out_dir,
+                            ledger_dir=ledger_dir, resume=resume, seed=seed, progress=not no_progress,
+                            dataset_sha256=dataset_sha)
+    eps = f"ε={evidence.epsilon:.3f} (opacus {evidence.accountant} {evidence.epsilon_opacus:.3f}, " \
+          f"pld {evidence.epsilon_pld:.3f}), δ={evidence.delta:.2e}" if evidence.epsilon is not None \
+        else "no DP (not required by any applicable policy)"
+    acc = f", eval accuracy {evidence.eval.accuracy:.3f}" if evidence.eval.accuracy is not None else ""
+    click.echo(f"trained {evidence.steps}/{evidence.steps_planned} steps ({evidence.stop_reason}): {eps}{acc}; "
+               f"wrote {out_dir / 'model'} and {out_dir / 'training.json'}")

@@ -104,9 +104,9 @@ def make_private(model: Any, optimizer: Any, *, train_size: int, batch_size: int
     loader = DataLoader(TensorDataset(torch.zeros(train_size)), batch_size=batch_size)
     generator = torch.Generator(device="cpu").manual_seed(noise_seed)
     criterion = torch.nn.CrossEntropyLoss()
-    engine = PrivacyEngine(accountant=accountant)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # "secure RNG turned off": the noise generator is seeded on purpose
+        engine = PrivacyEngine(accountant=accountant)
         result = engine.make_private(module=model, optimizer=optimizer, criterion=criterion, data_loader=loader,
                                      noise_multiplier=sigma, max_grad_norm=clip, poisson_sampling=False,
                                      grad_sample_mode=mode, wrap_model=False, noise_generator=generator)
@@ -240,6 +240,15 @@ def dp_loop(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: 
             on_step: Callable[[LoopState], None] | None = None) -> LoopOutcome:
     """Run steps until the plan's steps are done or the next step would pass ``epsilon_cap``."""
     model.train()
+    with warnings.catch_warnings():
+        # Opacus' hooks on a frozen embedding fire torch's "Full backward hook ... no inputs require
+        # gradients" on every backward pass; it is expected and would flood the output.
+        warnings.filterwarnings("ignore", message="Full backward hook is firing")
+        return _steps(cfg, state, model, dp, data, sampler, on_step)
+
+
+def _steps(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: Encoded, sampler: Any,
+           on_step: Callable[[LoopState], None] | None) -> LoopOutcome:
     while state.step < cfg.planned_steps:
         started = time.perf_counter()
         nxt = accounting.epsilon_pair(cfg.sigma, cfg.sample_rate, state.step + 1, cfg.delta,
