@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pytest
 from hypothesis import given, settings
@@ -103,10 +104,34 @@ def test_addresses_and_chinese_names(tier: IdentifierTier) -> None:
 
 def test_hyperscan_prefilter_agrees_with_plain_regexes() -> None:
     texts = ["Call +1 206 972 1157 or 13912345678", "身份证11010519491231002X", "nothing here", "a@b.example.com",
-             "10.0.0.1 and 2001:db8::1", "loopback ::1 at 12:30:45", "Hauptstraße 5, 10115 Berlin", "12 rue de Rivoli, 75001 Paris"]
+             "10.0.0.1 and 2001:db8::1", "loopback ::1 at 12:30:45", "Hauptstraße 5, 10115 Berlin",
+             "12 rue de Rivoli, 75001 Paris"]
     fast, plain = IdentifierTier(), IdentifierTier(use_hyperscan=False)
     assert fast.find_many(texts) == [plain.find(t) for t in texts]
 
 
 def test_rules_have_unique_names() -> None:
     assert len({r.name for r in RULES}) == len(RULES)
+
+
+_FRAGMENTS = st.sampled_from([
+    "4539 1488 0343 6467", "11010519491231002X", "536-22-8745", "(212) 849-3344", "+44 20 7946 0958",
+    "001-535-316-4388",
+    "13912345678", "+86 139 1234 5678", "a.b@example.co.uk", "81.2.69.160", "::1", "2001:db8::7", "12:30",
+    "DE89 3704 0044 0532 0130 00", "www.example.org/x", "48.8566, 2.3522", "12 Oak Street", "Hauptstraße 5",
+    "3 rue de Rivoli", "Via Roma 4", "北京市朝阳区建国路88号", "我叫王伟", "NHS 943 476 5919", "ssn 536228745",
+    " ", ", ", "。", "-", ".", ":", "x", "Order", "#123456", "v1.2.3.4", "邮箱", "0", "99", "@",
+])
+
+
+@functools.cache
+def _tiers() -> tuple[IdentifierTier, IdentifierTier]:
+    return IdentifierTier(), IdentifierTier(use_hyperscan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_FRAGMENTS, min_size=1, max_size=12))
+def test_prefilter_never_hides_a_match(parts: list[str]) -> None:
+    fast, plain = _tiers()
+    text = "".join(parts)
+    assert fast.find(text) == plain.find(text)
