@@ -46,11 +46,15 @@ def spacy_versions() -> tuple[str, str]:
     return version("spacy"), f"{SPACY_PACKAGE}=={version(SPACY_PACKAGE)}"
 
 
-_CAPITALISED = re.compile(r"(?<![.!?:;\n]\s)(?<!^)(?<![.!?:;\n])\b(?!I\b|I'|OK\b)[A-Z]")
+#: Capitalised words that are never a name or a place: weekdays, months, the pronoun "I".
+_NEVER_ENTITY = ("I|OK|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|June|"
+                 "July|August|September|October|November|December")
+#: A capital mid-sentence that starts a word other than those above, or an acronym (CSV, API: ORG at most).
+_CAPITALISED = re.compile(rf"(?<![.!?:;\n]\s)(?<!^)(?<![.!?:;\n])\b(?!(?:{_NEVER_ENTITY})\b|I'|[A-Z]{{2,5}}s?\b)[A-Z]")
 
 
 def needs_ner(text: str) -> bool:
-    """False when no word is capitalised except at a sentence start (or the pronoun "I").
+    """False when no word is capitalised except at a sentence start, acronyms, weekdays, months and "I".
 
     The model tags PERSON/GPE/LOC/FAC spans on capitalised words; a text without one mid-sentence almost never
     yields a name or a place, so it skips the model -- the single largest cost of a scan. The price is lower
