@@ -99,7 +99,8 @@ class IdentifierTier:
             windowed = len(text) > WINDOW_MIN_TEXT
             if windowed and not text.isascii():  # Hyperscan reports byte offsets; windows need characters
                 raw = buffer[starts[index]:starts[index + 1] - 2]
-                classes = [(cls, [len(raw[:end].decode("utf-8", "ignore")) for end in ends]) for cls, ends in classes]
+                to_char = _char_offsets(raw, {end for _, ends in classes for end in ends})
+                classes = [(cls, [to_char[end] for end in ends]) for cls, ends in classes]
             out[index] = [(rule, _windows(ends, len(text)) if windowed and len(ends) <= MAX_WINDOWS else None)
                           for cls, ends in sorted(classes) for rule in self.by_class[cls]]
         return out
@@ -133,6 +134,17 @@ class IdentifierTier:
                     continue
                 spans.append(Span(rule.entity, start, end, rule.score, rule.name))
         return resolve_overlaps(spans)
+
+
+def _char_offsets(raw: bytes, byte_offsets: set[int]) -> dict[int, int]:
+    """Character offset of each byte offset, decoding each stretch once (match ends are on UTF-8 boundaries)."""
+    out: dict[int, int] = {}
+    chars = previous = 0
+    for offset in sorted(byte_offsets):
+        chars += len(raw[previous:offset].decode("utf-8", "ignore"))
+        out[offset] = chars
+        previous = offset
+    return out
 
 
 def _windows(ends: list[int], size: int) -> list[tuple[int, int]]:
