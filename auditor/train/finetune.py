@@ -73,8 +73,10 @@ def encode(tokenizer: Any, examples: list[Example], max_len: int) -> Encoded:
 
 
 def forward(model: Any, batch: Batch, device: str) -> Any:
-    autocast = (__import__("torch").autocast("cuda", dtype=__import__("torch").bfloat16)
-                if device == "cuda" else contextlib.nullcontext())
+    """Logits in fp32; on CUDA the forward runs under bf16 autocast (clipping and noise stay fp32)."""
+    import torch
+
+    autocast: Any = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else contextlib.nullcontext()
     with autocast:
         return model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                      token_type_ids=batch.token_type_ids, position_ids=batch.position_ids).logits.float()
@@ -219,8 +221,14 @@ def restore(checkpoint: dict[str, Any], cfg: LoopConfig, model: Any, dp: DpHandl
                      records=[StepEpsilon.model_validate(r) for r in checkpoint["records"]])
 
 
-def opacus_steps(dp: DpHandles) -> int:
-    return sum(int(steps) for _, _, steps in dp.engine.accountant.history)
+def opacus_steps(dp: DpHandles, cfg: LoopConfig) -> int:
+    """Steps in Opacus' own accountant history, which must be all (σ, q) of this run: a lost or replaced
+    accountant hook, or a different q than the one our sampler used, would make the reported ε wrong."""
+    history = dp.engine.accountant.history
+    if any(abs(sigma - cfg.sigma) > 1e-12 or abs(q - cfg.sample_rate) > 1e-12 for sigma, q, _ in history):
+        raise InternalError(f"Opacus' accountant recorded (σ, q) = {history[-1][:2]}, the loop used "
+                            f"({cfg.sigma}, {cfg.sample_rate})")
+    return sum(int(steps) for _, _, steps in history)
 
 
 def noise_only_step(dp: DpHandles, cfg: LoopConfig) -> None:
@@ -274,8 +282,8 @@ def _steps(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: E
                 dp.optimizer.step()
                 dp.optimizer.zero_grad()
         state.step += 1
-        if opacus_steps(dp) != state.step:
-            raise InternalError(f"Opacus' accountant recorded {opacus_steps(dp)} steps, the loop took "
+        if opacus_steps(dp, cfg) != state.step:
+            raise InternalError(f"Opacus' accountant recorded {opacus_steps(dp, cfg)} steps, the loop took "
                                 f"{state.step}: the accounting hook was lost")
         state.records.append(StepEpsilon(step=state.step, epsilon_opacus=nxt.opacus, epsilon_pld=nxt.pld,
                                          loss=(sum(losses) / len(indices)) if indices else None))

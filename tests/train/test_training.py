@@ -190,3 +190,36 @@ def test_bundled_minilm_resolves_inside_the_installed_package(tmp_path: Path) ->
     assert not any(n.startswith(("bert.encoder.layer.3.", "bert.embeddings.")) for n in trainable)
     assert "classifier.weight" in trainable
     assert tokenizer("late parcel")["input_ids"][0] == tokenizer.cls_token_id
+
+
+def test_plain_training_only_when_no_policy_requires_dp(make_plan: Any, tmp_path: Path) -> None:
+    from auditor.privacy.requirements import PrivacyRequirement
+
+    plan = make_plan(n=60, epochs=1, batch=20, mechanism="none")
+    ev = _train(plan, tmp_path, requirement=PrivacyRequirement())
+    assert ev.mechanism == "none" and ev.epsilon is None and ev.noise_multiplier == 0
+    assert ev.clipping.used == "none" and ev.steps == 3 and not (tmp_path / "ledger").exists()
+    with pytest.raises(GateFailed, match="testdp/TEST-DP"):
+        _train(plan, tmp_path, "refused")
+
+
+def test_an_empty_poisson_batch_still_releases_noise_and_is_accounted(tiny_model: Path) -> None:
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from auditor.train import finetune
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    dp = finetune.make_private(model, torch.optim.SGD(params, lr=1.0), train_size=40, batch_size=10, sigma=2.0,
+                               clip=1.0, mode="ghost", accountant="rdp", noise_seed=0)
+    cfg = finetune.LoopConfig(sigma=2.0, sample_rate=0.25, delta=1e-3, clip=1.0, accountant="rdp",
+                              planned_steps=1, epsilon_cap=10.0, physical_batch_size=8, device="cpu",
+                              checkpoint_dir=Path("unused"), fingerprint={})
+    before = [p.detach().clone() for p in params]
+    finetune.noise_only_step(dp, cfg)
+    moved = torch.cat([(p.detach() - b).flatten() for p, b in zip(params, before, strict=True)])
+    # Noise σ·C / expected batch (10), applied with lr 1: the empirical std matches.
+    assert float(moved.std()) == pytest.approx(2.0 * 1.0 / 10, rel=0.1)
+    assert finetune.opacus_steps(dp, cfg) == 1
