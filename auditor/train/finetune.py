@@ -191,10 +191,11 @@ def save_checkpoint(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
+    """``weights_only``: a checkpoint is tensors and plain values, so a planted pickle cannot run code."""
     import torch
 
     try:
-        loaded: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+        loaded: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt file of ours: say which, without a traceback
         raise TrainingInputError(f"{path}: checkpoint cannot be read ({type(exc).__name__})") from None
     return loaded
