@@ -188,7 +188,7 @@ def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool
         else:
             outcome = TrainingOutcome(status="completed")
             artifacts += _training_artifacts(out_dir, training)
-            say(f"      ε spent {training.epsilon if training.epsilon is not None else '—'}, "
+            say(f"      ε spent {f'{training.epsilon:.3f}' if training.epsilon is not None else '—'}, "
                 f"{training.steps} steps, stop: {training.stop_reason}")
         timestamps["trained"] = now_utc()
 
