@@ -51,6 +51,10 @@ _HAS = re.compile(r"\bhas\(\s*((?:plan|facts)(?:\.[A-Za-z_]\w*)+)\s*\)")
 _ERR_POS = re.compile(r"<input>:(\d+):(\d+): (.*)")
 
 
+#: A ``cel.Context``: variables converted to CEL values once (the package ships no importable type for it).
+CelContext = Any
+
+
 @dataclass(frozen=True)
 class Expr:
     """A compiled CEL expression plus the ``plan.*`` / ``facts.*`` paths it reads."""
@@ -60,8 +64,15 @@ class Expr:
     paths: tuple[str, ...]
     guarded: frozenset[str] = frozenset()
 
-    def evaluate(self, context: dict[str, Any]) -> Any:
+    def evaluate(self, context: dict[str, Any] | CelContext) -> Any:
+        """Run against a plain dict or, much faster when many expressions share one, a :func:`cel_context`."""
         return self.program.execute(context)
+
+
+def cel_context(variables: dict[str, Any]) -> CelContext:
+    """``variables`` converted to CEL values once; executing against it skips the per-call conversion of the
+    whole dict (~0.6 ms per expression for a plan plus facts), with the same results and errors."""
+    return _cel().Context(variables)
 
 
 def compile_expr(source: str) -> Expr:

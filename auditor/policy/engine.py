@@ -11,13 +11,14 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from auditor.facts import SCAN_FACTS, Facts
 from auditor.findings import Finding, PolicyRef, Status
 from auditor.plan import TrainingPlan
-from auditor.policy.celx import Expr, first_missing, is_missing, lookup
+from auditor.policy.celx import CelContext, Expr, cel_context, first_missing, is_missing, lookup
 from auditor.policy.model import Policy, PrivacyBlock, Rule
 from auditor.policy.waivers import Waiver
 from auditor.privacy.requirements import PrivacyBounds, PrivacyRequirement, merge
@@ -34,9 +35,9 @@ def _needs_scan(missing: str) -> bool:
     return parts[0] == "facts" and len(parts) > 1 and parts[1] in SCAN_FACTS
 
 
-def _run(expr: Expr, context: dict[str, Any], facts: Facts) -> Outcome:
+def _run(expr: Expr, context: dict[str, Any], facts: Facts, compiled: CelContext | None = None) -> Outcome:
     try:
-        value = expr.evaluate(context)
+        value = expr.evaluate(context if compiled is None else compiled)
     except Exception as exc:  # the CEL runtime raises KeyError, ValueError, TypeError, RuntimeError
         missing = first_missing(context, expr)
         if missing is not None and _needs_scan(missing) and not facts.scan_available:
@@ -92,6 +93,11 @@ class Evaluator:
         self.waiver_source = waiver_source or Path("waivers.yaml")
         self.today = today or dt.date.today()
 
+    @cached_property
+    def _compiled(self) -> CelContext:
+        """:attr:`context` as CEL values, converted once for every expression this evaluator runs."""
+        return cel_context(self.context)
+
     def evaluate(self, policies: Sequence[Policy]) -> Evaluation:
         refs: list[PolicyRef] = []
         findings: list[Finding] = []
@@ -114,7 +120,7 @@ class Evaluator:
     def _applies(self, policy: Policy) -> tuple[bool, str]:
         if policy.applies_when is None:
             return True, "always applies"
-        outcome = _run(policy.applies_when, self.context, self.facts)
+        outcome = _run(policy.applies_when, self.context, self.facts, self._compiled)
         shown = ", ".join(f"{k}={v}" for k, v in _deciding_facts([policy.applies_when], self.context).items())
         if outcome.kind == "true":
             return True, f"applies: {shown}" if shown else "applies"
@@ -137,7 +143,7 @@ class Evaluator:
         if not applies:
             return self._finding(policy, rule, "not_applicable", f"Policy {policy.id} {reason}.", {})
         if rule.when is not None:
-            gate = _run(rule.when, self.context, self.facts)
+            gate = _run(rule.when, self.context, self.facts, self._compiled)
             if gate.kind == "needs_scan":
                 return self._finding(policy, rule, "not_applicable",
                                      f"Needs a scan: {gate.detail} comes from the dataset scan (use --scan).",
@@ -147,7 +153,7 @@ class Evaluator:
             if gate.kind == "false":
                 return self._finding(policy, rule, "not_applicable",
                                      f"Does not apply: condition '{rule.when.source}' is false.", decided)
-        outcome = _run(rule.require, self.context, self.facts)
+        outcome = _run(rule.require, self.context, self.facts, self._compiled)
         if outcome.kind == "needs_scan":
             return self._finding(policy, rule, "not_applicable",
                                  f"Needs a scan: {outcome.detail} comes from the dataset scan (use --scan).",
@@ -168,7 +174,7 @@ class Evaluator:
         decided = _deciding_facts([block.when], self.context)
         assumed = ""
         if block.when is not None:
-            gate = _run(block.when, self.context, self.facts)
+            gate = _run(block.when, self.context, self.facts, self._compiled)
             if gate.kind == "false":
                 return self._finding(policy, block, "not_applicable",
                                      f"Does not apply: condition '{block.when.source}' is false.", decided), None
