@@ -177,8 +177,11 @@ class PrivacySpec(_Section):
     accountant: Literal["prv", "rdp"] = "prv"
     unit: Literal["record", "user"] = "record"
     sampling: Literal["poisson"] = "poisson"
-    clipping: Literal["ghost", "hooks"] = Field(
-        default="ghost", description="Per-sample clipping: ghost (fast, falls back to hooks if unsupported)")
+    clipping: Literal["bookkeeping", "ghost", "hooks"] = Field(
+        default="bookkeeping",
+        description="Per-sample clipping: bookkeeping (one backward pass; falls back to ghost, then hooks, for "
+                    "layers it cannot clip), ghost (Opacus, two backward passes), hooks (Opacus per-sample "
+                    "gradients)")
 
     @field_validator("target_delta")
     @classmethod

@@ -88,19 +88,9 @@ def run_training(doc: PlanDocument, *, requirement: PrivacyRequirement, out_dir:
     if settings.dp:
         assert settings.delta is not None and settings.max_grad_norm is not None
         assert settings.target_epsilon is not None
-        mode = requested
-        try:
-            dp = finetune.make_private(model, optimizer, train_size=train_units, batch_size=spec.batch_size,
-                                       sigma=sigma, clip=settings.max_grad_norm, mode=mode,
-                                       accountant=settings.accountant, noise_seed=seed + 1)
-        except Exception as exc:  # ghost clipping unsupported for a layer type: fall back, and say so
-            if mode != "ghost":
-                raise
-            fallback = f"ghost clipping failed to attach ({type(exc).__name__}); used per-sample hooks"
-            mode = "hooks"
-            dp = finetune.make_private(model, optimizer, train_size=train_units, batch_size=spec.batch_size,
-                                       sigma=sigma, clip=settings.max_grad_norm, mode=mode,
-                                       accountant=settings.accountant, noise_seed=seed + 1)
+        dp, mode, fallback = _attach_dp(model, optimizer, requested, train_size=train_units,
+                                        batch_size=spec.batch_size, sigma=sigma, clip=settings.max_grad_norm,
+                                        accountant=settings.accountant, noise_seed=seed + 1)
         sampler = torch.Generator(device="cpu").manual_seed(seed)
         fingerprint = {"plan_sha256": doc.sha256, "dataset_sha256": dataset_sha, "sigma": sigma,
                        "sample_rate": q, "delta": settings.delta, "steps": steps, "seed": seed,
@@ -202,6 +192,31 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+FALLBACKS = {"bookkeeping": ("bookkeeping", "ghost", "hooks"), "ghost": ("ghost", "hooks"), "hooks": ("hooks",)}
+
+
+def _attach_dp(model: Any, optimizer: Any, requested: str, **kwargs: Any) -> tuple[Any, str, str | None]:
+    """The requested clipping mode, else the next one that attaches; the reason is kept for the evidence.
+
+    Every mode clips each example's whole gradient to the same C, so a fallback changes speed, never the
+    guarantee; the last mode (per-sample hooks) failing is a real error and propagates.
+    """
+    from auditor.train import finetune
+
+    reasons: list[str] = []
+    chain = FALLBACKS[requested]
+    for mode in chain:
+        try:
+            dp = finetune.make_private(model, optimizer, mode=mode, **kwargs)
+        except Exception as exc:  # a layer type the mode cannot clip: try the next, and say so
+            if mode == chain[-1]:
+                raise
+            reasons.append(f"{mode} clipping unsupported ({exc if str(exc) else type(exc).__name__})")
+            continue
+        return dp, mode, ("; ".join(reasons) + f"; used {mode}") if reasons else None
+    raise AssertionError("unreachable: the last mode either attaches or raises")
 
 
 def _plain_loop(model: Any, optimizer: Any, data: Any, physical: int, steps: int, batch_size: int,

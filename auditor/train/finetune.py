@@ -91,11 +91,18 @@ class DpHandles:
     mode: str
     fallback_reason: str | None = None
 
+    def capture(self) -> contextlib.AbstractContextManager[None]:
+        """Wrap one physical batch's forward and backward; book-keeping clips on the way out."""
+        return self.hooks.capture() if self.mode == "bookkeeping" else contextlib.nullcontext()
+
 
 def make_private(model: Any, optimizer: Any, *, train_size: int, batch_size: int, sigma: float, clip: float,
                  mode: str, accountant: str, noise_seed: int) -> DpHandles:
-    """Opacus ``make_private`` with ``wrap_model=False``; ghost clipping requested → hooks on failure.
+    """Opacus ``make_private`` with ``wrap_model=False``, in one of three clipping modes.
 
+    ``bookkeeping`` takes Opacus' ghost-clipping optimizer (noise, scaling, accountant hook) and replaces
+    only how the clipped sum is computed (:mod:`auditor.train.bookkeeping`); it raises
+    :class:`~auditor.train.bookkeeping.Unsupported` before touching Opacus when a layer has no formula.
     The loader handed to Opacus only fixes q = 1/len(loader) and the expected batch size; batches are drawn
     by :func:`poisson_batches`, never from it.
     """
@@ -103,6 +110,10 @@ def make_private(model: Any, optimizer: Any, *, train_size: int, batch_size: int
     from opacus import PrivacyEngine
     from torch.utils.data import DataLoader, TensorDataset
 
+    from auditor.train import bookkeeping
+
+    if mode == "bookkeeping":
+        bookkeeping.check_supported(model)
     loader = DataLoader(TensorDataset(torch.zeros(train_size)), batch_size=batch_size)
     generator = torch.Generator(device="cpu").manual_seed(noise_seed)
     criterion = torch.nn.CrossEntropyLoss()
@@ -111,8 +122,14 @@ def make_private(model: Any, optimizer: Any, *, train_size: int, batch_size: int
         engine = PrivacyEngine(accountant=accountant)
         result = engine.make_private(module=model, optimizer=optimizer, criterion=criterion, data_loader=loader,
                                      noise_multiplier=sigma, max_grad_norm=clip, poisson_sampling=False,
-                                     grad_sample_mode=mode, wrap_model=False, noise_generator=generator)
-    if mode == "ghost":
+                                     grad_sample_mode="ghost" if mode == "bookkeeping" else mode,
+                                     wrap_model=False, noise_generator=generator)
+    if mode == "bookkeeping":
+        ghost_hooks, dp_optimizer, _, _ = result
+        ghost_hooks.cleanup()  # Opacus' norm hooks off; its optimizer and accountant hook stay
+        hooks: Any = bookkeeping.BookkeepingHooks(model, max_grad_norm=clip, loss_reduction="mean")
+        dp_criterion = criterion
+    elif mode == "ghost":
         hooks, dp_optimizer, dp_criterion, _ = result
     else:
         hooks, dp_optimizer, _ = result
@@ -274,9 +291,10 @@ def _steps(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: E
             parts = list(chunks(indices, cfg.physical_batch_size))
             for k, part in enumerate(parts):
                 batch = data.batch(part, cfg.device)
-                logits = forward(model, batch, cfg.device)
-                loss = dp.criterion(logits, batch.labels)
-                loss.backward()
+                with dp.capture():
+                    logits = forward(model, batch, cfg.device)
+                    loss = dp.criterion(logits, batch.labels)
+                    loss.backward()
                 losses.append(float(loss.item()) * len(part))
                 if k < len(parts) - 1:
                     dp.optimizer.signal_skip_step(do_skip=True)

@@ -88,7 +88,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_plan(tmp_path: Path, tiny_model: Path):  # type: ignore[no-untyped-def]
     def _make(n: int = 200, epochs: int = 1, batch: int = 50, epsilon: float | str = 4.0,
               mechanism: str = "dp-sgd", accountant: str = "rdp", unit: str = "record", users: int | None = None,
-              clipping: str = "ghost", folder: str = "job", **fmt: str) -> Path:
+              clipping: str = "bookkeeping", folder: str = "job", **fmt: str) -> Path:
         root = tmp_path / folder
         root.mkdir(exist_ok=True)
         write_dataset(root / "data.jsonl", n, users=users)

@@ -37,7 +37,7 @@ def test_training_writes_model_evidence_and_ledger(make_plan: Any, tmp_path: Pat
     assert TrainingEvidence.model_validate_json((out / "training.json").read_text()) == ev
     assert ev.records == 200 and ev.train_records == 160 and ev.eval_records == 40 and ev.privacy_units == 200
     assert ev.sample_rate == pytest.approx(1 / 4) and ev.steps_planned == 8 and ev.steps == 8
-    assert ev.stop_reason == "completed" and ev.clipping.used == "ghost" and ev.clipping.fallback_reason is None
+    assert ev.stop_reason == "completed" and ev.clipping.used == "bookkeeping" and ev.clipping.fallback_reason is None
     assert ev.delta == pytest.approx(1 / 200) and "testdp/TEST-DP" in ev.settings["delta"].source
     assert ev.settings["epsilon"].source == "plan" and ev.max_epsilon_allowed == 6.0
     # ε is exactly what both accountants give for (σ, q, steps, δ), the larger enforced, within the target.
