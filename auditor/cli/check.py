@@ -25,7 +25,6 @@ SUFFIX_FORMATS = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".md": "m
 def check(ctx: click.Context, plan: Path, scan_path: Path | None, policies: tuple[str, ...],
           waivers: str | None, fail_on: str, fmt: str | None, output: Path | None) -> None:
     """Evaluate PLAN (and a saved scan) against the policies; exit 1 on blocking findings."""
-    from auditor.fsutil import atomic_write
     from auditor.gate import run_gate
     from auditor.output import RenderContext, render_check
     from auditor.plan import load_plan
@@ -41,6 +40,8 @@ def check(ctx: click.Context, plan: Path, scan_path: Path | None, policies: tupl
     text = render_check(result, fmt, RenderContext(plan_path=str(plan), plan_lines=lines, color=to_terminal,
                                                    width=max(width, 100)))
     if output is not None:
+        from auditor.fsutil import atomic_write  # tempfile & co.: only when writing a file
+
         atomic_write(output, text)
         click.echo(f"wrote {output} ({result.verdict}, exit {result.exit_code})", err=True)
     else:
