@@ -66,9 +66,12 @@ def read_text(path: Path, what: str, error: type[InputError] = InputError) -> st
 def load_yaml(path: Path, what: str, error: type[InputError] = InputError) -> LoadedYaml:
     """Parse one YAML document with the safe loader; syntax errors carry the line and column."""
     text = read_text(path, what, error)
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
+        # Parse once: the node tree gives the lines, and the data is constructed from the same tree
+        # (what ``yaml.load`` does internally after composing).
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -76,6 +79,8 @@ def load_yaml(path: Path, what: str, error: type[InputError] = InputError) -> Lo
         raise error(f"{where}: invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise error(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+    finally:
+        loader.dispose()
     lines: dict[PathKey, int] = {}
     if node is not None:
         _walk(node, (), lines)
