@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor.errors import InputError
 from auditor.facts import ScanFacts, build_facts
@@ -16,8 +17,10 @@ from auditor.findings import SEVERITIES, GateResult
 from auditor.plan import PlanDocument
 from auditor.policy.engine import Evaluator
 from auditor.policy.load import resolve_policies
-from auditor.policy.waivers import load_waivers
 from auditor.scan.model import ScanResult
+
+if TYPE_CHECKING:
+    from auditor.policy.waivers import Waiver
 
 FAIL_ON_CHOICES = (*SEVERITIES, "none")
 
@@ -28,7 +31,12 @@ def run_gate(doc: PlanDocument, scan: ScanResult | ScanFacts | None, policies: S
     if fail_on not in FAIL_ON_CHOICES:
         raise InputError(f"--fail-on: '{fail_on}' is not one of {', '.join(FAIL_ON_CHOICES)}")
     loaded = resolve_policies(policies)
-    waiver_source, waiver_list = load_waivers(waivers) if waivers else (None, [])
+    waiver_source: Path | None = None
+    waiver_list: list[Waiver] = []
+    if waivers:
+        from auditor.policy.waivers import load_waivers
+
+        waiver_source, waiver_list = load_waivers(waivers)
     facts = build_facts(doc.plan, scan)
     evaluation = Evaluator(doc.plan, facts, waiver_list, waiver_source, today).evaluate(loaded)
     draft = GateResult(verdict="pass", exit_code=0, fail_on=fail_on, policies=evaluation.policies,

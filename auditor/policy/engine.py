@@ -13,15 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from auditor.facts import SCAN_FACTS, Facts
 from auditor.findings import Finding, PolicyRef, Status
 from auditor.plan import TrainingPlan
 from auditor.policy.celx import CelContext, Expr, cel_context, first_missing, is_missing, lookup
 from auditor.policy.model import Policy, PrivacyBlock, Rule
-from auditor.policy.waivers import Waiver
 from auditor.privacy.requirements import PrivacyBounds, PrivacyRequirement, merge
+
+if TYPE_CHECKING:  # waivers are loaded (and their module imported) only when a waiver file is given
+    from auditor.policy.waivers import Waiver
 
 
 @dataclass(frozen=True)
