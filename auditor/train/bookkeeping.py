@@ -37,7 +37,7 @@ class Unsupported(Exception):
     """The model has a trainable layer book-keeping cannot clip exactly; the message says which."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Call:
     """One invocation of a hooked layer in the current physical batch."""
 
@@ -45,7 +45,7 @@ class _Call:
     grad: Any = None
 
 
-@dataclass
+@dataclass(eq=False)  # identity: membership tests must never compare tensors
 class _Layer:
     module: Any
     kind: str
@@ -56,6 +56,11 @@ class _Layer:
     per_example: dict[str, Any] = field(default_factory=dict)
 
     def clear(self) -> None:
+        """Drop the book-kept tensors. The calls are emptied, not only unlisted: the backward graph (alive
+        while the caller still holds its loss) keeps our hooks, and through them the calls, until the next
+        batch's forward pass replaces it -- a whole batch of activations held for nothing."""
+        for call in self.calls:
+            call.inputs = call.grad = None
         self.calls.clear()
         self.per_example.clear()
 
@@ -124,18 +129,19 @@ class BookkeepingHooks:
             if not self._active or not torch.is_grad_enabled():
                 return None
             call = _Call(inputs=inputs[0].detach())
+            layer.calls.append(call)
             if layer.kind == "layernorm":
                 def keep(grad: Any) -> None:
                     _layernorm_per_example(layer, call.inputs, grad.detach())
+                    call.inputs = None  # its per-example gradients are all this layer needs from now on
             else:
-                layer.calls.append(call)
-
                 def keep(grad: Any) -> None:
                     call.grad = grad.detach() if call.grad is None else call.grad + grad.detach()
             if not output.requires_grad:
                 # Nothing below requires a gradient (frozen layers, integer ids, or our own requires_grad
                 # switch): make this output a leaf so the backward pass reaches it.
                 output = output.detach().requires_grad_()
+                output.register_post_accumulate_grad_hook(_drop_grad)  # the hook below took what we need
             output.register_hook(keep)
             return output
 
@@ -176,14 +182,16 @@ class BookkeepingHooks:
         """
         import torch
 
-        ran = [layer for layer in self.layers if layer.calls or layer.per_example]
-        if not ran:
+        reached = [layer for layer in self.layers if (layer.per_example if layer.kind == "layernorm" else
+                                                      layer.calls)]
+        if not reached:
             raise Unsupported("no hooked layer ran in this batch (was forward run inside capture()?)")
-        first = ran[0].calls[0].inputs if ran[0].calls else next(iter(ran[0].per_example.values()))
+        first = (next(iter(reached[0].per_example.values())) if reached[0].kind == "layernorm"
+                 else reached[0].calls[0].inputs)
         batch = first.shape[0]
         scale = float(batch) if self.loss_reduction == "mean" else 1.0
         squared = torch.zeros(batch, dtype=torch.float32, device=first.device)
-        for layer in ran:
+        for layer in reached:
             if layer.kind == "layernorm":
                 for psg in layer.per_example.values():
                     squared += psg.square().sum(1)
@@ -193,16 +201,16 @@ class BookkeepingHooks:
         factors = (self.max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
         weights = factors * scale
         for layer in self.layers:
-            if layer.kind == "layernorm" and layer.per_example:
+            if layer not in reached:  # did not reach the loss in this batch: a zero gradient, not a stale one
+                for name in layer.trainable:
+                    p = getattr(layer.module, name)
+                    p.grad = torch.zeros_like(p)
+            elif layer.kind == "layernorm":
                 for name, psg in layer.per_example.items():
                     p = getattr(layer.module, name)
                     p.grad = (weights @ psg).reshape(p.shape).to(p.dtype)
-            elif layer.calls:
+            else:
                 _CLIPPED[layer.kind](layer.module, *_stack(layer), weights)
-            else:  # not used in this batch: its gradient is zero, not stale
-                for p in layer.module.parameters(recurse=False):
-                    if p.requires_grad:
-                        p.grad = torch.zeros_like(p)
             layer.clear()
         self.per_sample_gradient_norms = norms
 
@@ -252,6 +260,10 @@ def _layernorm_per_example(layer: _Layer, inputs: Any, grad: Any) -> None:
         parts["bias"] = g.sum(1)
     for name, psg in parts.items():
         layer.per_example[name] = psg if name not in layer.per_example else layer.per_example[name] + psg
+
+
+def _drop_grad(leaf: Any) -> None:
+    leaf.grad = None
 
 
 def _prod(shape: Any) -> int:
