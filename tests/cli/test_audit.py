@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import sys
 import types
 from pathlib import Path
@@ -30,6 +31,12 @@ def _real_scan_available() -> bool:
         return importlib.util.find_spec("auditor.scan.api") is not None
     except ImportError:
         return False
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 HAVE_SCAN = _real_scan_available()
@@ -112,6 +119,10 @@ def test_example_plan_no_train_yields_a_signed_verifiable_report(tmp_path: Path)
     assert verified.exit_code == 0, verified.output
     assert "verified 5 files" in verified.output
     assert "keys/auditor.key" not in verified.output  # the private key is never a subject
+    # Everything a reviewer reads is readable beyond its writer (umask permitting); only the private key is not.
+    for path in (p for p in out.rglob("*") if p.is_file()):
+        expected = 0o600 if path.name == "auditor.key" else 0o666 & ~_umask()
+        assert path.stat().st_mode & 0o777 == expected, path
 
     again = runner.invoke(cli, ["audit", str(REPO / "examples" / "plan.yaml"), "--out", str(out), "--no-train",
                                 "--format", "md"])
