@@ -41,7 +41,9 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
                         formats=parse_formats(formats), templates=templates, progress=not quiet, say=say)
     report = outcome.report
     verdict = click.style(outcome.verdict.upper(), fg="green" if outcome.verdict == "pass" else "red", bold=True)
-    click.echo(f"verdict: {verdict} (exit {outcome.exit_code}); training {outcome.training.status}"
+    # A training that fails after a passing gate (a ledger refusal, bad labels) decides the exit code.
+    code = (outcome.error_exit_code or 3) if outcome.error is not None else outcome.exit_code
+    click.echo(f"verdict: {verdict} (exit {code}); training {outcome.training.status}"
                + (f": {outcome.training.reason}" if outcome.training.reason else ""))
     for line in outcome.blocking:
         click.echo(f"  blocking: {line}")
@@ -57,5 +59,4 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
                    "keep the private key secret (it is not part of the signed report)")
     if outcome.error is not None:
         click.echo(f"auditor: {outcome.error}", err=True)
-        ctx.exit(outcome.error_exit_code or 3)
-    ctx.exit(outcome.exit_code)
+    ctx.exit(code)

@@ -188,6 +188,22 @@ def test_passing_gate_trains_and_signs_the_model(tmp_path: Path) -> None:
     assert "subject model/model.safetensors" in bad.output
 
 
+def test_training_refused_by_the_ledger_after_a_passing_gate_exits_1_and_says_so(tmp_path: Path) -> None:
+    from auditor.errors import GateFailed
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise GateFailed("privacy ledger L: this dataset has already composed ε=3 over 1 run(s)")
+
+    sys.modules["auditor.train.api"].run_training = refuse  # type: ignore[attr-defined]
+    runner = CliRunner()
+    plan = _dataset(tmp_path, ["the app crashes on start"] * 40)
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["audit", str(plan), "--out", str(out), "--format", "md"])
+    assert result.exit_code == 1, result.output
+    assert "verdict: PASS (exit 1); training failed: privacy ledger L" in result.output
+    assert _verify(runner, out).exit_code == 0  # the refusal is itself signed
+
+
 def test_bad_plan_is_exit_2_and_writes_nothing(tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text("version: 1\nname: x\ndataset: {path: d.jsonl}\nprivacy: {target_epsilon: -1}\n")
