@@ -87,3 +87,18 @@ def test_help_does_not_import_heavy_libraries() -> None:
             "print('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
+
+
+def test_check_json_imports_only_what_the_gate_uses(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(MINI_PLAN)
+    code = ("import sys, runpy; sys.argv=['auditor','check'," + repr(str(plan)) + ",'--format','json']\n"
+            "try: runpy.run_module('auditor', run_name='__main__')\nexcept SystemExit: pass\n"
+            "lazy=('auditor.cli.scan','auditor.cli.train','auditor.cli.report','auditor.cli.audit',"
+            "'auditor.cli.policies','auditor.policy.waivers','auditor.fsutil','auditor.output.table','rich')\n"
+            "print('LOADED', [m for m in lazy if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "LOADED []" in out, out
