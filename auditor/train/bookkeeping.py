@@ -28,6 +28,7 @@ caller falls back to Opacus' ghost clipping and records why.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,7 +197,7 @@ class BookkeepingHooks:
                 for psg in layer.per_example.values():
                     squared += psg.square().sum(1)
             else:
-                squared += _NORMS[layer.kind](layer.module, *_stack(layer))
+                squared += _NORMS[layer.kind](layer, *_stack(layer))
         norms = squared.sqrt() * scale
         factors = (self.max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
         weights = factors * scale
@@ -210,7 +211,7 @@ class BookkeepingHooks:
                     p = getattr(layer.module, name)
                     p.grad = (weights @ psg).reshape(p.shape).to(p.dtype)
             else:
-                _CLIPPED[layer.kind](layer.module, *_stack(layer), weights)
+                _CLIPPED[layer.kind](layer, *_stack(layer), weights)
             layer.clear()
         self.per_sample_gradient_norms = norms
 
@@ -249,7 +250,7 @@ def _layernorm_per_example(layer: _Layer, inputs: Any, grad: Any) -> None:
     import torch.nn.functional as F
 
     m = layer.module
-    width = _prod(m.normalized_shape)
+    width = math.prod(m.normalized_shape)
     batch = inputs.shape[0]
     g = grad.float().reshape(batch, -1, width)
     parts = {}
@@ -266,32 +267,28 @@ def _drop_grad(leaf: Any) -> None:
     leaf.grad = None
 
 
-def _prod(shape: Any) -> int:
-    out = 1
-    for s in shape:
-        out *= int(s)
-    return out
-
-
-def _linear_norms(module: Any, a: Any, g: Any) -> Any:
+def _linear_norms(layer: _Layer, a: Any, g: Any) -> Any:
     tokens, d_in, d_out = a.shape[1], a.shape[2], g.shape[2]
-    if tokens == 1:
-        squared = a.square().sum((1, 2)) * g.square().sum((1, 2))
-    elif tokens * (d_in + d_out) <= d_in * d_out:  # ghost norm: two B×T×T Gram matrices
-        squared = (a @ a.transpose(1, 2) * (g @ g.transpose(1, 2))).sum((1, 2))
-    else:  # the per-example gradient is the smaller object
-        squared = (g.transpose(1, 2) @ a).square().sum((1, 2))
-    if module.bias is not None and module.bias.requires_grad:
+    squared = a.new_zeros(a.shape[0])
+    if "weight" in layer.trainable:
+        if tokens == 1:
+            squared = a.square().sum((1, 2)) * g.square().sum((1, 2))
+        elif tokens * (d_in + d_out) <= d_in * d_out:  # ghost norm: two B×T×T Gram matrices
+            squared = (a @ a.transpose(1, 2) * (g @ g.transpose(1, 2))).sum((1, 2))
+        else:  # the per-example gradient is the smaller object
+            squared = (g.transpose(1, 2) @ a).square().sum((1, 2))
+    if "bias" in layer.trainable:
         squared = squared + g.sum(1).square().sum(1)
     return squared
 
 
-def _linear_clipped(module: Any, a: Any, g: Any, factors: Any) -> None:
+def _linear_clipped(layer: _Layer, a: Any, g: Any, factors: Any) -> None:
+    module = layer.module
     weighted = g * factors[:, None, None]
-    if module.weight.requires_grad:
+    if "weight" in layer.trainable:
         grad = weighted.reshape(-1, g.shape[2]).T @ a.reshape(-1, a.shape[2])
         module.weight.grad = grad.to(module.weight.dtype)
-    if module.bias is not None and module.bias.requires_grad:
+    if "bias" in layer.trainable:
         module.bias.grad = weighted.sum((0, 1)).to(module.bias.dtype)
 
 
@@ -302,17 +299,18 @@ def _embedding_rows(module: Any, ids: Any, g: Any) -> Any:
     return g * (ids != module.padding_idx).unsqueeze(-1)
 
 
-def _embedding_norms(module: Any, ids: Any, g: Any) -> Any:
-    g = _embedding_rows(module, ids, g)
+def _embedding_norms(layer: _Layer, ids: Any, g: Any) -> Any:
+    g = _embedding_rows(layer.module, ids, g)
     if g.shape[1] == 1:
         return g.square().sum((1, 2))
     same = ids.unsqueeze(2) == ids.unsqueeze(1)  # positions that add into the same embedding row
     return ((g @ g.transpose(1, 2)) * same).sum((1, 2))
 
 
-def _embedding_clipped(module: Any, ids: Any, g: Any, factors: Any) -> None:
+def _embedding_clipped(layer: _Layer, ids: Any, g: Any, factors: Any) -> None:
     import torch
 
+    module = layer.module
     weighted = _embedding_rows(module, ids, g) * factors[:, None, None]
     grad = torch.zeros(module.weight.shape, dtype=torch.float32, device=weighted.device)
     grad.index_add_(0, ids.reshape(-1), weighted.reshape(-1, weighted.shape[2]))

@@ -73,7 +73,7 @@ def test_norms_and_clipped_sum_match_autograd_per_example() -> None:
 def test_sum_reduction_and_frozen_layers() -> None:
     torch.manual_seed(4)
     model = Toy()
-    for p in (*model.emb.parameters(), *model.norm.parameters(), model.wide.bias):
+    for p in (*model.emb.parameters(), *model.norm.parameters(), model.wide.bias, model.narrow.weight):
         p.requires_grad_(False)
     ids = torch.randint(1, 12, (5, 8))
     labels = torch.tensor([0, 1, 2, 1, 0])
