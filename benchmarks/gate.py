@@ -53,8 +53,9 @@ def main() -> None:
         python = _median_wall([sys.executable, "-c", "pass"], args.runs)
         helptext = _median_wall([sys.executable, "-m", "auditor", "--help"], args.runs)
         gate = _median_wall(check, args.runs)
-        probe = ("import sys, runpy; sys.argv=" + repr(["auditor", *check[3:]]) + "\n"
-                 "try: runpy.run_module('auditor', run_name='__main__')\nexcept SystemExit: pass\n"
+        # cli.main, not `python -m auditor`: the entry point ends the process before a probe could look
+        probe = ("import sys; from auditor.cli import cli\n"
+                 "try: cli.main(" + repr(check[3:]) + ", prog_name='auditor')\nexcept SystemExit: pass\n"
                  f"print([m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)")
         heavy = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
                                check=False).stderr.strip().splitlines()[-1]

@@ -81,8 +81,8 @@ def test_help_does_not_import_heavy_libraries() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, runpy; sys.argv=['auditor','check','--help']\n"
-            "try: runpy.run_module('auditor', run_name='__main__')\nexcept SystemExit: pass\n"
+    code = ("import sys; from auditor.cli import cli\n"
+            "try: cli.main(['check', '--help'], prog_name='auditor')\nexcept SystemExit: pass\n"
             "heavy=[m for m in ('torch','transformers','opacus','spacy','presidio_analyzer') if m in sys.modules]\n"
             "print('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -95,10 +95,44 @@ def test_check_json_imports_only_what_the_gate_uses(tmp_path: Path) -> None:
 
     plan = tmp_path / "plan.yaml"
     plan.write_text(MINI_PLAN)
-    code = ("import sys, runpy; sys.argv=['auditor','check'," + repr(str(plan)) + ",'--format','json']\n"
-            "try: runpy.run_module('auditor', run_name='__main__')\nexcept SystemExit: pass\n"
+    code = ("import sys; from auditor.cli import cli\n"
+            "try: cli.main(['check', " + repr(str(plan)) + ", '--format', 'json'], prog_name='auditor')\n"
+            "except SystemExit: pass\n"
             "lazy=('auditor.cli.scan','auditor.cli.train','auditor.cli.report','auditor.cli.audit',"
             "'auditor.cli.policies','auditor.policy.waivers','auditor.fsutil','auditor.output.table','rich')\n"
             "print('LOADED', [m for m in lazy if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "LOADED []" in out, out
+
+
+def test_entry_point_ends_a_gate_run_with_its_exit_code_and_complete_output(mini_plan: Path, mini_policy: Path,
+                                                                             tmp_path: Path) -> None:
+    # `python -m auditor check` skips interpreter teardown (os._exit): what it printed or wrote must still
+    # be whole, and the exit code the gate's.
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "auditor", "check", str(mini_plan), "--policy", str(mini_policy)]
+    failing = subprocess.run([*args, "--fail-on", "low", "--format", "json"], capture_output=True, text=True,
+                             check=False)
+    assert failing.returncode == 1, failing.stderr
+    assert json.loads(failing.stdout)["verdict"] == "fail"
+    passing = subprocess.run([*args, "--fail-on", "high", "-o", str(tmp_path / "r.sarif")], capture_output=True,
+                             text=True, check=False)
+    assert passing.returncode == 0, passing.stderr
+    assert json.loads((tmp_path / "r.sarif").read_text())["version"] == "2.1.0"
+    bad = subprocess.run([*args[:4], str(tmp_path / "missing.yaml")], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("auditor: ") and "Traceback" not in bad.stderr
+    code = "from auditor.cli import main\nmain(['policies', 'list'])\nprint('AFTER MAIN')"
+    listed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert listed.returncode == 0 and "gdpr" in listed.stdout and "AFTER MAIN" not in listed.stdout
+
+
+def test_entry_point_keeps_gc_and_normal_exit_for_long_running_commands() -> None:
+    import subprocess
+    import sys
+
+    code = ("import gc\nfrom auditor.cli import main\ntry:\n    main(['scan', '--help'])\n"
+            "except SystemExit as exc:\n    print('EXIT', exc.code, gc.isenabled())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "EXIT 0 True" in out, out
