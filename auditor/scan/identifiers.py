@@ -1,9 +1,10 @@
-"""The fast identifier tier: one Hyperscan pass per batch, then only the regexes whose prefilter fired.
+"""The fast identifier tier: one Hyperscan pass per batch finds which rules can match in which texts.
 
-Most records hold no identifier at all, so the cost that matters is proving a text clean. Hyperscan
-matches all prefilter classes in a single pass over the UTF-8 bytes (hundreds of MB/s); Python's ``re`` and
-the validators run only on texts with a candidate. Without Hyperscan (non-x86 platforms) every rule runs:
-same results, slower.
+Most records hold no identifier at all, so the cost that matters is proving a text clean. Each rule's own
+pattern, widened to what Hyperscan can express (:func:`hyperscan_pattern`), is matched in a single pass over
+the batch's UTF-8 bytes; Python's ``re`` and the validators then run only for the rules that fired, in the
+texts where they fired (and, in long texts, only around where). Without Hyperscan (non-x86 platforms) every
+rule runs: same results, slower.
 """
 
 from __future__ import annotations
@@ -11,38 +12,170 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
+from functools import cache
 from itertools import accumulate
 from typing import Any
 
-from auditor.scan.recognizers import PREFILTERS, RULES, IdentifierRule, context_ok
+from auditor.scan.recognizers import RULES, IdentifierRule, context_ok
 from auditor.scan.types import Span
 
 #: None: run the rule on the whole text; else the [start, end) windows to run it on.
 Windows = list[tuple[int, int]] | None
 WINDOW_MIN_TEXT = 512
-WINDOW_BEFORE = 100  # an e-mail's local part (<= 64) or a street number before the prefilter's hit
+WINDOW_BEFORE = 100  # an e-mail's local part (<= 64) or a street number before the match's end
 WINDOW_AFTER = 160
 MAX_WINDOWS = 64
+_SEPARATOR = b"\x00\n"  # between texts: no pattern matches across a NUL, and \s* stops at it
+
+_NON_ASCII = r"\x{80}-\x{10FFFF}"
 
 
-def _hyperscan_db(classes: Sequence[str]) -> Any | None:
+#: What ``\\d`` becomes: ASCII and full-width digits (U+FF10-FF19, common in Chinese text). Python's ``\\d``
+#: takes every Unicode digit (~660 in 60 scripts), but inside the rules that class makes the database take
+#: ~5 s instead of ~0.5 s to compile in every worker; a text holding any other digit runs every rule instead.
+_DIGITS = r"0-9\x{ff10}-\x{ff19}"
+
+
+@cache
+def _other_digits() -> str:
+    """The digits Python's ``\\d`` matches beyond :data:`_DIGITS`, as one Hyperscan class (~30 ms, once).
+
+    Read from ``re`` itself, so it follows this Python's Unicode tables; every digit block lies below
+    U+20000 (planes 2 and up hold ideographs and tags).
+    """
+    chars = "".join(map(chr, range(0x80, 0x20000)))
+    runs = [(0x80 + m.start(), 0x80 + m.end() - 1) for m in re.finditer(r"\d+", chars)]
+    return "[" + "".join(rf"\x{{{lo:x}}}-\x{{{hi:x}}}" for lo, hi in runs if not 0xFF10 <= lo <= 0xFF19) + "]"
+
+
+def _group_end(pattern: str, start: int) -> int:
+    """Index just past the ``)`` closing the group that opens at ``start``, skipping classes and escapes."""
+    depth, i, in_class = 0, start, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern[i + 1:i + 2] == "^":
+                i += 1
+            if pattern[i + 1:i + 2] == "]":
+                i += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise ValueError(f"unbalanced group in {pattern!r}")
+
+
+def hyperscan_pattern(pattern: str, caseless: bool = False) -> str:
+    """A pattern Hyperscan compiles that matches wherever the Python ``re`` ``pattern`` matches (and a little
+    more): the prefilter may let a text through needlessly, never hide a match.
+
+    Hyperscan has no look-arounds or back-references, and its ``\\w``, ``\\s``, ``\\b`` and ``\\d`` are ASCII
+    (its Unicode mode multiplies compile time ~15x). So every construct is widened, never narrowed:
+    look-behinds, inner look-aheads and ``\\b`` are dropped, a back-reference becomes the group it repeats,
+    ``\\w`` and ``\\s`` also accept any non-ASCII character, ``\\d`` also takes full-width digits (see
+    :data:`_DIGITS`), and ``\\uXXXX`` is spelt ``\\x{XXXX}``. Hyperscan folds case for ASCII only, so under
+    ``caseless`` a non-ASCII literal (the é of allée) becomes "any non-ASCII character", and so does a class
+    holding one. A trailing ``(?![...])`` becomes "one character outside [...] or the end": the same texts
+    pass, but a candidate reports one match end instead of one per extra digit.
+    """
+    groups: list[str] = []
+    out: list[str] = []
+    i, in_class, negated, class_start, class_at = 0, False, False, 0, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            escape = pattern[i + 1]
+            if escape == "u":
+                out.append(f"\\x{{{pattern[i + 2:i + 6]}}}")
+                i += 6
+                continue
+            if escape in "ws":
+                widened = rf"\{escape}" + ("" if negated else _NON_ASCII)
+                out.append(widened if in_class else f"[{widened}]")
+            elif escape == "d":
+                out.append(_DIGITS if in_class else f"[{_DIGITS}]")
+            elif escape == "b" and not in_class:
+                pass
+            elif escape.isdigit():
+                out.append(f"(?:{groups[int(escape) - 1]})")
+            elif escape in "WSDBAZ":
+                raise ValueError(f"no Hyperscan widening for \\{escape} in {pattern!r}")
+            else:
+                out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+            if not in_class and caseless and not negated and not pattern[class_start:i].isascii():
+                out.insert(class_at + 1, _NON_ASCII)  # first in the class: after a trailing "-" it would be a range
+            out.append(char)
+            i += 1
+            continue
+        if not char.isascii() and caseless:
+            out.append(f"[{_NON_ASCII}]")
+            i += 1
+            continue
+        if char == "[":
+            class_start, class_at = i, len(out)
+            in_class, negated = True, pattern[i + 1:i + 2] == "^"
+            out.append(char)
+            if negated:
+                out.append("^")
+                i += 1
+            i += 1
+            continue
+        if pattern.startswith(("(?<!", "(?<=", "(?!", "(?="), i):
+            close = _group_end(pattern, i)
+            body = pattern[i + 3:close - 1] if pattern[i + 2] in "!=" else pattern[i + 4:close - 1]
+            # only a plain class can be negated safely: a widened \\w or \\s inside would narrow once negated
+            simple_class = re.fullmatch(r"\[[^\]^\\]*(?:\\[^ws][^\]^\\]*)*\]", body) is not None
+            if close == len(pattern) and pattern.startswith("(?!", i) and simple_class and body.isascii():
+                out.append(f"(?:[^{hyperscan_pattern(body)[1:-1]}]|$)")
+            i = close
+            continue
+        if char == "(" and not pattern.startswith("(?", i):
+            groups.append(hyperscan_pattern(pattern[i + 1:_group_end(pattern, i) - 1], caseless))
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def _compile(rules: Sequence[IdentifierRule]) -> tuple[Any, list[int | None]] | None:
+    """One database: pattern ``i`` is rule ``i``; rules with context words get one more id, the words; the
+    last id is "a digit Hyperscan's patterns do not know" (:func:`_other_digits`)."""
     try:
         import hyperscan
     except ImportError:
         return None
     patterns: list[bytes] = []
     flags: list[int] = []
-    for name in classes:
-        raw = PREFILTERS[name]
-        flag = 0
-        if raw.startswith(b"(?i)"):
-            raw = raw[4:]
-            flag |= hyperscan.HS_FLAG_CASELESS
-        patterns.append(raw)
-        flags.append(flag)
+    context_ids: list[int | None] = []
+    for rule in rules:
+        caseless = bool(rule.flags & re.IGNORECASE)
+        patterns.append(hyperscan_pattern(rule.pattern, caseless).encode("utf-8"))
+        flags.append(hyperscan.HS_FLAG_UTF8 | (hyperscan.HS_FLAG_CASELESS if caseless else 0))
+    for rule in rules:
+        if rule.context:
+            context_ids.append(len(patterns))
+            words = (hyperscan_pattern(re.escape(word), caseless=True) for word in rule.context)
+            patterns.append("|".join(words).encode("utf-8"))
+            flags.append(hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH)
+        else:
+            context_ids.append(None)
+    patterns.append(_other_digits().encode("utf-8"))
+    flags.append(hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SINGLEMATCH)
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns), flags=flags)
-    return db
+    return db, context_ids
 
 
 class IdentifierTier:
@@ -50,59 +183,68 @@ class IdentifierTier:
 
     def __init__(self, rules: Sequence[IdentifierRule] = RULES, use_hyperscan: bool = True) -> None:
         self.rules = tuple(rules)
-        self.classes = sorted({rule.prefilter for rule in self.rules})
-        self.by_class: dict[int, tuple[IdentifierRule, ...]] = {
-            i: tuple(r for r in self.rules if r.prefilter == name) for i, name in enumerate(self.classes)}
-        self.db = _hyperscan_db(self.classes) if use_hyperscan else None
-        self._scratch: Any = None
-        if self.db is not None:
+        compiled = _compile(self.rules) if use_hyperscan else None
+        self.db: Any = None
+        self._context_ids: list[int | None] = []
+        if compiled is not None:
             import hyperscan
 
-            self._scratch = hyperscan.Scratch(self.db)
-            self.db.scratch = self._scratch
+            self.db, self._context_ids = compiled
+            self.db.scratch = hyperscan.Scratch(self.db)
         self.engine = "hyperscan" if self.db is not None else "re"
 
     def candidate_rules(self, text: str) -> list[IdentifierRule]:
         return [rule for rule, _ in self.candidates_many([text])[0]]
 
     def candidates_many(self, texts: Sequence[str]) -> list[list[tuple[IdentifierRule, Windows]]]:
-        """Rules to run per text -- and, in long ASCII texts, where -- from one Hyperscan pass per batch.
+        """Rules to run per text -- and, in long texts, where -- from one Hyperscan pass per batch.
 
         One call for the batch instead of one per text: the per-call cost in Python, not the matching, is
-        what limits a tier that mostly proves texts clean. In a long text a rule's regex then runs only on
-        windows around its prefilter's hits, not over the whole text once per rule.
+        what limits a tier that mostly proves texts clean. A text that is not valid UTF-8 (a lone surrogate
+        from a JSON escape) is not given to Hyperscan, whose UTF-8 mode is undefined on it, and one with a
+        digit outside :data:`_DIGITS` is beyond the patterns' widening: every rule runs on those.
         """
+        everything: list[tuple[IdentifierRule, Windows]] = [(rule, None) for rule in self.rules]
         if self.db is None:
-            return [[(rule, None) for rule in self.rules] for _ in texts]
-        # Byte offsets of each text in the joined buffer; ASCII texts (the common case) need no encoding.
-        sizes = [(len(t) if t.isascii() else len(t.encode("utf-8", "surrogatepass"))) + 2 for t in texts]
-        starts = list(accumulate(sizes, initial=0))
+            return [list(everything) for _ in texts]
+        encoded: list[bytes] = []
+        invalid: list[int] = []
+        for index, text in enumerate(texts):
+            try:
+                encoded.append(text.encode("utf-8"))
+            except UnicodeEncodeError:
+                encoded.append(b"")
+                invalid.append(index)
+        starts = list(accumulate((len(b) + len(_SEPARATOR) for b in encoded), initial=0))
         hits: dict[tuple[int, int], list[int]] = {}
 
         def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
             index = bisect_right(starts, end - 1) - 1
-            key = (index, pattern_id)
-            ends = hits.get(key)
-            if ends is None:
-                hits[key] = [end - starts[index]]
-            elif len(ends) <= MAX_WINDOWS:  # one past the cap marks "too many: run on the whole text"
+            ends = hits.setdefault((index, pattern_id), [])
+            if len(ends) <= MAX_WINDOWS:  # one past the cap marks "too many: run on the whole text"
                 ends.append(end - starts[index])
 
-        buffer = ("\x00\n".join(texts) + "\x00\n").encode("utf-8", "surrogatepass")
+        buffer = _SEPARATOR.join(encoded) + _SEPARATOR
         self.db.scan(buffer, match_event_handler=on_match)
         found: dict[int, list[tuple[int, list[int]]]] = {}
+        n_rules = len(self.rules)
         for (index, pattern_id), ends in hits.items():
-            found.setdefault(index, []).append((pattern_id, ends))
+            if pattern_id < n_rules:
+                context = self._context_ids[pattern_id]
+                if context is None or (index, context) in hits:
+                    found.setdefault(index, []).append((pattern_id, ends))
         out: list[list[tuple[IdentifierRule, Windows]]] = [[] for _ in texts]
-        for index, classes in found.items():  # only texts with a candidate: most texts never get here
+        for index, fired in found.items():  # only texts with a candidate: most texts never get here
             text = texts[index]
             windowed = len(text) > WINDOW_MIN_TEXT
             if windowed and not text.isascii():  # Hyperscan reports byte offsets; windows need characters
-                raw = buffer[starts[index]:starts[index + 1] - 2]
-                to_char = _char_offsets(raw, {end for _, ends in classes for end in ends})
-                classes = [(cls, [to_char[end] for end in ends]) for cls, ends in classes]
-            out[index] = [(rule, _windows(ends, len(text)) if windowed and len(ends) <= MAX_WINDOWS else None)
-                          for cls, ends in sorted(classes) for rule in self.by_class[cls]]
+                to_char = _char_offsets(encoded[index], {end for _, ends in fired for end in ends})
+                fired = [(rule_id, [to_char[end] for end in ends]) for rule_id, ends in fired]
+            out[index] = [(self.rules[rule_id], _windows(ends, len(text))
+                           if windowed and len(ends) <= MAX_WINDOWS else None) for rule_id, ends in sorted(fired)]
+        other_digits = len(self._context_ids) + sum(1 for c in self._context_ids if c is not None)
+        for index in invalid + [index for index, pattern_id in hits if pattern_id == other_digits]:
+            out[index] = list(everything)
         return out
 
     def find_many(self, texts: Sequence[str]) -> list[list[Span]]:

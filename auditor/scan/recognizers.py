@@ -7,7 +7,7 @@ word character, so ``\\b\\d{18}\\b`` misses an ID written straight after ``身�
 vanilla Presidio misses identifiers in Chinese text.
 
 The same rules back two engines: the fast identifier tier (:mod:`auditor.scan.identifiers`, Hyperscan
-prefilter then these regexes) and :func:`presidio_recognizers`, which wraps them as Presidio
+prefilter derived from these patterns, then the regexes) and :func:`presidio_recognizers`, which wraps them as Presidio
 ``PatternRecognizer`` classes so they can be registered in any Presidio ``AnalyzerEngine``.
 """
 
@@ -211,8 +211,10 @@ Validator = Callable[[str, str], bool]
 
 @dataclass(frozen=True)
 class IdentifierRule:
-    """One recognizer: ``prefilter`` names the cheap Hyperscan class that must fire before ``pattern`` runs.
+    """One recognizer: ``pattern`` (Python ``re``) finds candidates, ``validator`` keeps the real ones.
 
+    The fast tier derives its Hyperscan prefilter from ``pattern`` itself
+    (:func:`auditor.scan.identifiers.hyperscan_pattern`), so there is no second pattern to keep in step.
     ``context`` words, when given, are required within ``context_window`` characters before the match:
     numbers that look like anything (UK NHS, bare 9-digit SSNs) are reported only with a cue.
     """
@@ -220,7 +222,6 @@ class IdentifierRule:
     name: str
     entity: str
     pattern: str
-    prefilter: str
     score: float
     validator: Validator = always
     group: int = 0
@@ -252,89 +253,61 @@ _ADDR_SUFFIX = rf"(?:{_USPS})"
 _CJK = r"\u4e00-\u9fff"
 
 RULES: tuple[IdentifierRule, ...] = (
-    IdentifierRule("cn_resident_id", "CN_RESIDENT_ID", _NB + r"\d{6} ?\d{8} ?\d{3}[\dXx]" + _NA, "cn_id", 1.0,
+    IdentifierRule("cn_resident_id", "CN_RESIDENT_ID", _NB + r"\d{6} ?\d{8} ?\d{3}[\dXx]" + _NA, 1.0,
                    cn_resident_id_ok),
-    IdentifierRule("credit_card", "CREDIT_CARD", _NB + r"\d(?:[ -]?\d){12,18}" + _NA, "card", 0.95,
+    IdentifierRule("credit_card", "CREDIT_CARD", _NB + r"\d(?:[ -]?\d){12,18}" + _NA, 0.95,
                    credit_card_ok),
-    IdentifierRule("us_ssn", "US_SSN", r"(?<![0-9A-Za-z-])\d{3}([- .])\d{2}\1\d{4}(?![0-9A-Za-z-])", "ssn",
+    IdentifierRule("us_ssn", "US_SSN", r"(?<![0-9A-Za-z-])\d{3}([- .])\d{2}\1\d{4}(?![0-9A-Za-z-])",
                    0.85, us_ssn_ok),
-    IdentifierRule("us_ssn_bare", "US_SSN", _NB + r"\d{9}" + _NA, "ssn_bare", 0.6, us_ssn_ok,
+    IdentifierRule("us_ssn_bare", "US_SSN", _NB + r"\d{9}" + _NA, 0.6, us_ssn_ok,
                    context=("ssn", "social security", "社会安全号"), flags=re.IGNORECASE),
     IdentifierRule("cn_mobile", "PHONE_NUMBER", _NB + r"(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}" + _NA,
-                   "cn_mobile", 0.9, cn_mobile_ok),
+                   0.9, cn_mobile_ok),
     IdentifierRule("nanp_phone", "PHONE_NUMBER",
                    r"(?<![0-9A-Za-z+-])(?:(?:\+?1|001)[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-]?)\d{3}[ .-]?\d{4}" + _NA,
-                   "nanp", 0.75, nanp_ok),
+                   0.75, nanp_ok),
     IdentifierRule("intl_phone", "PHONE_NUMBER", _NB + r"(?:\+|00)[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){2,6}" + _NA,
-                   "intl", 0.75, intl_phone_ok),
-    IdentifierRule("uk_nhs", "UK_NHS", _NB + r"\d{3}[ -]?\d{3}[ -]?\d{4}" + _NA, "nhs", 0.8, uk_nhs_ok,
+                   0.75, intl_phone_ok),
+    IdentifierRule("uk_nhs", "UK_NHS", _NB + r"\d{3}[ -]?\d{3}[ -]?\d{4}" + _NA, 0.8, uk_nhs_ok,
                    context=("nhs",), flags=re.IGNORECASE),
     IdentifierRule("email", "EMAIL_ADDRESS",
                    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}"
-                   r"(?![A-Za-z0-9-])", "at", 1.0, email_ok),
-    IdentifierRule("ipv4", "IP_ADDRESS", r"(?<![0-9A-Za-z.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9A-Za-z]|\.\d)",
-                   "dotquad", 0.9, ip_ok),
+                   r"(?![A-Za-z0-9-])", 1.0, email_ok),
+    IdentifierRule("ipv4", "IP_ADDRESS", r"(?<![0-9A-Za-z.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9A-Za-z]|\.\d)", 0.9,
+                   ip_ok),
     IdentifierRule("ipv6", "IP_ADDRESS",
-                   r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{1,4}(?![0-9A-Za-z:])", "colon", 0.9,
+                   r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{1,4}(?![0-9A-Za-z:])", 0.9,
                    ip_ok),
     IdentifierRule("iban", "IBAN_CODE", _NB + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?" + _NA,
-                   "iban", 1.0, iban_ok),
+                   1.0, iban_ok),
     IdentifierRule("url", "URL", r"(?<![\w@/])(?:https?://|www\.)[^\s<>\"'，。、）)]+[^\s<>\"'，。、）).,;:!?]",
-                   "url", 0.6, always, flags=re.IGNORECASE),
+                   0.6, always, flags=re.IGNORECASE),
     IdentifierRule("geo", "GEO_COORDINATE", r"(?<![\d.])[-+]?\d{1,2}\.\d{4,8}, ?[-+]?\d{1,3}\.\d{4,8}(?![\d.])",
-                   "geo", 0.8, geo_ok),
+                   0.8, geo_ok),
     IdentifierRule("address_us", "STREET_ADDRESS",
                    _NB + r"\d{1,5}(?: [A-Z][a-z]+\.?){1,3} " + _ADDR_SUFFIX + r"\b\.?"
                    r"(?:,? (?:Apt|Suite|Unit|#)\.? ?\w+)?(?:, [A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?"
-                   r"(?:, [A-Z]{2})?(?: \d{5}(?:-\d{4})?)?", "addr_en", 0.8),
+                   r"(?:, [A-Z]{2})?(?: \d{5}(?:-\d{4})?)?", 0.8),
     IdentifierRule("address_de_nl", "STREET_ADDRESS",
                    r"\b[A-ZÄÖÜ][A-Za-zÄÖÜäöüß-]*?(?:[Ss]tra(?:ß|ss)e|[Ss]tr\.|[Ww]eg|[Gg]asse|[Aa]llee|[Pp]latz|"
                    r"[Rr]ing|[Dd]amm|[Uu]fer|[Cc]haussee|laan|straat|gracht|gade|vej|gatan|vägen) \d{1,4}[a-z]?"
-                   r"(?:, \d{4,5}(?: ?[A-Z]{2})? [A-ZÄÖÜ][a-zäöü]+)?", "addr_eu", 0.8),
+                   r"(?:, \d{4,5}(?: ?[A-Z]{2})? [A-ZÄÖÜ][a-zäöü]+)?", 0.8),
     IdentifierRule("address_fr", "STREET_ADDRESS",
                    r"\b\d{1,4}(?: ?(?:bis|ter))?,? (?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai) "
                    r"(?:(?:de |du |des |la |le |l')?[A-ZÉ][\w'-]+ ?){1,4}(?:, \d{5} [A-Z][a-zéèê]+)?",
-                   "addr_eu", 0.8, flags=re.IGNORECASE),
+                   0.8, flags=re.IGNORECASE),
     IdentifierRule("address_it_es", "STREET_ADDRESS",
                    r"\b(?:Via|Viale|Piazza|Corso|Calle|Avenida|Plaza|Paseo|Rua|Carrer) (?:[A-Z][a-zà-ú]+ ?){1,3}"
-                   r"\d{1,4}(?:, \d{5} [A-Z][a-zà-ú]+)?", "addr_eu", 0.8),
+                   r"\d{1,4}(?:, \d{5} [A-Z][a-zà-ú]+)?", 0.8),
     IdentifierRule("address_zh", "STREET_ADDRESS",
                    rf"(?:[{_CJK}]{{2,6}}(?:省|自治区))?(?:[{_CJK}]{{2,6}}市)?(?:[{_CJK}]{{1,6}}(?:区|县))?"
                    rf"[{_CJK}]{{1,10}}(?:路|街|大道|道|巷|胡同)\d{{1,5}}号(?:\d{{1,3}}(?:栋|幢|号楼))?(?:\d{{1,5}}室)?",
-                   "addr_zh", 0.85),
+                   0.85),
     IdentifierRule("person_zh", "PERSON",
                    rf"(?:我叫|我是|本人|姓名[:：]?\s*|联系人[:：]?\s*|收件人[:：]?\s*|收货人[:：]?\s*|患者[:：]?\s*|"
                    rf"客户[:：]?\s*|用户[:：]?\s*|持卡人[:：]?\s*)"
-                   rf"([{CN_SURNAMES}][{_CJK}]{{1,2}})", "name_zh", 0.7, group=1),
+                   rf"([{CN_SURNAMES}][{_CJK}]{{1,2}})", 0.7, group=1),
 )
-
-#: Prefilter classes for Hyperscan (bytes, no look-arounds): each must fire whenever a rule of its class
-#: could match, so a text without any of them skips the regexes entirely.
-PREFILTERS: dict[str, bytes] = {
-    "cn_id": rb"\d{6} ?\d{8} ?\d{3}",
-    "card": rb"\d(?:[ \-]?\d){12}",
-    "ssn": rb"\d{3}[\- .]\d{2}[\- .]\d{4}",
-    "ssn_bare": rb"(?i)ssn|social security|\xe7\xa4\xbe\xe4\xbc\x9a\xe5\xae\x89\xe5\x85\xa8",
-    "cn_mobile": rb"1[3-9]\d(?:[ \-]?\d{4}){2}",
-    "nanp": rb"(?:\(\d{3}\) ?|\d{3}[ .\-]?)\d{3}[ .\-]?\d{4}",
-    "intl": rb"(?:\+|00)[1-9]\d{0,2}[ .\-]?\(?\d",
-    "nhs": rb"(?i)nhs",
-    "at": rb"@[A-Za-z0-9\-]+\.",
-    "dotquad": rb"\d\.\d{1,3}\.\d",
-    "geo": rb"\d\.\d{4}",
-    "colon": rb":[0-9A-Fa-f]{0,4}:",
-    "iban": rb"[A-Z]{2}\d{2} ?[A-Z0-9]{4}",
-    "url": rb"(?i)(?:https?://|www\.)",
-    "addr_en": rb"\d [A-Z][a-z]+\.?(?: [A-Z][a-z]+\.?){0,2} (?:" + _USPS.encode() + rb")",
-    "addr_eu": rb"(?i)(?:stra(?:ss|\xc3\x9f)e|str\.|weg |gasse|allee|platz|ring |damm |ufer |chaussee|laan|straat|"
-               rb"gracht|gade|vej|gatan|"
-               rb"v\xc3\xa4gen|rue |avenue|boulevard|bd |place|chemin|all\xc3\xa9e|impasse|quai|via |viale|piazza|"
-               rb"corso|calle|avenida|plaza|paseo|rua |carrer)",
-    "addr_zh": "号".encode(),
-    "name_zh": b"|".join(w.encode() for w in ("我叫", "我是", "本人", "姓名", "联系人", "收件人", "收货人",
-                                                   "患者", "客户", "用户", "持卡人")),
-}
-
 
 def context_ok(rule: IdentifierRule, text: str, start: int) -> bool:
     if not rule.context:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.scan.identifiers import IdentifierTier
+from auditor.scan.identifiers import IdentifierTier, hyperscan_pattern
 from auditor.scan.recognizers import RULES, cn_resident_id_ok, credit_card_ok, luhn_ok, uk_nhs_ok, us_ssn_ok
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -121,6 +122,9 @@ _FRAGMENTS = st.sampled_from([
     "DE89 3704 0044 0532 0130 00", "www.example.org/x", "48.8566, 2.3522", "12 Oak Street", "Hauptstraße 5",
     "3 rue de Rivoli", "Via Roma 4", "北京市朝阳区建国路88号", "我叫王伟", "NHS 943 476 5919", "ssn 536228745",
     " ", ", ", "。", "-", ".", ":", "x", "Order", "#123456", "v1.2.3.4", "邮箱", "0", "99", "@",
+    # non-ASCII where Hyperscan's ASCII \w, \s, \b and case folding differ from Python's
+    "Äußere Straße 5", "ÖSTERREICHER Weg 12", "姓名：\u3000", "王伟", "12 RUE DE L'ÉGLISE", "12 allÉe Verte",
+    "é", "\u00a0", "\u3000", "SSN", "Social Security", "社会安全号", "ＮＨＳ", "１２", "١٢٣",
 ])
 
 
@@ -135,3 +139,40 @@ def test_prefilter_never_hides_a_match(parts: list[str]) -> None:
     fast, plain = _tiers()
     text = "".join(parts)
     assert fast.find(text) == plain.find(text)
+
+
+def test_hyperscan_patterns_widen_what_hyperscan_cannot_express() -> None:
+    # look-behind and \b dropped, back-reference spelt out, trailing look-ahead consumed, \w/\s/\d widened
+    assert hyperscan_pattern(r"(?<![0-9A-Za-z])\bab") == "ab"
+    assert hyperscan_pattern(r"x([- .])y\1z") == "x([- .])y(?:[- .])z"
+    assert hyperscan_pattern(r"ab(?![0-9A-Za-z])") == "ab(?:[^0-9A-Za-z]|$)"
+    assert hyperscan_pattern(r"ab(?![0-9]|\.\d)") == "ab"                     # not a plain class: dropped
+    assert hyperscan_pattern(r"a\w\s[\w']") == r"a[\w\x{80}-\x{10FFFF}][\s\x{80}-\x{10FFFF}][\w\x{80}-\x{10FFFF}']"
+    assert hyperscan_pattern(r"[^\s<]") == r"[^\s<]"                          # negated: already wider
+    assert hyperscan_pattern(r"\d") == r"[0-9\x{ff10}-\x{ff19}]"
+    assert hyperscan_pattern(r"[\u4e00-\u9fff]") == r"[\x{4e00}-\x{9fff}]"
+    assert hyperscan_pattern("allée [A-ZÉ-]", caseless=True) == r"all[\x{80}-\x{10FFFF}]e [\x{80}-\x{10FFFF}A-ZÉ-]"
+    assert hyperscan_pattern("[A-ZÉ]") == "[A-ZÉ]"                             # case-sensitive: exact in UTF-8
+
+
+def test_every_rule_has_a_hyperscan_pattern_that_matches_at_least_what_python_does() -> None:
+    pytest.importorskip("hyperscan")
+    import hyperscan
+
+    samples = ["Äußere Straße 5", "12 RUE DE L'ÉGLISE", "姓名：\u3000王伟", "536-22-8745", "81.2.69.160", "a.b@x.co.uk"]
+    for rule in RULES:
+        caseless = bool(rule.flags & re.IGNORECASE)
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        db.compile(expressions=[hyperscan_pattern(rule.pattern, caseless).encode()],
+                   flags=[hyperscan.HS_FLAG_UTF8 | (hyperscan.HS_FLAG_CASELESS if caseless else 0)])
+        for text in samples:
+            hits: list[int] = []
+            db.scan(text.encode(), match_event_handler=lambda *args, hits=hits: hits.append(1))
+            assert bool(hits) or not rule.compiled.search(text), (rule.name, text)
+
+
+def test_a_text_that_is_not_valid_utf8_runs_every_rule() -> None:
+    fast, plain = _tiers()
+    texts = ["call (212) 849-3344 \ud800 now", "Hauptstraße 5 \udcff", "plain 536-22-8745"]
+    assert fast.find_many(texts) == [plain.find(t) for t in texts]
+    assert fast.find_many(texts)[0] and fast.find_many(texts)[1]
