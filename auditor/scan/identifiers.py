@@ -168,11 +168,11 @@ def _compile(rules: Sequence[IdentifierRule]) -> tuple[Any, list[int | None]] | 
             context_ids.append(len(patterns))
             words = (hyperscan_pattern(re.escape(word), caseless=True) for word in rule.context)
             patterns.append("|".join(words).encode("utf-8"))
-            flags.append(hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH)
+            flags.append(hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_CASELESS)  # not SINGLEMATCH: once per batch
         else:
             context_ids.append(None)
     patterns.append(_other_digits().encode("utf-8"))
-    flags.append(hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SINGLEMATCH)
+    flags.append(hyperscan.HS_FLAG_UTF8)
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns), flags=flags)
     return db, context_ids

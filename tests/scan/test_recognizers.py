@@ -176,3 +176,14 @@ def test_a_text_that_is_not_valid_utf8_runs_every_rule() -> None:
     texts = ["call (212) 849-3344 \ud800 now", "Hauptstraße 5 \udcff", "plain 536-22-8745"]
     assert fast.find_many(texts) == [plain.find(t) for t in texts]
     assert fast.find_many(texts)[0] and fast.find_many(texts)[1]
+
+
+def test_cues_and_unusual_digits_count_in_every_text_of_a_batch() -> None:
+    # The context words and the "other digits" class are per text: a batch with several texts that need
+    # them must run the rule in each (a once-per-scan Hyperscan flag would stop at the first).
+    fast, plain = _tiers()
+    texts = ["filler", "NHS 943 476 5919", "ssn 536228745", "nothing", "NHS 943 476 5919 again",
+             "SSN: 536228745", "536228745١ and ssn 536228745", "536228745١"]
+    found = fast.find_many(texts)
+    assert found == [plain.find(t) for t in texts]
+    assert [bool(spans) for spans in found] == [False, True, True, False, True, True, True, True]
