@@ -10,6 +10,7 @@ rule runs: same results, slower.
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
 from functools import cache
@@ -272,6 +273,8 @@ class IdentifierTier:
                 value = match.group(rule.group)
                 if not value or not context_ok(rule, text, start):
                     continue
+                if not value.isascii():  # full-width digits (Chinese IMEs) are checked as the digits they are
+                    value = unicodedata.normalize("NFKC", value)
                 if not rule.validator(value, text[max(0, start - 20):start]):
                     continue
                 spans.append(Span(rule.entity, start, end, rule.score, rule.name))

@@ -253,7 +253,7 @@ _ADDR_SUFFIX = rf"(?:{_USPS})"
 _CJK = r"\u4e00-\u9fff"
 
 RULES: tuple[IdentifierRule, ...] = (
-    IdentifierRule("cn_resident_id", "CN_RESIDENT_ID", _NB + r"\d{6} ?\d{8} ?\d{3}[\dXx]" + _NA, 1.0,
+    IdentifierRule("cn_resident_id", "CN_RESIDENT_ID", _NB + r"\d{6} ?\d{8} ?\d{3}[\dXxＸｘ]" + _NA, 1.0,
                    cn_resident_id_ok),
     IdentifierRule("credit_card", "CREDIT_CARD", _NB + r"\d(?:[ -]?\d){12,18}" + _NA, 0.95,
                    credit_card_ok),

@@ -187,3 +187,18 @@ def test_cues_and_unusual_digits_count_in_every_text_of_a_batch() -> None:
     found = fast.find_many(texts)
     assert found == [plain.find(t) for t in texts]
     assert [bool(spans) for spans in found] == [False, True, True, False, True, True, True, True]
+
+
+def test_full_width_digits_are_validated_as_digits(tier: IdentifierTier) -> None:
+    # Chinese input methods in full-width mode type U+FF10-FF19 (and Ｘ); validators see them as 0-9 and X.
+    def wide(text: str) -> str:
+        return "".join(chr(ord(c) + 0xFEE0) if c.isdigit() or c == "X" else c for c in text)
+
+    ids = [make_cn_id("110105", dt.date(1985, 6, 1), seq) for seq in range(40)]
+    with_x = next(i for i in ids if i.endswith("X"))
+    for cn_id in (ids[0], with_x):
+        assert ("CN_RESIDENT_ID", wide(cn_id)) in entities(tier, f"身份证号：{wide(cn_id)}。")
+    assert entities(tier, f"身份证号：{wide(ids[0][:-1] + str((int(ids[0][-1]) + 1) % 10))}") == []  # bad check
+    fast, plain = _tiers()
+    text = f"身份证{wide(with_x)} 电话{wide('13912345678')} 卡号{wide('4539148803436467')}"
+    assert fast.find(text) == plain.find(text)
