@@ -150,7 +150,7 @@ def hyperscan_pattern(pattern: str, caseless: bool = False) -> str:
     return "".join(out)
 
 
-def _compile(rules: Sequence[IdentifierRule]) -> tuple[Any, list[int | None]] | None:
+def _compile(rules: Sequence[IdentifierRule]) -> tuple[Any, list[int | None], int] | None:
     """One database: pattern ``i`` is rule ``i``; rules with context words get one more id, the words; the
     last id is "a digit Hyperscan's patterns do not know" (:func:`_other_digits`)."""
     try:
@@ -172,11 +172,12 @@ def _compile(rules: Sequence[IdentifierRule]) -> tuple[Any, list[int | None]] | 
             flags.append(hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_CASELESS)  # not SINGLEMATCH: once per batch
         else:
             context_ids.append(None)
+    other_digits = len(patterns)
     patterns.append(_other_digits().encode("utf-8"))
     flags.append(hyperscan.HS_FLAG_UTF8)
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns), flags=flags)
-    return db, context_ids
+    return db, context_ids, other_digits
 
 
 class IdentifierTier:
@@ -187,10 +188,13 @@ class IdentifierTier:
         compiled = _compile(self.rules) if use_hyperscan else None
         self.db: Any = None
         self._context_ids: list[int | None] = []
+        self._other_digits = -1
+        #: what a text gets when Hyperscan cannot vouch for it: every rule, on the whole text
+        self._everything: tuple[tuple[IdentifierRule, Windows], ...] = tuple((rule, None) for rule in self.rules)
         if compiled is not None:
             import hyperscan
 
-            self.db, self._context_ids = compiled
+            self.db, self._context_ids, self._other_digits = compiled
             self.db.scratch = hyperscan.Scratch(self.db)
         self.engine = "hyperscan" if self.db is not None else "re"
 
@@ -205,9 +209,8 @@ class IdentifierTier:
         from a JSON escape) is not given to Hyperscan, whose UTF-8 mode is undefined on it, and one with a
         digit outside :data:`_DIGITS` is beyond the patterns' widening: every rule runs on those.
         """
-        everything: list[tuple[IdentifierRule, Windows]] = [(rule, None) for rule in self.rules]
         if self.db is None:
-            return [list(everything) for _ in texts]
+            return [list(self._everything) for _ in texts]
         encoded: list[bytes] = []
         invalid: list[int] = []
         for index, text in enumerate(texts):
@@ -221,8 +224,11 @@ class IdentifierTier:
 
         def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
             index = bisect_right(starts, end - 1) - 1
-            ends = hits.setdefault((index, pattern_id), [])
-            if len(ends) <= MAX_WINDOWS:  # one past the cap marks "too many: run on the whole text"
+            key = (index, pattern_id)
+            ends = hits.get(key)  # not setdefault: that builds a throw-away list on every one of ~40k calls
+            if ends is None:
+                hits[key] = [end - starts[index]]
+            elif len(ends) <= MAX_WINDOWS:  # one past the cap marks "too many: run on the whole text"
                 ends.append(end - starts[index])
 
         buffer = _SEPARATOR.join(encoded) + _SEPARATOR
@@ -243,9 +249,8 @@ class IdentifierTier:
                 fired = [(rule_id, [to_char[end] for end in ends]) for rule_id, ends in fired]
             out[index] = [(self.rules[rule_id], _windows(ends, len(text))
                            if windowed and len(ends) <= MAX_WINDOWS else None) for rule_id, ends in sorted(fired)]
-        other_digits = len(self._context_ids) + sum(1 for c in self._context_ids if c is not None)
-        for index in invalid + [index for index, pattern_id in hits if pattern_id == other_digits]:
-            out[index] = list(everything)
+        for index in invalid + [index for index, pattern_id in hits if pattern_id == self._other_digits]:
+            out[index] = list(self._everything)
         return out
 
     def find_many(self, texts: Sequence[str]) -> list[list[Span]]:
