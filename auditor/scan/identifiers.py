@@ -29,6 +29,11 @@ MAX_WINDOWS = 64
 _SEPARATOR = b"\x00\n"  # between texts: no pattern matches across a NUL, and \s* stops at it
 
 _NON_ASCII = r"\x{80}-\x{10FFFF}"
+#: The non-ASCII characters that ``re.IGNORECASE`` equates with an ASCII letter (İ and ı with i, ſ with s, the
+#: Kelvin sign with k). Hyperscan's Unicode case folding leaves out İ and ı, so caseless rules spell all four out.
+_ASCII_PARTNERS = "\u0130\u0131\u017f\u212a"
+_ASCII_PARTNERS_OF = {"i": r"\x{130}\x{131}", "I": r"\x{130}\x{131}", "s": r"\x{17f}", "S": r"\x{17f}",
+                      "k": r"\x{212a}", "K": r"\x{212a}"}
 
 
 #: What ``\\d`` becomes: ASCII and full-width digits (U+FF10-FF19, common in Chinese text). Python's ``\\d``
@@ -83,10 +88,13 @@ def hyperscan_pattern(pattern: str, caseless: bool = False) -> str:
     (its Unicode mode multiplies compile time ~15x). So every construct is widened, never narrowed:
     look-behinds, inner look-aheads and ``\\b`` are dropped, a back-reference becomes the group it repeats,
     ``\\w`` and ``\\s`` also accept any non-ASCII character, ``\\d`` also takes full-width digits (see
-    :data:`_DIGITS`), and ``\\uXXXX`` is spelt ``\\x{XXXX}``. Hyperscan folds case for ASCII only, so under
-    ``caseless`` a non-ASCII literal (the é of allée) becomes "any non-ASCII character", and so does a class
-    holding one. A trailing ``(?![...])`` becomes "one character outside [...] or the end": the same texts
-    pass, but a candidate reports one match end instead of one per extra digit.
+    :data:`_DIGITS`), and ``\\uXXXX`` is spelt ``\\x{XXXX}``. Hyperscan's Unicode case folding is not quite
+    Python's (``re.IGNORECASE`` also equates İ and ı with i), so under ``caseless`` a cased non-ASCII literal
+    (the é of allée) becomes "any non-ASCII character", and so does a class holding one; an uncased letter
+    (CJK, as in a context word) stays itself, and i, s, k and ASCII classes holding them also take the
+    non-ASCII letters ``re`` equates with them (:data:`_ASCII_PARTNERS`). A trailing ``(?![...])`` becomes
+    "one character outside [...] or the end": the same texts pass, but a candidate reports one match end
+    instead of one per extra digit.
     """
     groups: list[str] = []
     out: list[str] = []
@@ -116,13 +124,24 @@ def hyperscan_pattern(pattern: str, caseless: bool = False) -> str:
             continue
         if in_class:
             in_class = char != "]"
-            if not in_class and caseless and not negated and not pattern[class_start:i].isascii():
-                out.insert(class_at + 1, _NON_ASCII)  # first in the class: after a trailing "-" it would be a range
+            if not in_class and caseless and not negated:
+                source = pattern[class_start:i + 1]
+                # first in the class: after a trailing "-" it would be a range
+                if not source.isascii():
+                    out.insert(class_at + 1, _NON_ASCII)
+                else:
+                    out.insert(class_at + 1, "".join(rf"\x{{{ord(c):x}}}" for c in _ASCII_PARTNERS
+                                                     if re.fullmatch(source, c, re.IGNORECASE)))
             out.append(char)
             i += 1
             continue
-        if not char.isascii() and caseless:
-            out.append(f"[{_NON_ASCII}]")
+        if caseless and (not char.isascii() or char in _ASCII_PARTNERS_OF):
+            if not char.isascii() and char.lower() == char == char.upper():
+                out.append(char)  # uncased (CJK): re compiles it as an exact literal even under IGNORECASE
+            elif char.isascii():
+                out.append(f"[{char}{_ASCII_PARTNERS_OF[char]}]")
+            else:
+                out.append(f"[{_NON_ASCII}]")
             i += 1
             continue
         if char == "[":

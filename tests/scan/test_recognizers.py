@@ -111,6 +111,14 @@ def test_hyperscan_prefilter_agrees_with_plain_regexes() -> None:
     assert fast.find_many(texts) == [plain.find(t) for t in texts]
 
 
+def test_caseless_rules_match_the_letters_re_equates_with_ascii() -> None:
+    # re.IGNORECASE matches İ for i (Hyperscan's Unicode case folding does not): "İmpasse" is an address
+    fast, plain = _tiers()
+    text = "au 3 İMPASSE Verte"
+    assert [s.entity for s in plain.find(text)] == ["STREET_ADDRESS"]
+    assert fast.find(text) == plain.find(text)
+
+
 def test_rules_have_unique_names() -> None:
     assert len({r.name for r in RULES}) == len(RULES)
 
@@ -125,6 +133,8 @@ _FRAGMENTS = st.sampled_from([
     # non-ASCII where Hyperscan's ASCII \w, \s, \b and case folding differ from Python's
     "Äußere Straße 5", "ÖSTERREICHER Weg 12", "姓名：\u3000", "王伟", "12 RUE DE L'ÉGLISE", "12 allÉe Verte",
     "é", "\u00a0", "\u3000", "SSN", "Social Security", "社会安全号", "ＮＨＳ", "１２", "١٢٣",
+    # letters re.IGNORECASE equates with ASCII ones (Hyperscan folds ASCII only)
+    "httpſ://x.org", "ſocial ſecurity", "\u212a", "İ", "ı", "3 İMPASSE Verte", "ß", "ẞ",
 ])
 
 
@@ -153,6 +163,11 @@ def test_hyperscan_patterns_widen_what_hyperscan_cannot_express() -> None:
     assert hyperscan_pattern(r"[\u4e00-\u9fff]") == r"[\x{4e00}-\x{9fff}]"
     assert hyperscan_pattern("allée [A-ZÉ-]", caseless=True) == r"all[\x{80}-\x{10FFFF}]e [\x{80}-\x{10FFFF}A-ZÉ-]"
     assert hyperscan_pattern("[A-ZÉ]") == "[A-ZÉ]"                             # case-sensitive: exact in UTF-8
+    # caseless: uncased letters (CJK) stay literal; i, s and k also take what re.IGNORECASE equates with them
+    assert hyperscan_pattern("社会安全号", caseless=True) == "社会安全号"
+    assert hyperscan_pattern("https", caseless=True) == r"http[s\x{17f}]"
+    assert hyperscan_pattern("[A-Z][0-9]", caseless=True) == r"[\x{130}\x{131}\x{17f}\x{212a}A-Z][0-9]"
+    assert hyperscan_pattern("[A-Z]") == "[A-Z]"
 
 
 def test_every_rule_has_a_hyperscan_pattern_that_matches_at_least_what_python_does() -> None:
