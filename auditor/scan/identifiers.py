@@ -23,8 +23,8 @@ from auditor.scan.types import Span
 #: None: run the rule on the whole text; else the [start, end) windows to run it on.
 Windows = list[tuple[int, int]] | None
 WINDOW_MIN_TEXT = 512
-WINDOW_BEFORE = 100  # an e-mail's local part (<= 64) or a street number before the match's end
-WINDOW_AFTER = 160
+WINDOW_AFTER = 160  # past the last match end: room for any look-ahead
+MAX_REACH = 400  # a rule whose matches may be longer runs from the start of the text up to its windows
 MAX_WINDOWS = 64
 _SEPARATOR = b"\x00\n"  # between texts: no pattern matches across a NUL, and \s* stops at it
 
@@ -169,6 +169,20 @@ def hyperscan_pattern(pattern: str, caseless: bool = False) -> str:
     return "".join(out)
 
 
+def reach(pattern: str, flags: int = 0) -> int | None:
+    """How far before a reported match end a match can start: the pattern's longest match, plus one for a
+    trailing look-ahead class that Hyperscan consumes (:func:`hyperscan_pattern`); None when unbounded.
+
+    A window must hold a whole match or the windowed run differs from the whole-text run (an e-mail with a
+    64-character local part and a long domain starts more than a fixed 100 characters before its end).
+    """
+    import importlib
+
+    parser = importlib.import_module("re._parser")  # the width re itself computes; no public API exposes it
+    longest = int(parser.parse(pattern, flags).getwidth()[1])
+    return longest + 1 if longest < MAX_REACH else None
+
+
 def _compile(rules: Sequence[IdentifierRule]) -> tuple[Any, list[int | None], int] | None:
     """One database: pattern ``i`` is rule ``i``; rules with context words get one more id, the words; the
     last id is "a digit Hyperscan's patterns do not know" (:func:`_other_digits`)."""
@@ -216,6 +230,7 @@ class IdentifierTier:
             self.db, self._context_ids, self._other_digits = compiled
             self.db.scratch = hyperscan.Scratch(self.db)
         self.engine = "hyperscan" if self.db is not None else "re"
+        self._reach = [reach(rule.pattern, rule.flags) for rule in self.rules]
 
     def candidate_rules(self, text: str) -> list[IdentifierRule]:
         return [rule for rule, _ in self.candidates_many([text])[0]]
@@ -266,7 +281,7 @@ class IdentifierTier:
             if windowed and not text.isascii():  # Hyperscan reports byte offsets; windows need characters
                 to_char = _char_offsets(encoded[index], {end for _, ends in fired for end in ends})
                 fired = [(rule_id, [to_char[end] for end in ends]) for rule_id, ends in fired]
-            out[index] = [(self.rules[rule_id], _windows(ends, len(text))
+            out[index] = [(self.rules[rule_id], _windows(ends, len(text), self._reach[rule_id])
                            if windowed and len(ends) <= MAX_WINDOWS else None) for rule_id, ends in sorted(fired)]
         for index in invalid + [index for index, pattern_id in hits if pattern_id == self._other_digits]:
             out[index] = list(self._everything)
@@ -316,11 +331,12 @@ def _char_offsets(raw: bytes, byte_offsets: set[int]) -> dict[int, int]:
     return out
 
 
-def _windows(ends: list[int], size: int) -> list[tuple[int, int]]:
-    """Merged [start, end) windows around prefilter match ends, wide enough for any full match."""
+def _windows(ends: list[int], size: int, before: int | None) -> list[tuple[int, int]]:
+    """Merged [start, end) windows around prefilter match ends, wide enough for any full match: ``before``
+    characters back (:func:`reach`; None: from the start of the text) and :data:`WINDOW_AFTER` on."""
     merged: list[tuple[int, int]] = []
     for end in sorted(ends):
-        lo, hi = max(0, end - WINDOW_BEFORE), min(size, end + WINDOW_AFTER)
+        lo, hi = 0 if before is None else max(0, end - before), min(size, end + WINDOW_AFTER)
         if merged and lo <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
         else:

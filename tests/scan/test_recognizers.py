@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.scan.identifiers import IdentifierTier, hyperscan_pattern
+from auditor.scan.identifiers import IdentifierTier, hyperscan_pattern, reach
 from auditor.scan.recognizers import RULES, cn_resident_id_ok, credit_card_ok, luhn_ok, uk_nhs_ok, us_ssn_ok
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -148,6 +148,36 @@ def _tiers() -> tuple[IdentifierTier, IdentifierTier]:
 def test_prefilter_never_hides_a_match(parts: list[str]) -> None:
     fast, plain = _tiers()
     text = "".join(parts)
+    assert fast.find(text) == plain.find(text)
+
+
+_LONG = st.sampled_from([
+    "x " * 60, "订单已发货，" * 20, "a" * 64 + "@" + "b" * 50 + ".example.com", "https://example.org/" + "p" * 300,
+    "12 Oak Street, Apt 4, Springfield, IL 62704", "Hauptstraße 5, 10115 Berlin",
+])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(_FRAGMENTS, _LONG), min_size=8, max_size=40))
+def test_prefilter_windows_in_long_texts_never_hide_a_match(parts: list[str]) -> None:
+    # texts over WINDOW_MIN_TEXT run each rule only around Hyperscan's match ends: a window must hold any
+    # whole match, however long (a 64-character local part and a 50-character domain, a 300-character URL)
+    fast, plain = _tiers()
+    text = "".join(parts)
+    assert fast.find(text) == plain.find(text)
+
+
+def test_reach_is_the_longest_match_plus_a_consumed_look_ahead() -> None:
+    assert reach(r"(?<![0-9])\d{3}-\d{2}-\d{4}(?![0-9])") == 12
+    assert reach(r"\+?\d{1,3}") == 5
+    assert reach(r"[a-z]+@x") is None  # unbounded: the rule runs from the start of the text
+    assert reach(r"\d{500}") is None
+
+
+def test_a_long_email_in_a_long_text_is_found() -> None:
+    fast, plain = _tiers()
+    text = "x " * 300 + "write to " + "a" * 64 + "@" + "b" * 50 + ".example.com please"
+    assert [s.entity for s in plain.find(text)] == ["EMAIL_ADDRESS"]
     assert fast.find(text) == plain.find(text)
 
 
