@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from itertools import accumulate
 from typing import Any
@@ -232,9 +232,6 @@ class IdentifierTier:
         self.engine = "hyperscan" if self.db is not None else "re"
         self._reach = [reach(rule.pattern, rule.flags) for rule in self.rules]
 
-    def candidate_rules(self, text: str) -> list[IdentifierRule]:
-        return [rule for rule, _ in self.candidates_many([text])[0]]
-
     def candidates_many(self, texts: Sequence[str]) -> list[list[tuple[IdentifierRule, Windows]]]:
         """Rules to run per text -- and, in long texts, where -- from one Hyperscan pass per batch.
 
@@ -297,20 +294,22 @@ class IdentifierTier:
     def _run(self, text: str, rules: Sequence[tuple[IdentifierRule, Windows]]) -> list[Span]:
         spans: list[Span] = []
         for rule, windows in rules:
-            matches: list[re.Match[str]] = []
+            matches: Iterable[re.Match[str]]
             if windows is None:
-                matches.extend(rule.compiled.finditer(text))
+                matches = rule.compiled.finditer(text)
             else:
+                matches = []
                 for lo, hi in windows:
                     part = list(rule.compiled.finditer(text, lo, hi))
                     if part and part[-1].end() == hi < len(text):  # cut by the window: redo on the whole text
                         matches = list(rule.compiled.finditer(text))
                         break
                     matches.extend(part)
+            group = rule.group
             for match in matches:
-                start, end = match.span(rule.group)
-                value = match.group(rule.group)
-                if not value or not context_ok(rule, text, start):
+                start, end = match.span(group)
+                value = match.group(group)
+                if not value or (rule.context and not context_ok(rule, text, start)):
                     continue
                 if not value.isascii():  # full-width digits (Chinese IMEs) are checked as the digits they are
                     value = unicodedata.normalize("NFKC", value)

@@ -28,8 +28,14 @@ CN_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑�
                "卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
 
 
-def digits_of(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit() or ch in "Xx")
+_SEPARATORS = str.maketrans("", "", " -.()+/")
+
+
+def only_digits(text: str) -> str:
+    """The digits of a matched number: the rules' separators deleted in C (``str.translate``), with the
+    character-by-character filter only for anything else (a generator join costs ~2 us per candidate)."""
+    number = text.translate(_SEPARATORS)
+    return number if number.isdigit() else "".join(ch for ch in number if ch.isdigit())
 
 
 def luhn_ok(number: str) -> bool:
@@ -63,7 +69,7 @@ def presidio_ssn_validator() -> Callable[[str], bool] | None:
 
 
 def credit_card_ok(text: str, _context: str) -> bool:
-    number = "".join(ch for ch in text if ch.isdigit())
+    number = only_digits(text)
     if not 13 <= len(number) <= 19 or not number.startswith(_CARD_PREFIXES):
         return False
     if len(set(number)) < 3:
@@ -93,7 +99,7 @@ def cn_resident_id_ok(text: str, _context: str = "") -> bool:
 
 def us_ssn_ok(text: str, _context: str) -> bool:
     """The SSA's never-issued ranges, as Presidio's ``UsSsnRecognizer.invalidate_result`` checks them."""
-    number = "".join(ch for ch in text if ch.isdigit())
+    number = only_digits(text)
     if len(number) != 9 or len(set(number)) == 1:
         return False
     area, group, serial = number[:3], number[3:5], number[5:]
@@ -106,7 +112,7 @@ def us_ssn_ok(text: str, _context: str) -> bool:
 
 
 def nanp_ok(text: str, _context: str) -> bool:
-    number = "".join(ch for ch in text if ch.isdigit())
+    number = only_digits(text)
     if len(number) == 13 and number.startswith("001"):  # dialled from abroad
         number = number[3:]
     if len(number) == 11 and number.startswith("1"):
@@ -118,7 +124,7 @@ def nanp_ok(text: str, _context: str) -> bool:
 
 
 def cn_mobile_ok(text: str, _context: str) -> bool:
-    number = "".join(ch for ch in text if ch.isdigit())
+    number = only_digits(text)
     if len(number) == 13 and number.startswith("86"):
         number = number[2:]
     return len(number) == 11 and number[0] == "1" and number[1] in "3456789"
@@ -186,7 +192,7 @@ def iban_ok(text: str, _context: str) -> bool:
 
 
 def uk_nhs_ok(text: str, _context: str) -> bool:
-    number = "".join(ch for ch in text if ch.isdigit())
+    number = only_digits(text)
     if len(number) != 10:
         return False
     total = sum(int(d) * (10 - i) for i, d in enumerate(number[:9]))

@@ -11,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.scan.identifiers import IdentifierTier, hyperscan_pattern, reach
-from auditor.scan.recognizers import RULES, cn_resident_id_ok, credit_card_ok, luhn_ok, uk_nhs_ok, us_ssn_ok
+from auditor.scan.recognizers import (
+    RULES,
+    cn_resident_id_ok,
+    credit_card_ok,
+    luhn_ok,
+    only_digits,
+    uk_nhs_ok,
+    us_ssn_ok,
+)
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -117,6 +125,13 @@ def test_caseless_rules_match_the_letters_re_equates_with_ascii() -> None:
     text = "au 3 İMPASSE Verte"
     assert [s.entity for s in plain.find(text)] == ["STREET_ADDRESS"]
     assert fast.find(text) == plain.find(text)
+
+
+def test_only_digits_drops_separators_and_anything_else() -> None:
+    assert only_digits("+1 (212) 849-3344") == "12128493344"
+    assert only_digits("4539 1488/0343.6467") == "4539148803436467"
+    assert only_digits("12a3_4") == "1234"  # not a rule separator: the slow path
+    assert only_digits("--") == ""
 
 
 def test_rules_have_unique_names() -> None:
