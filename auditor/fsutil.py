@@ -5,7 +5,36 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+
+from auditor.errors import InputError
+
+
+def ensure_writable(path: Path, what: str = "output", protect: Sequence[Path] = ()) -> Path:
+    """Fail early, in one line, for an output path that cannot be written -- before hours of scanning or
+    training are spent, and before any sibling output is written.
+
+    Creates the missing parent folders (as :func:`atomic_write` would) and proves the folder writable with
+    a temporary file. ``protect`` lists inputs (the dataset) that an output must never overwrite.
+    """
+    path = Path(path)
+    if not str(path) or path.name in ("", ".", ".."):
+        raise InputError(f"{path}: not a file name for the {what}")
+    for source in protect:
+        if path.resolve() == Path(source).resolve():
+            raise InputError(f"{path}: the {what} would overwrite an input file; choose another path")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; the {what} needs a file path")
+    _no_file_above(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the {what}: {exc.strerror or exc}") from None
+    return path
 
 
 def atomic_write(path: Path, data: bytes | str, mode: int | None = None) -> None:
@@ -13,11 +42,19 @@ def atomic_write(path: Path, data: bytes | str, mode: int | None = None) -> None
 
     ``mode`` defaults to what a plain ``open()`` would give (0666 less the umask): ``mkstemp`` makes its file
     0600, and a report, a gate result or an envelope that only its writer can read is no use to a reviewer.
+    An OS error (no such folder, a file where a folder should be, no permission) is an :class:`InputError`
+    naming the path, not an internal error.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, cannot write a file there")
+    _no_file_above(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
@@ -25,9 +62,20 @@ def atomic_write(path: Path, data: bytes | str, mode: int | None = None) -> None
             os.fsync(handle.fileno())
         os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _no_file_above(path: Path) -> None:
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{path}: {parent} is a file, not a folder")
+            return
 
 
 def _umask() -> int:
