@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from functools import cache
 from itertools import accumulate
@@ -35,6 +35,11 @@ _ASCII_PARTNERS = "\u0130\u0131\u017f\u212a"
 _ASCII_PARTNERS_OF = {"i": r"\x{130}\x{131}", "I": r"\x{130}\x{131}", "s": r"\x{17f}", "S": r"\x{17f}",
                       "k": r"\x{212a}", "K": r"\x{212a}"}
 
+
+#: Full-width ASCII forms (U+FF01-FF5E: the digits, letters, ＠, （） and － that Chinese input methods type in
+#: full-width mode) and the ideographic space, as the ASCII they stand for. One character for one, so every
+#: offset stays true to the original text, and every rule sees ``１３８１２３４５６７８`` as the mobile number it is.
+_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 #: What ``\\d`` becomes: ASCII and full-width digits (U+FF10-FF19, common in Chinese text). Python's ``\\d``
 #: takes every Unicode digit (~660 in 60 scripts), but inside the rules that class makes the database take
@@ -285,11 +290,12 @@ class IdentifierTier:
         return out
 
     def find_many(self, texts: Sequence[str]) -> list[list[Span]]:
+        texts = [text if text.isascii() else text.translate(_HALF_WIDTH) for text in texts]
         return [self._run(text, rules) if rules else [] for text, rules in
                 zip(texts, self.candidates_many(texts), strict=True)]
 
     def find(self, text: str) -> list[Span]:
-        return self._run(text, self.candidates_many([text])[0])
+        return self.find_many([text])[0]
 
     def _run(self, text: str, rules: Sequence[tuple[IdentifierRule, Windows]]) -> list[Span]:
         spans: list[Span] = []
@@ -346,13 +352,39 @@ def _windows(ends: list[int], size: int, before: int | None) -> list[tuple[int, 
 def resolve_overlaps(spans: list[Span]) -> list[Span]:
     """Keep the best of overlapping spans: higher score, then longer, then earlier.
 
-    This is where an SSN-shaped or CN-ID-shaped number stops also being reported as a phone number.
+    This is where an SSN-shaped or CN-ID-shaped number stops also being reported as a phone number. Spans
+    only compete with the spans they overlap, so the choice is made per cluster of overlapping spans (a
+    sweep by start), each in :func:`_best_first`: linear in the number of spans, where comparing every span
+    with every kept one took minutes on a single 7 MB record of e-mail addresses.
     """
     if len(spans) < 2:
         return spans
-    ordered = sorted(spans, key=lambda s: (-s.score, -(s.end - s.start), s.start, s.recognizer))
+    by_start = sorted(spans, key=lambda s: (s.start, s.end))
     kept: list[Span] = []
-    for span in ordered:
-        if all(span.end <= k.start or span.start >= k.end for k in kept):
-            kept.append(span)
-    return sorted(kept, key=lambda s: s.start)
+    cluster = [by_start[0]]
+    reach_end = by_start[0].end
+    for span in by_start[1:]:
+        if span.start < reach_end:
+            cluster.append(span)
+            reach_end = max(reach_end, span.end)
+        else:
+            kept.extend(_best_first(cluster))
+            cluster, reach_end = [span], span.end
+    kept.extend(_best_first(cluster))
+    return kept
+
+
+def _best_first(cluster: list[Span]) -> list[Span]:
+    """Greedy by priority within one cluster; the kept spans stay sorted by start, so one ``bisect`` finds
+    the only kept span that could overlap a candidate."""
+    if len(cluster) == 1:
+        return cluster
+    starts: list[int] = []
+    kept: list[Span] = []
+    for span in sorted(cluster, key=lambda s: (-s.score, -(s.end - s.start), s.start, s.recognizer)):
+        at = bisect_left(starts, span.end)  # kept[:at] start before this span ends
+        if at and kept[at - 1].end > span.start:
+            continue
+        starts.insert(at, span.start)
+        kept.insert(at, span)
+    return kept

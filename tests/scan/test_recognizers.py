@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.scan.identifiers import IdentifierTier, hyperscan_pattern, reach
+from auditor.scan.identifiers import IdentifierTier, hyperscan_pattern, reach, resolve_overlaps
 from auditor.scan.recognizers import (
     RULES,
     cn_resident_id_ok,
@@ -20,6 +20,7 @@ from auditor.scan.recognizers import (
     uk_nhs_ok,
     us_ssn_ok,
 )
+from auditor.scan.types import Span
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -249,6 +250,18 @@ def test_cues_and_unusual_digits_count_in_every_text_of_a_batch() -> None:
     assert [bool(spans) for spans in found] == [False, True, True, False, True, True, True, True]
 
 
+def test_identifiers_typed_in_full_width_are_found_at_their_offsets(tier: IdentifierTier) -> None:
+    # the rules' ASCII literals (the 1 of a CN mobile, the ( and - of a US number, @) also match full-width
+    texts = {"手机：１３８１２３４５６７８。": ("PHONE_NUMBER", "１３８１２３４５６７８"),
+             "电话（４１５） ５５５－０１３２": ("PHONE_NUMBER", "（４１５） ５５５－０１３２"),
+             "SSN ５３６－２２－８７４５": ("US_SSN", "５３６－２２－８７４５"),
+             "邮箱ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ": ("EMAIL_ADDRESS", "ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ")}
+    fast, plain = _tiers()
+    for text, expected in texts.items():
+        assert entities(tier, text) == [expected]
+        assert fast.find(text) == plain.find(text)
+
+
 def test_full_width_digits_are_validated_as_digits(tier: IdentifierTier) -> None:
     # Chinese input methods in full-width mode type U+FF10-FF19 (and Ｘ); validators see them as 0-9 and X.
     def wide(text: str) -> str:
@@ -262,3 +275,32 @@ def test_full_width_digits_are_validated_as_digits(tier: IdentifierTier) -> None
     fast, plain = _tiers()
     text = f"身份证{wide(with_x)} 电话{wide('13912345678')} 卡号{wide('4539148803436467')}"
     assert fast.find(text) == plain.find(text)
+
+
+def _overlaps_reference(spans: list[Span]) -> list[Span]:
+    """The rule spelt out: best first (score, length, start), keep what overlaps nothing kept."""
+    kept: list[Span] = []
+    for span in sorted(spans, key=lambda s: (-s.score, -(s.end - s.start), s.start, s.recognizer)):
+        if all(span.end <= k.start or span.start >= k.end for k in kept):
+            kept.append(span)
+    return sorted(kept, key=lambda s: s.start)
+
+
+_SPANS = st.builds(lambda start, length, score, name: Span("E", start, start + length, score, name),
+                   st.integers(0, 60), st.integers(1, 15), st.sampled_from([0.6, 0.75, 0.9, 1.0]),
+                   st.sampled_from(["a", "b", "c"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_SPANS, max_size=25))
+def test_resolve_overlaps_keeps_the_best_of_each_overlapping_group(spans: list[Span]) -> None:
+    assert resolve_overlaps(spans) == _overlaps_reference(spans)
+
+
+def test_many_spans_in_one_text_keep_the_best(tier: IdentifierTier) -> None:
+    # e-mails and overlapping weaker spans in one long record (a quadratic check made a 7 MB one hang)
+    text = "word jane.doe@example.com " * 5000
+    spans = tier.find(text)
+    assert len(spans) == 5000 and {s.entity for s in spans} == {"EMAIL_ADDRESS"}
+    weaker = [Span("URL", s.start + 2, s.end + 3, 0.6, "url") for s in spans]
+    assert resolve_overlaps(spans + weaker) == spans
