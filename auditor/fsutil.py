@@ -24,16 +24,9 @@ def ensure_writable(path: Path, what: str = "output", protect: Sequence[Path] = 
     for source in protect:
         if path.resolve() == Path(source).resolve():
             raise InputError(f"{path}: the {what} would overwrite an input file; choose another path")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; the {what} needs a file path")
-    _no_file_above(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write the {what}: {exc.strerror or exc}") from None
+    fd, tmp = _temp_beside(path, what, ".probe")
+    os.close(fd)
+    os.unlink(tmp)
     return path
 
 
@@ -46,14 +39,7 @@ def atomic_write(path: Path, data: bytes | str, mode: int | None = None) -> None
     naming the path, not an internal error.
     """
     path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, cannot write a file there")
-    _no_file_above(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    fd, tmp = _temp_beside(path, "output", ".tmp")
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -70,12 +56,20 @@ def atomic_write(path: Path, data: bytes | str, mode: int | None = None) -> None
         raise
 
 
-def _no_file_above(path: Path) -> None:
+def _temp_beside(path: Path, what: str, suffix: str) -> tuple[int, str]:
+    """A temporary file in ``path``'s folder (made if missing), or one line saying why there can be none."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; the {what} needs a file path")
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise InputError(f"{path}: {parent} is a file, not a folder")
-            return
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the {what}: {exc.strerror or exc}") from None
 
 
 def _umask() -> int:
