@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auditor.errors import PlanError
 from auditor.yamlio import describe_validation_error, load_yaml
@@ -32,6 +32,20 @@ TransferMechanism = Literal["none", "adequacy", "scc", "bcr", "derogation", "cac
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: object) -> object:
+        """A bare ``legal:`` (YAML null) with nothing under it means an empty section, not a type error.
+
+        Users comment out every field of a section and leave its heading; sections whose fields all have
+        defaults then read as ``{}``. A section with required fields (``dataset:``) still reports those.
+        """
+        if not isinstance(data, dict):
+            return data
+        empty = [name for name, info in cls.model_fields.items() if name in data and data[name] is None
+                 and isinstance(info.annotation, type) and issubclass(info.annotation, _Section)]
+        return {**data, **{name: {} for name in empty}} if empty else data
 
 
 class DataSubjects(_Section):

@@ -76,3 +76,69 @@ def test_transfer_mechanism_accepts_one_or_several(write: Callable[[str, str], P
     assert many.plan.transfers.mechanism == ["scc", "cac_standard_contract"]
     with pytest.raises(PlanError, match=r"transfers\.mechanism"):
         load_plan(write("c.yaml", MINI_PLAN + "transfers: {mechanism: pinky_promise}\n"))
+
+
+def test_yaml_1_1_booleans_stay_strings(write: Callable[[str, str], Path]) -> None:
+    # YAML 1.1 reads bare NO / no / yes / on as booleans; plans (like YAML 1.2) only know true/false.
+    text = MINI_PLAN.replace("  path: data.jsonl", "  path: data.jsonl\n  languages: [en, no, on]")
+    text += "transfers:\n  storage_region: NO\n  compute_region: no\nmeasures:\n  redaction: true\n"
+    doc = load_plan(write("n.yaml", text))
+    assert doc.plan.transfers.storage_region == "NO" and doc.plan.transfers.compute_region == "NO"
+    assert doc.plan.dataset.languages == ["en", "no", "on"]
+    assert doc.plan.measures.redaction is True
+    # A bool field still takes yes/no: pydantic parses those strings, so no existing plan changes meaning.
+    assert load_plan(write("n2.yaml", MINI_PLAN + "measures:\n  redaction: yes\n")).plan.measures.redaction
+
+
+def test_yaml_1_1_booleans_stay_strings_in_policies_and_waivers(write: Callable[[str, str], Path]) -> None:
+    from auditor.yamlio import load_yaml
+
+    loaded = load_yaml(write("w.yaml", "a: [yes, no, on, off, y, n, true, false, True]\n"), "waiver file")
+    assert loaded.data == {"a": ["yes", "no", "on", "off", "y", "n", True, False, True]}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (MINI_PLAN + "privacy:\n  mechanism: none\n", "d.yaml:13: duplicate key 'privacy' (first at line 10)"),
+        (MINI_PLAN.replace("  dpia: DPIA-1", "  dpia: DPIA-1\n  dpia: DPIA-2"),
+         "d.yaml:8: duplicate key 'dpia' (first at line 7)"),
+        ("version: 1\nname: x\ndataset: {path: a, text_fields: [{f: 1, f: 2}]}\n",
+         "d.yaml:3: duplicate key 'f' (first at line 3)"),
+    ],
+)
+def test_duplicate_keys_are_an_error_at_any_depth(write: Callable[[str, str], Path], text: str,
+                                                  expected: str) -> None:
+    path = write("d.yaml", text)
+    with pytest.raises(PlanError) as info:
+        load_plan(path)
+    assert str(info.value) == str(path.parent / expected)
+
+
+def test_messages_drop_pydantic_tags_and_name_lines(write: Callable[[str, str], Path]) -> None:
+    path = write("m.yaml", MINI_PLAN + "transfers:\n  mechanism: [scc, pinky]\n")
+    with pytest.raises(PlanError) as info:
+        load_plan(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:14: transfers.mechanism: Input should be 'none'"), message
+    assert "literal" not in message and "list[" not in message
+    path = write("intkey.yaml", MINI_PLAN + "1: x\n")
+    with pytest.raises(PlanError) as info:
+        load_plan(path)
+    assert str(info.value) == f"{path}:13: 1: mapping keys must be text (quote the key)"
+    # a section whose name is also one of pydantic's tags ("model") is a field the user wrote: kept
+    path = write("mb.yaml", MINI_PLAN + "model:\n  base: [1, 2]\n")
+    with pytest.raises(PlanError) as info:
+        load_plan(path)
+    assert str(info.value) == f"{path}:14: model.base: Input should be a valid string"
+
+
+def test_bare_section_heading_is_an_empty_section(write: Callable[[str, str], Path]) -> None:
+    doc = load_plan(write("e.yaml", MINI_PLAN + "legal:\nmeasures:\n"))
+    assert doc.plan.legal.gdpr.lawful_basis is None and doc.plan.measures.redaction is False
+    nested = load_plan(write("e2.yaml", MINI_PLAN + "legal:\n  gdpr:\n"))
+    assert nested.plan.legal.gdpr.lawful_basis is None
+    path = write("e3.yaml", "version: 1\nname: x\ndataset:\n")
+    with pytest.raises(PlanError) as info:
+        load_plan(path)
+    assert str(info.value) == f"{path}:3: dataset.path: Field required"
