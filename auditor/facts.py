@@ -7,6 +7,7 @@ than zero: a rule that needs them then reports "needs a scan" instead of passing
 # Annotations are evaluated at class creation, not postponed: for string annotations pydantic compiles and
 # evaluates each one again, a measurable share of the gate's start-up.
 
+import math
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,11 +23,22 @@ EEA_CODES = frozenset({
 
 #: The facts that exist only when a scan is given. A missing one of these means "needs a scan".
 SCAN_FACTS = frozenset({"records", "records_with_personal_data", "n", "categories", "entities", "languages",
-                        "distinct_users"})
+                        "distinct_users", "scan_sampled"})
 
 
 def _is_eea(region: str) -> bool:
     return region.split("-")[0] in EEA_CODES
+
+
+def wilson_upper(hits: int, n: int, z: float = 1.96) -> float:
+    """The 95% Wilson upper bound of a proportion (the same bound ``auditor scan`` reports per entity)."""
+    if n <= 0:
+        return 1.0
+    p = hits / n
+    denom = 1 + z * z / n
+    centre = p + z * z / (2 * n)
+    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return min(1.0, (centre + margin) / denom)
 
 
 class ScanFacts(BaseModel):
@@ -40,9 +52,24 @@ class ScanFacts(BaseModel):
     categories: dict[str, int] = Field(default_factory=dict)
     entities: dict[str, int] = Field(default_factory=dict)
     languages: dict[str, int] = Field(default_factory=dict)
+    sampled_records: int | None = Field(default=None, ge=0, description="Set for a sample scan: records scanned")
+
+    @property
+    def sampled(self) -> bool:
+        """The counts are 95% upper bounds extrapolated from a sample, not counts of the whole dataset."""
+        return self.sampled_records is not None
 
     @classmethod
     def from_scan(cls, scan: ScanResult) -> Self:
+        """The scan's counts; for a sample scan, their 95% upper bounds over the whole dataset.
+
+        A sample's raw hit counts describe a few records, yet ``records`` is the whole file, so a sample
+        with no hits would read as "no personal data" and switch DP and special-category rules off. The
+        conservative bound keeps a sample from ever being more permissive than its uncertainty allows:
+        even zero hits in a sample bound a category above zero, and only a full scan can show it is absent.
+        """
+        if scan.sample is not None:
+            return cls._from_sample(scan)
         return cls(
             records=scan.records,
             records_with_personal_data=scan.records_with_personal_data,
@@ -50,6 +77,31 @@ class ScanFacts(BaseModel):
             categories={name: stats.records for name, stats in scan.categories.items()},
             entities={name: stats.records for name, stats in scan.entities.items()},
             languages=dict(scan.languages),
+        )
+
+    @classmethod
+    def _from_sample(cls, scan: ScanResult) -> Self:
+        assert scan.sample is not None
+        n = scan.records_scanned or scan.sample.sampled_records
+        population = max(scan.sample.population_records, scan.records)
+
+        def bound(hits: int) -> int:
+            return min(population, math.ceil(wilson_upper(hits, n) * population))
+
+        entities = {}
+        for name, stats in scan.entities.items():
+            upper = stats.upper95_records
+            entities[name] = min(population, math.ceil(upper)) if upper is not None else bound(stats.records)
+        categories = {name: bound(scan.categories[name].records if name in scan.categories else 0)
+                      for name in (*CATEGORIES, *(k for k in scan.categories if k not in CATEGORIES))}
+        return cls(
+            records=scan.records,
+            records_with_personal_data=max(bound(scan.records_with_personal_data), categories["personal_data"]),
+            distinct_users=scan.distinct_users,
+            categories=categories,
+            entities=entities,
+            languages={name: bound(count) for name, count in scan.languages.items()},
+            sampled_records=n,
         )
 
 
@@ -76,6 +128,11 @@ class Facts(BaseModel):
     privacy_unit: str = "record"
 
     @property
+    def scan_sampled(self) -> bool:
+        """The dataset facts are 95% upper bounds from a sample scan (shown in output, readable in CEL)."""
+        return self.scan is not None and self.scan.sampled
+
+    @property
     def n(self) -> int | None:
         """Privacy units: distinct users for user-level DP (when known), records otherwise."""
         if self.scan is None:
@@ -100,6 +157,7 @@ class Facts(BaseModel):
             )
             if scan.distinct_users is not None:
                 view["distinct_users"] = scan.distinct_users
+            view["scan_sampled"] = scan.sampled
         return view
 
 

@@ -7,7 +7,8 @@ that passed ``check`` passes the same gate inside ``train``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,18 +26,67 @@ if TYPE_CHECKING:
 FAIL_ON_CHOICES = (*SEVERITIES, "none")
 
 
+def _stderr(message: str) -> None:
+    print(f"auditor: warning: {message}", file=sys.stderr)
+
+
+def _short(digest: str) -> str:
+    return f"{digest[:12]}…"
+
+
+def verify_scan_dataset(doc: PlanDocument, scan: ScanResult, scan_source: Path | str | None = None,
+                        warn: Callable[[str], None] = _stderr) -> None:
+    """Refuse a scan of another dataset: its facts would decide the gate for data nobody scanned.
+
+    When the plan's dataset is where the plan says, the scan's recorded sha256 must equal the file's
+    (streamed, so size does not matter). When it is not there (scan and check in separate CI jobs) the
+    digest cannot be checked: the file names must still match, and a warning says the scan is unverified.
+    """
+    where = str(scan_source) if scan_source is not None else "the scan result"
+    dataset = doc.dataset_path
+    scanned = scan.dataset.path
+    if dataset.is_file():
+        from auditor.fsutil import sha256_file  # hashlib only; fsutil's tempfile import is cheap enough here
+
+        try:
+            actual = sha256_file(dataset)
+        except OSError as exc:
+            raise InputError(f"{dataset}: cannot read the plan's dataset to verify {where}: "
+                             f"{exc.strerror or exc}") from None
+        if actual != scan.dataset.sha256:
+            raise InputError(f"{where} describes {scanned} (sha256 {_short(scan.dataset.sha256)}), but "
+                             f"{doc.source}'s dataset.path is {dataset} (sha256 {_short(actual)}): rescan")
+        return
+    if Path(scanned).name != dataset.name:
+        raise InputError(f"{where} describes {scanned}, but {doc.source}'s dataset.path is {dataset} (a "
+                         "different file name; the dataset is not there to compare digests): rescan")
+    warn(f"{dataset} not found: {where} could not be verified against the plan's dataset (same file name "
+         f"{dataset.name}, sha256 {_short(scan.dataset.sha256)} unchecked)")
+
+
 def run_gate(doc: PlanDocument, scan: ScanResult | ScanFacts | None, policies: Sequence[str] = (),
-             waivers: Path | None = None, fail_on: str = "high", today: dt.date | None = None) -> GateResult:
-    """Evaluate every requested policy; exit code 1 when an unwaived failure reaches ``fail_on``."""
+             waivers: Path | None = None, fail_on: str = "high", today: dt.date | None = None,
+             scan_source: Path | str | None = None, warn: Callable[[str], None] = _stderr) -> GateResult:
+    """Evaluate every requested policy; exit code 1 when an unwaived failure reaches ``fail_on``.
+
+    A :class:`ScanResult` is first checked against the plan's dataset (:func:`verify_scan_dataset`), so
+    ``check``, ``train`` and ``audit`` all refuse a scan of other data. Hand-made :class:`ScanFacts`
+    (policy tests) name no dataset and are taken as given.
+    """
     if fail_on not in FAIL_ON_CHOICES:
         raise InputError(f"--fail-on: '{fail_on}' is not one of {', '.join(FAIL_ON_CHOICES)}")
+    if isinstance(scan, ScanResult):
+        verify_scan_dataset(doc, scan, scan_source, warn)
     loaded = resolve_policies(policies)
     waiver_source: Path | None = None
     waiver_list: list[Waiver] = []
     if waivers:
-        from auditor.policy.waivers import load_waivers
+        from auditor.policy.waivers import check_waiver_targets, load_waivers_with_lines
 
-        waiver_source, waiver_list = load_waivers(waivers)
+        waiver_source, waiver_list, waiver_lines = load_waivers_with_lines(waivers)
+        # No --policy filter (every bundled policy loaded): an unknown rule id can only be a typo.
+        strict = set(policies) <= {"bundled"}
+        check_waiver_targets(waiver_source, waiver_list, waiver_lines, loaded, strict=strict, warn=warn)
     facts = build_facts(doc.plan, scan)
     evaluation = Evaluator(doc.plan, facts, waiver_list, waiver_source, today).evaluate(loaded)
     draft = GateResult(verdict="pass", exit_code=0, fail_on=fail_on, policies=evaluation.policies,

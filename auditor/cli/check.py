@@ -31,8 +31,18 @@ def check(ctx: click.Context, plan: Path, scan_path: Path | None, policies: tupl
     from auditor.scan.model import read_scan
 
     doc = load_plan(plan)
+    if output is not None:
+        # Before the gate runs: a bad -o is one line (exit 2), and the gate result never replaces an input.
+        from auditor.fsutil import ensure_writable  # tempfile & co.: only when writing a file
+
+        inputs = [plan, doc.dataset_path, *([scan_path] if scan_path else []), *([Path(waivers)] if waivers else [])]
+        ensure_writable(output, "gate result", protect=inputs)
     scan = read_scan(scan_path) if scan_path else None
-    result = run_gate(doc, scan, policies, Path(waivers) if waivers else None, fail_on)
+    result = run_gate(doc, scan, policies, Path(waivers) if waivers else None, fail_on, scan_source=scan_path)
+    if scan is not None and scan.sample is not None:
+        click.echo(f"note: {scan_path} is a sample scan ({scan.sample.sampled_records:,} of "
+                   f"{scan.sample.population_records:,} records); dataset facts are 95% upper bounds, so "
+                   "rules may fire on categories the sample did not see. Scan in full to clear them.", err=True)
     fmt = fmt or (SUFFIX_FORMATS.get(output.suffix.lower(), "table") if output else "table")
     to_terminal = output is None and sys.stdout.isatty()
     width = ctx.terminal_width or 120

@@ -136,3 +136,40 @@ def test_entry_point_keeps_gc_and_normal_exit_for_long_running_commands() -> Non
             "except SystemExit as exc:\n    print('EXIT', exc.code, gc.isenabled())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "EXIT 0 True" in out, out
+
+
+def test_bad_output_path_is_one_line_exit_2_before_the_gate(runner: CliRunner, mini_plan: Path,
+                                                            mini_policy: Path, tmp_path: Path,
+                                                            monkeypatch: object) -> None:
+    import auditor.gate
+
+    def gate_must_not_run(*_: object, **__: object) -> None:
+        raise AssertionError("the gate ran before the output path was checked")
+
+    monkeypatch.setattr(auditor.gate, "run_gate", gate_must_not_run)  # type: ignore[attr-defined]
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("x")
+    cases = {
+        str(tmp_path / "adir"): "is a directory; the gate result needs a file path",
+        str(tmp_path / "afile" / "x.json"): "afile is a file, not a folder",
+        "": "not a file name for the gate result",
+        str(mini_plan): "would overwrite an input file",
+    }
+    for out, message in cases.items():
+        result = runner.invoke(cli, ["check", str(mini_plan), "--policy", str(mini_policy), "-o", out])
+        assert result.exit_code == 2, (out, result.output)
+        assert len(result.output.strip().splitlines()) == 1 and message in result.output, (out, result.output)
+    assert mini_plan.read_text().startswith("version: 1")
+
+
+def test_unwritable_output_folder_is_exit_2(runner: CliRunner, mini_plan: Path, mini_policy: Path,
+                                            monkeypatch: object) -> None:
+    import tempfile
+
+    def denied(*_: object, **__: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)  # type: ignore[attr-defined]
+    result = runner.invoke(cli, ["check", str(mini_plan), "--policy", str(mini_policy), "-o", "/sys/x.json"])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == "auditor: /sys/x.json: cannot write the gate result: Permission denied"

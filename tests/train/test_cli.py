@@ -95,7 +95,9 @@ def test_stale_scan_is_refused(setup: tuple[Path, Path, Path], tmp_path: Path) -
         handle.write(json.dumps({"text": "late parcel", "label": 3, "customer_id": "x"}) + "\n")
     result = _run("train", str(plan), "--scan", str(scan), "--policy", str(policy), "--out", str(tmp_path / "o"),
                   "--ledger", str(tmp_path / "l"), "--no-progress")
-    assert result.exit_code == 1 and "different dataset" in result.output
+    assert result.exit_code == 2, result.output
+    assert f"{scan} describes" in result.output and "rescan" in result.output
+    assert not (tmp_path / "o").exists()
 
 
 def test_help_does_not_import_torch() -> None:
