@@ -10,13 +10,18 @@ output format (SARIF ``suppressions``), it only stops blocking.
 
 import datetime as dt
 import fnmatch
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from auditor.errors import PolicyLoadError
 from auditor.findings import WaiverRef
 from auditor.yamlio import describe_validation_error, load_yaml
+
+if TYPE_CHECKING:
+    from auditor.policy.model import Policy
 
 
 class WaiverScope(BaseModel):
@@ -46,6 +51,14 @@ class Waiver(BaseModel):
     expires: dt.date
     scope: WaiverScope | None = None
 
+    @field_validator("rule", "reason", "approver")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # A waiver is an accountable decision: "reason: ' '" or an anonymous approver is no decision at all.
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
     def expired(self, today: dt.date) -> bool:
         return today > self.expires
 
@@ -62,11 +75,62 @@ class WaiverFile(BaseModel):
 
 
 def load_waivers(path: Path | str) -> tuple[Path, list[Waiver]]:
+    """The waivers in ``path``; any invalid entry is one :class:`PolicyLoadError` line (file:line: field)."""
+    source, waivers, _ = load_waivers_with_lines(path)
+    return source, waivers
+
+
+def load_waivers_with_lines(path: Path | str) -> tuple[Path, list[Waiver], list[int | None]]:
+    """Like :func:`load_waivers`, plus each waiver's line, so later checks can point at the entry."""
     path = Path(path)
     loaded = load_yaml(path, "waiver file", PolicyLoadError)
-    data = loaded.data if isinstance(loaded.data, dict) else {"waivers": loaded.data}
+    listed = isinstance(loaded.data, dict)
+    data = loaded.data if listed else {"waivers": loaded.data}
+    # A bare list is read as if under "waivers:"; its recorded lines get the same prefix.
+    where = loaded.lines if listed else {("waivers", *key): line for key, line in loaded.lines.items()}
     try:
         parsed = WaiverFile.model_validate(data)
     except ValidationError as exc:
-        raise PolicyLoadError(describe_validation_error(exc, path, loaded)) from None
-    return path, parsed.waivers
+        raise PolicyLoadError(describe_validation_error(exc, path, where)) from None
+    lines = [where.get(("waivers", i)) for i in range(len(parsed.waivers))]
+    return path, parsed.waivers, lines
+
+
+def check_waiver_targets(source: Path, waivers: Sequence[Waiver], lines: Sequence[int | None],
+                         policies: Sequence["Policy"], *, strict: bool,
+                         warn: Callable[[str], None]) -> None:
+    """A waiver that names no loaded rule or policy never applies; say so instead of ignoring it.
+
+    Typos here are silent failures of the worst kind: the team believes a finding is waived (or a waiver
+    is scoped) and it is not. With every bundled policy loaded (``strict``: no ``--policy`` filter) an
+    unknown id can only be a mistake, so it is an error (exit 2), as is an id that differs from a loaded
+    one only in case. With a ``--policy`` filter an unknown rule may belong to a policy the user left out
+    on purpose, so it is a warning on stderr.
+    """
+    owner = {rule.spec.id: p.id for p in policies for rule in p.rules}
+    owner.update({block.spec.id: p.id for p in policies for block in p.privacy})
+    policy_ids = {p.id for p in policies}
+    for index, waiver in enumerate(waivers):
+        where = f"{source}:{lines[index]}" if index < len(lines) and lines[index] else str(source)
+        problem: str | None = None
+        certain = strict  # a case-only mismatch with a loaded id is a typo whatever --policy selected
+        if waiver.rule not in owner:
+            near = next((rid for rid in owner if rid.upper() == waiver.rule.upper()), None)
+            certain = certain or near is not None
+            problem = (f"rule '{waiver.rule}' does not match rule id {near} (ids are case-sensitive)" if near
+                       else f"no loaded policy has a rule '{waiver.rule}'; the waiver never applies")
+        elif waiver.scope is not None and waiver.scope.policy is not None:
+            wanted = waiver.scope.policy
+            if wanted not in policy_ids:
+                near = next((pid for pid in policy_ids if pid.lower() == wanted.lower()), None)
+                certain = certain or near is not None
+                problem = (f"scope.policy '{wanted}' does not match policy id '{near}' (ids are case-sensitive)"
+                           if near else f"scope.policy '{wanted}' is not a loaded policy; the waiver never applies")
+            elif owner[waiver.rule] != wanted:
+                problem = (f"scope.policy '{wanted}' does not contain rule {waiver.rule} (it is in "
+                           f"'{owner[waiver.rule]}'); the waiver never applies")
+        if problem is None:
+            continue
+        if certain:
+            raise PolicyLoadError(f"{where}: waiver: {problem}")
+        warn(f"{where}: waiver: {problem} (only the policies selected with --policy are loaded)")

@@ -9,6 +9,7 @@ in a confusing way.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -70,6 +71,28 @@ def signing_info(key: Ed25519PrivateKey | None, public_key_hint: str = PUBLIC_KE
                        envelope=ENVELOPE_NAME, public_key_hint=public_key_hint)
 
 
+def _report_folder(out_dir: Path) -> Path:
+    """Make sure ``out_dir`` can hold the report before anything is rendered, signed or written.
+
+    A file where the folder (or one of its parents) should be, or a folder that cannot be created, is one
+    :class:`InputError` line (exit 2) instead of ``NotADirectoryError`` from deep inside the writer.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: --out must be a folder, and this is a file")
+    for parent in out_dir.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{out_dir}: --out cannot be created: {parent} is a file, not a folder")
+            break
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out_dir}: cannot create the report folder: {exc.strerror or exc}") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise InputError(f"{out_dir}: cannot write the report there: permission denied")
+    return out_dir
+
+
 def write_report(evidence: EvidenceBundle, out_dir: Path, *, key: Path | None,
                  formats: tuple[Format, ...] = FORMATS, templates: Path | None = None,
                  public_key_hint: str = PUBLIC_KEY_NAME) -> ReportFiles:
@@ -79,7 +102,7 @@ def write_report(evidence: EvidenceBundle, out_dir: Path, *, key: Path | None,
     ``out_dir``; one whose bytes no longer match the recorded digest is refused, since signing it would
     vouch for a file the audit never saw.
     """
-    out_dir = Path(out_dir)
+    out_dir = _report_folder(Path(out_dir))
     private = load_private_key(key) if key is not None else None
     signing = signing_info(private, public_key_hint)
     rendered = render_all(evidence, signing, formats, templates)

@@ -87,6 +87,8 @@ def test_report_schema_is_printed(runner: CliRunner) -> None:
     (["report", "{run}", "--format", "html,docx"], "--format: unknown format docx"),
     (["report", "{run}", "--key", "{run}/evidence.json"], "evidence.json: cannot load the signing key"),
     (["report", "{run}", "--templates", "nowhere"], "nowhere: --templates must be a folder"),
+    (["report", "{run}", "--out", "{run}/evidence.json/x"], "evidence.json is a file, not a folder"),
+    (["report", "{run}", "--out", "{run}/evidence.json"], "evidence.json: --out must be a folder"),
     (["verify", "{run}/none.intoto.jsonl"], "none.intoto.jsonl: envelope not found"),
     (["verify", "{run}/evidence.json"], "evidence.json: expected exactly one DSSE envelope line"),
 ])
