@@ -44,6 +44,7 @@ def scan(dataset: Path | None, plan_path: Path | None, text_fields: tuple[str, .
         user_id_field = user_id_field or spec.user_id_field
     if dataset is None:
         raise click.UsageError("name a DATASET file or pass --plan PLAN")
+    _check_outputs(dataset, output, findings_path)
     result = scan_dataset(dataset, text_fields=list(text_fields) or ["text"], format=fmt,
                           user_id_field=user_id_field, workers=workers, sample=sample,
                           findings_path=findings_path, progress=not no_progress, seed=seed)
@@ -60,3 +61,19 @@ def scan(dataset: Path | None, plan_path: Path | None, text_fields: tuple[str, .
                f"{len(result.entities)} entity types{errors}" + (f"; wrote {output}" if output else ""),
                err=True)
     sys.stdout.flush()
+
+
+def _check_outputs(dataset: Path, output: Path | None, findings_path: Path | None) -> None:
+    """Refuse unusable output paths before the scan, not after it: a scan can take hours, and a failure at
+    the end would leave the findings file written but no scan.json. Neither output may be the dataset (it
+    would be overwritten), nor may both be the same file."""
+    from auditor.errors import InputError
+    from auditor.fsutil import ensure_writable
+
+    if output is not None:
+        ensure_writable(output, "scan result", protect=[dataset])
+    if findings_path is not None:
+        ensure_writable(findings_path, "findings file", protect=[dataset])
+        if output is not None and findings_path.resolve() == output.resolve():
+            raise InputError(f"{findings_path}: --findings and -o name the same file; choose two paths")
+

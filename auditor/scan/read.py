@@ -9,17 +9,24 @@ a reason -- never a crash, never silently dropped, and never the line's content 
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import gzip
 import json
 import re
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 
 from auditor.errors import ScanError
+
+if TYPE_CHECKING:
+    from auditor.scan.identifiers import IdentifierTier
 
 Format = Literal["jsonl", "csv", "parquet", "text"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet", "text")
@@ -53,13 +60,53 @@ class ReadProblem(BaseModel):
     reason: str
 
 
-#: Field names safe to echo in an error. Keys are data too: a dataset keyed by e-mail address or name must
-#: not have those keys printed, so anything that does not look like a plain identifier is only counted.
-_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}(?:\.[A-Za-z_][A-Za-z0-9_\-]{0,63})*")
+#: A data key safe to echo once identifier-like parts are masked: a plain name, possibly holding masks.
+#: Keys are data too: a dataset keyed by e-mail address, card number or name must not have those keys
+#: printed, so a key that is (or starts with) an identifier, or holds anything but letters, digits, ``_``
+#: and ``-`` (a ``.``, an ``@``, a space) is only counted, never shown.
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(?:<[A-Z_]+>[A-Za-z0-9_\-]*)*")
+_LONG_DIGITS = re.compile(r"[0-9]{6,}")
+#: Deeper than this, object and list values are not descended into (a pathological nesting must not
+#: exhaust the stack); JSON itself rarely nests past a handful of levels.
+MAX_DEPTH = 64
+
+
+@lru_cache(maxsize=1)
+def _identifier_tier() -> IdentifierTier:
+    """The pattern tier without Hyperscan: a handful of short keys do not pay for compiling its database."""
+    from auditor.scan.identifiers import IdentifierTier
+
+    return IdentifierTier(use_hyperscan=False)
+
+
+@lru_cache(maxsize=4096)
+def safe_key(key: str) -> str | None:
+    """``key`` with identifier-like content masked (``phone_4155550132`` -> ``phone_<PHONE_NUMBER>``), or None
+    when it cannot be shown at all. Used wherever a key read from the data would reach an output."""
+    if not key or len(key) > 64 or "@" in key:
+        return None
+    masked = key
+    for span in sorted(_identifier_tier().find(key), key=lambda s: s.start, reverse=True):
+        masked = f"{masked[:span.start]}<{span.entity}>{masked[span.end:]}"
+    masked = _LONG_DIGITS.sub("<DIGITS>", masked)
+    return masked if _PLAIN_KEY.fullmatch(masked) else None
+
+
+def _check_path_kind(path: Path) -> None:
+    """Missing, a folder, or a pipe/device: say so before the suffix or the first bytes are looked at (reading
+    a pipe's first bytes to sniff gzip would consume them)."""
+    if not path.exists():
+        raise ScanError(f"{path}: no such file")
+    if path.is_dir():
+        raise ScanError(f"{path}: is a folder, not a dataset file")
+    if not path.is_file():
+        raise ScanError(f"{path}: not a regular file (a pipe or device); reading a dataset from a pipe is not "
+                        "supported, save it to a file first")
 
 
 def infer_format(path: Path, explicit: str | None) -> tuple[Format, bool]:
     """Format and compression from ``--format`` or the suffix (``.jsonl.gz`` is gzip JSONL)."""
+    _check_path_kind(path)
     compressed = path.suffix.lower() == ".gz" or _is_gzip(path)
     if explicit is not None:
         fmt = explicit.lower()
@@ -88,14 +135,13 @@ def _open_binary(path: Path, compressed: bool) -> IO[bytes]:
 
 
 def check_readable(path: Path, fmt: Format, compressed: bool) -> None:
-    """Fail early, in one line, on a missing, empty or binary file rather than mid-scan."""
-    if not path.exists():
-        raise ScanError(f"{path}: no such file")
-    if path.is_dir():
-        raise ScanError(f"{path}: is a folder, not a dataset file")
+    """Fail early, in one line, on a missing, empty, binary or (Parquet) footer-less file rather than mid-scan."""
+    _check_path_kind(path)
     if path.stat().st_size == 0:
         raise ScanError(f"{path}: the dataset is empty (0 bytes)")
     if fmt == "parquet":
+        if not compressed:  # the footer alone: cheap; a gzip Parquet file is checked when it is unpacked
+            _open_parquet(path)
         return
     try:
         with _open_binary(path, compressed) as handle:
@@ -107,23 +153,77 @@ def check_readable(path: Path, fmt: Format, compressed: bool) -> None:
         raise ScanError(f"{path}: looks like a binary file, not {fmt} text (NUL bytes in the first 8 KiB)")
 
 
-def extract(value: Any, path: Sequence[str], concrete: str = "") -> Iterator[tuple[str, str]]:
-    """Strings at a dotted path, descending into lists: yields (concrete field name, text)."""
+def extract(value: Any, path: Sequence[str], concrete: str = "", depth: int = 0) -> Iterator[tuple[str, str]]:
+    """Strings at a dotted path, descending into lists: yields (concrete field name, text).
+
+    A field whose value is an object (a JSON object, a Parquet struct) yields every string leaf inside it:
+    skipping it would report an object full of e-mail addresses as clean. The leaves' keys come from the
+    data, so they enter the concrete name only through :func:`safe_key` (else as ``<key#N>``).
+    """
+    if depth > MAX_DEPTH:
+        return
     if not path:
         if isinstance(value, str):
             yield concrete, value
         elif isinstance(value, list):
             for i, item in enumerate(value):
-                yield from extract(item, path, f"{concrete}[{i}]")
+                yield from extract(item, path, f"{concrete}[{i}]", depth + 1)
+        elif isinstance(value, dict):
+            for i, (key, item) in enumerate(value.items()):
+                shown = safe_key(str(key)) or f"<key#{i}>"
+                yield from extract(item, path, f"{concrete}.{shown}" if concrete else shown, depth + 1)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             yield concrete, str(value)
         return
     if isinstance(value, list):
         for i, item in enumerate(value):
-            yield from extract(item, path, f"{concrete}[{i}]")
+            yield from extract(item, path, f"{concrete}[{i}]", depth + 1)
     elif isinstance(value, dict) and path[0] in value:
         head = path[0]
-        yield from extract(value[head], path[1:], f"{concrete}.{head}" if concrete else head)
+        yield from extract(value[head], path[1:], f"{concrete}.{head}" if concrete else head, depth + 1)
+
+
+def user_id_of(value: Any, depth: int = 0) -> str | None:
+    """The first scalar at a user id path as a canonical string; None for a missing id (null, empty list).
+
+    Any scalar names a user: Parquet gives decimals, bytes, dates and timestamps as well as strings and
+    numbers, and ignoring them would report 0 distinct users for a column that has them.
+    """
+    if value is None or depth > MAX_DEPTH:
+        return None
+    if isinstance(value, list):
+        for item in value:
+            found = user_id_of(item, depth + 1)
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, dict):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "surrogateescape")  # one-to-one: distinct bytes stay distinct
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    isoformat = getattr(value, "isoformat", None)  # pandas.Timestamp for nanosecond timestamps
+    return str(isoformat()) if callable(isoformat) else str(value)
+
+
+def _user_values(value: Any, path: Sequence[str], depth: int = 0) -> Iterator[Any]:
+    """The raw values at a dotted path (descending into lists), for :func:`user_id_of`."""
+    if depth > MAX_DEPTH:
+        return
+    if not path:
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _user_values(item, path, depth + 1)
+    elif isinstance(value, dict) and path[0] in value:
+        yield from _user_values(value[path[0]], path[1:], depth + 1)
 
 
 def has_path(value: Any, path: Sequence[str]) -> bool:
@@ -134,18 +234,26 @@ def has_path(value: Any, path: Sequence[str]) -> bool:
     return isinstance(value, dict) and path[0] in value and has_path(value[path[0]], path[1:])
 
 
-def field_names(value: Any, prefix: str = "", depth: int = 0) -> list[str]:
-    """Dotted names of the fields in one row, for the 'available fields' hint."""
-    names: list[str] = []
+def field_keys(value: Any, prefix: tuple[str, ...] = (), depth: int = 0) -> list[tuple[str, ...]]:
+    """Key paths of the fields in one row, for the 'available fields' hint. Tuples, not dotted strings: a key
+    holding a dot (``jane.doe``) must stay one key, to be judged (and hidden) as one."""
+    names: list[tuple[str, ...]] = []
     if isinstance(value, list):
         for item in value[:3]:
-            names.extend(n for n in field_names(item, prefix, depth) if n not in names)
+            names.extend(n for n in field_keys(item, prefix, depth) if n not in names)
     elif isinstance(value, dict) and depth < 3:
         for key, item in value.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
+            name = (*prefix, str(key))
             names.append(name)
-            names.extend(n for n in field_names(item, name, depth + 1) if n not in names)
+            names.extend(n for n in field_keys(item, name, depth + 1) if n not in names)
     return names
+
+
+def shown_field_name(keys: Sequence[str]) -> str | None:
+    """A key path as it may appear in a message: every key masked by :func:`safe_key`; None if any key
+    cannot be shown (then the field is only counted)."""
+    shown = [safe_key(key) for key in keys]
+    return None if any(s is None for s in shown) else ".".join(cast(list[str], shown))
 
 
 class Reader(ABC):
@@ -163,19 +271,39 @@ def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | ReadProblem]]:
     """Binary lines with bounded memory: an oversized line is drained and reported, not loaded."""
     number = 0
     while True:
-        chunk = handle.readline(MAX_LINE_BYTES + 1)
+        try:
+            chunk = handle.readline(MAX_LINE_BYTES + 1)
+        except (EOFError, OSError, zlib.error) as exc:
+            yield number + 1, _stream_problem(number + 1, exc)
+            return
         if not chunk:
             return
         number += 1
         if len(chunk) > MAX_LINE_BYTES and not chunk.endswith(b"\n"):
             size = len(chunk)
-            while chunk and not chunk.endswith(b"\n"):
-                chunk = handle.readline(1 << 20)
-                size += len(chunk)
+            try:
+                while chunk and not chunk.endswith(b"\n"):
+                    chunk = handle.readline(1 << 20)
+                    size += len(chunk)
+            except (EOFError, OSError, zlib.error) as exc:
+                yield number, _stream_problem(number, exc)
+                return
             yield number, ReadProblem(line=number, reason=f"line too long ({size} bytes > "
                                                           f"{MAX_LINE_BYTES} byte limit), skipped")
             continue
         yield number, chunk
+
+
+def _stream_problem(number: int, exc: BaseException) -> ReadProblem:
+    """A file that cannot be read past some point (truncated or corrupt gzip, an I/O error): the records
+    before it are scanned, and this one problem says where reading stopped -- a scan.json, not a crash."""
+    if isinstance(exc, EOFError):
+        why = "the gzip data ends early (truncated file)"
+    elif isinstance(exc, zlib.error | gzip.BadGzipFile):
+        why = "the gzip data is corrupt"
+    else:
+        why = f"read error ({type(exc).__name__}: {getattr(exc, 'strerror', None) or 'I/O error'})"
+    return ReadProblem(line=number, reason=f"{why}; reading stopped here, the rest of the file was not scanned")
 
 
 def _decode(number: int, raw: bytes) -> str | ReadProblem:
@@ -201,8 +329,13 @@ class JsonlReader(Reader):
                 try:
                     row = json.loads(text)
                 except json.JSONDecodeError as exc:
-                    yield number, ReadProblem(line=number, reason=f"invalid JSON ({exc.msg} at column "
+                    # some messages already end in "at" ("Invalid control character at")
+                    what = exc.msg.removesuffix(" at")
+                    yield number, ReadProblem(line=number, reason=f"invalid JSON ({what} at column "
                                                                   f"{exc.colno}), skipped")
+                    continue
+                except RecursionError:
+                    yield number, ReadProblem(line=number, reason="invalid JSON (nested too deeply), skipped")
                     continue
                 if not isinstance(row, dict):
                     yield number, ReadProblem(line=number, reason=f"a JSON {type(row).__name__}, not an "
@@ -226,8 +359,15 @@ class TextReader(Reader):
 
 
 class CsvReader(Reader):
+    """CSV with a header row. Line numbers are physical lines of the file, counted here rather than taken
+    from ``csv.reader.line_num``: that counts only the lines the parser was given, so every line dropped
+    before it (invalid UTF-8, too long) would shift all later numbers. A record spanning several lines (a
+    quoted newline) is numbered by its first line."""
+
     def rows(self) -> Iterator[tuple[int, dict[str, Any] | ReadProblem]]:
         problems: list[ReadProblem] = []
+        first_line: list[int | None] = [None]  # the first physical line the current record was parsed from
+        last_line = [0]
 
         def decoded(handle: IO[bytes]) -> Iterator[str]:
             for number, raw in _lines(handle):
@@ -238,6 +378,9 @@ class CsvReader(Reader):
                 if isinstance(text, ReadProblem):
                     problems.append(text)
                     continue
+                if first_line[0] is None:
+                    first_line[0] = number
+                last_line[0] = number
                 yield text
 
         csv.field_size_limit(MAX_LINE_BYTES)  # the default (128 KiB) would reject long but valid texts
@@ -245,61 +388,83 @@ class CsvReader(Reader):
             reader = csv.reader(decoded(handle))
             header: list[str] | None = None
             while True:
+                first_line[0] = None
                 try:
                     row = next(reader)
                 except StopIteration:
                     break
                 except csv.Error as exc:
-                    problems.append(ReadProblem(line=reader.line_num, reason=f"malformed CSV ({exc}), skipped"))
+                    line = first_line[0] or last_line[0]
+                    problems.append(ReadProblem(line=line, reason=f"malformed CSV ({exc}), skipped"))
                     continue
                 finally:
                     while problems:
                         problem = problems.pop(0)
                         yield problem.line, problem
+                number = first_line[0] or last_line[0]
                 if header is None:
                     header = row
                     continue
                 if not row:
                     continue
                 if len(row) != len(header):
-                    yield reader.line_num, ReadProblem(
-                        line=reader.line_num, reason=f"{len(row)} columns where the header has {len(header)}, "
-                                                     "skipped")
+                    yield number, ReadProblem(
+                        line=number, reason=f"{len(row)} columns where the header has {len(header)}, skipped")
                     continue
-                yield reader.line_num, dict(zip(header, row, strict=True))
+                yield number, dict(zip(header, row, strict=True))
             if header is None:
                 raise ScanError(f"{self.path}: the CSV file has no header row")
 
 
+def _open_parquet(path: Path, source: Any = None) -> Any:
+    """A ``pyarrow.parquet.ParquetFile`` (footer and schema read), or one :class:`ScanError` line."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(source if source is not None else str(path))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise ScanError(f"{path}: not a readable Parquet file ({type(exc).__name__}: no valid footer; "
+                        "truncated, corrupt or not Parquet)") from None
+
+
 class ParquetReader(Reader):
+    """Parquet, one row group at a time: a row group whose pages cannot be decoded (corrupt data, a bad
+    checksum) is one :class:`ReadProblem` naming the first row not read, and the other row groups are still
+    scanned. Rows are numbered from 1 across the file, unread ones included, so numbers stay true."""
+
     def __init__(self, path: Path, compressed: bool, columns: Sequence[str] | None = None) -> None:
         super().__init__(path, compressed)
         self.columns = list(columns) if columns else None
 
     def rows(self) -> Iterator[tuple[int, dict[str, Any] | ReadProblem]]:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        try:
-            source: Any = str(self.path)
-            if self.compressed:
+        source: Any = None
+        if self.compressed:
+            try:
                 with gzip.open(self.path, "rb") as handle:  # gzip is not seekable; parquet needs seeking
                     source = pa.BufferReader(handle.read())
-            parquet = pq.ParquetFile(source)
-        except (pa.ArrowException, OSError) as exc:
-            raise ScanError(f"{self.path}: not a readable Parquet file ({type(exc).__name__})") from None
+            except (EOFError, OSError, zlib.error) as exc:
+                raise ScanError(f"{self.path}: not a readable Parquet file ({type(exc).__name__}: truncated or "
+                                "corrupt gzip)") from None
+        parquet = _open_parquet(self.path, source)
         names = set(parquet.schema_arrow.names)
         columns = [c for c in (self.columns or []) if c in names] or None
-        number = 0
-        for batch in parquet.iter_batches(batch_size=2048, columns=columns):
-            for row in batch.to_pylist():
-                number += 1
-                yield number, row
-
-    def schema_fields(self) -> list[str]:
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(str(self.path)).names) if not self.compressed else []
+        start = 0
+        for group in range(parquet.metadata.num_row_groups):
+            size = parquet.metadata.row_group(group).num_rows
+            number = start
+            try:
+                for batch in parquet.iter_batches(batch_size=2048, row_groups=[group], columns=columns):
+                    for row in batch.to_pylist():
+                        number += 1
+                        yield number, row
+            except (pa.ArrowException, OSError, ValueError) as exc:
+                yield number + 1, ReadProblem(
+                    line=number + 1, reason=f"Parquet row group {group} cannot be read ({type(exc).__name__}: "
+                                            f"corrupt data); rows {number + 1}-{start + size} skipped")
+            start += size
 
 
 def make_reader(path: Path, fmt: Format, compressed: bool, columns: Sequence[str] | None = None) -> Reader:
@@ -324,6 +489,7 @@ class RecordStream:
     def __init__(self, path: Path, fmt: Format, compressed: bool, text_fields: Sequence[str],
                  user_id_field: str | None) -> None:
         self.path = path
+        self.fmt = fmt
         self.text_fields = list(text_fields)
         self.paths = [f.split(".") for f in self.text_fields]
         self.user_path = user_id_field.split(".") if user_id_field else None
@@ -368,17 +534,29 @@ class RecordStream:
         wanted = list(self.text_fields) + ([self.user_id_field] if self.user_id_field else [])
         missing = [name for name in wanted if not any(has_path(r, name.split(".")) for r in rows)]
         if missing:
-            available: list[str] = []
+            available: list[tuple[str, ...]] = []
             for row in rows[:20]:
-                available.extend(n for n in field_names(row) if n not in available)
-            shown = [n for n in available if _PLAIN_NAME.fullmatch(n)][:30]
+                available.extend(n for n in field_keys(row) if n not in available)
+            visible = [name for name in map(shown_field_name, available) if name is not None]
+            shown = list(dict.fromkeys(visible))[:30]
             hidden = len(available) - len(shown)
             listed = ", ".join(shown) or "(none)"
             if hidden:
                 listed += f" (and {hidden} more not shown)"
             which = "text field" if missing[0] in self.text_fields else "user id field"
             raise ScanError(f"{self.path}: {which} {missing[0]!r} not found in the first {len(rows)} records; "
-                            f"fields present: {listed}")
+                            f"fields present: {listed}{self._delimiter_hint(available)}")
+
+    def _delimiter_hint(self, available: list[tuple[str, ...]]) -> str:
+        """A CSV whose header parsed as one column holding ';' or a tab is almost surely not comma-separated;
+        say so, since its one column name is hidden (it does not look like a plain name)."""
+        if self.fmt != "csv" or len(available) != 1 or len(available[0]) != 1:
+            return ""
+        for delimiter, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
+            if delimiter in available[0][0]:
+                return (f"; the header has one column: is the file delimited by {name}? only comma-separated "
+                        "CSV is read")
+        return ""
 
     def _record(self, index: int, number: int, row: dict[str, Any]) -> Record:
         self.rows_read += 1
@@ -389,8 +567,10 @@ class RecordStream:
                     units.append(TextUnit.model_construct(field=concrete, path=name, text=text))
         user: str | None = None
         if self.user_path is not None:
-            found = [v for _, v in extract(row, self.user_path)]
-            user = found[0] if found else None
+            for value in _user_values(row, self.user_path):
+                user = user_id_of(value)
+                if user is not None:
+                    break
         return Record.model_construct(index=index, line=number, texts=tuple(units), user_id=user)
 
 

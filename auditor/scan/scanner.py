@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from auditor import __version__
 from auditor.errors import ScanError
-from auditor.fsutil import sha256_file
+from auditor.fsutil import ensure_writable, sha256_file
 from auditor.scan.categories import record_categories
 from auditor.scan.masking import mask
 from auditor.scan.model import (
@@ -92,7 +92,9 @@ class _Aggregate:
     def add(self, record: Record, results: Sequence[TextResult], findings: IO[str] | None) -> None:
         self.records_scanned += 1
         if record.user_id is not None:
-            self.users.add(hashlib.blake2b(record.user_id.encode("utf-8"), digest_size=12).digest())
+            # surrogatepass: JSON may carry a lone surrogate ("\ud800"); it is still an id to count, not a crash
+            self.users.add(hashlib.blake2b(record.user_id.encode("utf-8", "surrogatepass"),
+                                           digest_size=12).digest())
         langs = {r.lang for r in results}
         lang = "zh" if "zh" in langs else ("en" if langs else "none")
         self.languages[lang] = self.languages.get(lang, 0) + 1
@@ -147,12 +149,19 @@ def _wilson_upper(hits: int, n: int, z: float = 1.96) -> float:
 
 
 def _count_records(path: Path, fmt: str, compressed: bool) -> int | None:
-    """A cheap total for the progress bar's ETA (newline count, or Parquet metadata); None when unknown."""
+    """A cheap total for the progress bar's ETA (newline count, or Parquet metadata); None when unknown.
+
+    Only an estimate: a file it cannot make sense of gives None, and the reader reports what is wrong.
+    """
     try:
         if fmt == "parquet" and not compressed:
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            return int(pq.ParquetFile(str(path)).metadata.num_rows)
+            try:
+                return int(pq.ParquetFile(str(path)).metadata.num_rows)
+            except (pa.ArrowException, ValueError):
+                return None
         if compressed or path.stat().st_size > 2 << 30:
             return None
         lines = 0
@@ -258,6 +267,8 @@ def run_scan(options: ScanOptions) -> ScanResult:
         raise ScanError(f"{path}: no text field to scan (pass --text-field)")
     fmt, compressed = infer_format(path, options.format)
     check_readable(path, fmt, compressed)
+    if options.findings_path is not None:  # before the scan: not a scan's worth of work, then a failure
+        ensure_writable(options.findings_path, "findings file", protect=[path])
     if options.sample is not None and options.sample < 1:
         raise ScanError(f"{path}: --sample must be a positive number of records")
     workers = options.workers if options.workers is not None else (os.cpu_count() or 1)

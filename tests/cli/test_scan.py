@@ -18,6 +18,7 @@ from auditor.errors import InputError
 from auditor.scan.api import load_scan
 from auditor.scan.model import CATEGORIES, ScanResult
 from tests.scan.planted import CN_ID, CN_ID_2, EMAIL, PLANTED, ROWS, write_jsonl
+from tests.scan.test_read_qa import unblock_fifo
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -208,3 +209,188 @@ def test_gzip_csv_and_parquet_through_the_cli(tmp_path: Path) -> None:
                  "--no-progress")
     scan = ScanResult.model_validate_json(result.stdout)
     assert scan.entities["CN_RESIDENT_ID"].fields == ["chat.content"]
+
+
+# --- QA pass: outputs, damaged inputs, long texts, keys from the data ---------------------------------------
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-o", "adir"], "adir: is a directory; the scan result needs a file path"),
+    (["-o", "afile/x.json"], "afile is a file, not a folder"),
+    (["-o", ""], "not a file name for the scan result"),
+    (["--findings", "adir"], "adir: is a directory; the findings file needs a file path"),
+    (["--findings", "afile/x.jsonl"], "afile is a file, not a folder"),
+    (["-o", "adir", "--findings", "f.jsonl"], "adir: is a directory"),
+    (["-o", "v.jsonl"], "the scan result would overwrite an input file"),
+    (["--findings", "v.jsonl"], "the findings file would overwrite an input file"),
+    (["--findings", "./sub/../v.jsonl"], "the findings file would overwrite an input file"),
+    (["-o", "same.json", "--findings", "same.json"], "--findings and -o name the same file"),
+])
+def test_bad_output_paths_fail_before_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               args: list[str], message: str) -> None:
+    from auditor.scan import scanner
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    dataset = write_jsonl(tmp_path / "v.jsonl")
+    before = dataset.read_bytes()
+
+    def no_drive(*_: object, **__: object) -> None:
+        raise AssertionError("the scan started before its outputs were checked")
+
+    monkeypatch.setattr(scanner, "_drive", no_drive)
+    line = one_line_error(run("scan", "v.jsonl", "--workers", "1", "--no-progress", *args))
+    assert message in line
+    assert dataset.read_bytes() == before
+    assert not (tmp_path / "f.jsonl").exists() and not (tmp_path / "same.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "afile", "sub", "v.jsonl"]
+
+
+def test_unwritable_output_folder_is_exit_2(tmp_path: Path) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        target = Path("/proc/auditor-test/x.json")           # even root cannot create files in /proc
+    else:
+        (tmp_path / "ro").mkdir(mode=0o500)
+        target = tmp_path / "ro" / "x.json"
+    data = write_jsonl(tmp_path / "d.jsonl")
+    line = one_line_error(run("scan", str(data), "--no-progress", "-o", str(target)))
+    assert line.startswith(f"auditor: {target}: cannot write the scan result: ")
+
+
+def test_library_scan_refuses_findings_over_the_dataset(tmp_path: Path) -> None:
+    from auditor.scan.api import scan_dataset
+
+    data = write_jsonl(tmp_path / "d.jsonl")
+    before = data.read_bytes()
+    with pytest.raises(InputError, match="would overwrite an input file"):
+        scan_dataset(data, text_fields=["text"], findings_path=data, workers=1, progress=False)
+    assert data.read_bytes() == before
+
+
+def test_lone_surrogate_user_id_is_counted(tmp_path: Path) -> None:
+    data = tmp_path / "s.jsonl"
+    data.write_text('{"text": "hi", "uid": "u\\ud800"}\n{"text": "yo", "uid": "u\\ud801"}\n'
+                    '{"text": "hey", "uid": "u\\ud800"}\n', encoding="utf-8")
+    result = run("scan", str(data), "--user-id-field", "uid", "--workers", "1", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    assert ScanResult.model_validate_json(result.stdout).distinct_users == 2
+
+
+def test_truncated_gzip_scans_what_was_read(tmp_path: Path) -> None:
+    import gzip
+
+    whole = gzip.compress(b'{"text": "x"}\n' * 20000)
+    (tmp_path / "t.jsonl.gz").write_bytes(whole[: len(whole) // 2])
+    result = run("scan", str(tmp_path / "t.jsonl.gz"), "--workers", "1", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    scan = ScanResult.model_validate_json(result.stdout)
+    assert 0 < scan.records < 20000 and scan.read_errors_total == 1
+    assert scan.read_errors[0].line == scan.records + 1 and "truncated" in scan.read_errors[0].reason
+
+
+def test_escaped_eof_error_is_exit_3_and_debug_shows_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.scan import api
+
+    def eof(*_: object, **__: object) -> None:
+        raise EOFError("simulated")
+
+    monkeypatch.setattr(api, "scan_dataset", eof)
+    data = write_jsonl(tmp_path / "d.jsonl")
+    result = CliRunner().invoke(cli, ["scan", str(data), "--no-progress"])
+    assert result.exit_code == 3 and "internal error: EOFError" in result.stderr
+    with pytest.raises(RuntimeError, match="unexpected EOFError") as info:   # not click's "Aborted!"
+        run("--debug", "scan", str(data), "--no-progress")
+    assert isinstance(info.value.__cause__, EOFError)
+
+
+def test_damaged_parquet_is_exit_2_or_a_counted_row_group(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": ["a"] * 100}), tmp_path / "p.parquet")
+    data = (tmp_path / "p.parquet").read_bytes()
+    (tmp_path / "tr.parquet").write_bytes(data[: len(data) // 2])
+    line = one_line_error(run("scan", str(tmp_path / "tr.parquet"), "--no-progress"))
+    assert f"{tmp_path / 'tr.parquet'}: not a readable Parquet file" in line
+
+    path = tmp_path / "cp.parquet"
+    pq.write_table(pa.table({"text": [f"mail x{i}@example.com" for i in range(300)]}), path, row_group_size=100,
+                   compression="snappy")
+    column = pq.ParquetFile(path).metadata.row_group(0).column(0)
+    start = (column.dictionary_page_offset or column.data_page_offset) + 30
+    raw = bytearray(path.read_bytes())
+    raw[start:start + 40] = b"\xab" * 40
+    path.write_bytes(bytes(raw))
+    result = run("scan", str(path), "--workers", "1", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    scan = ScanResult.model_validate_json(result.stdout)
+    assert scan.records == 200 and scan.entities["EMAIL_ADDRESS"].records == 200
+    assert [(e.line, "row group 0" in e.reason) for e in scan.read_errors] == [(1, True)]
+
+
+def test_text_past_spacy_max_length_is_scanned_to_the_end(tmp_path: Path) -> None:
+    # Long words keep the model's work small; the text is still past spaCy's 1,000,000-character limit.
+    tail = "We met Jane Doe in Berlin. Write to jane.doe@example.com today."
+    text = ("x" * 999 + " ") * 1001 + tail
+    data = write_jsonl(tmp_path / "l.jsonl", [{"text": text}])
+    result = run("scan", str(data), "--workers", "1", "--no-progress", "--findings", str(tmp_path / "f.jsonl"))
+    assert result.exit_code == 0, result.stderr
+    scan = ScanResult.model_validate_json(result.stdout)
+    assert {k: v.count for k, v in scan.entities.items()} == {"EMAIL_ADDRESS": 1, "PERSON": 1, "LOCATION": 1}
+    found = {f["entity"]: text[f["start"]:f["end"]] for f in map(json.loads, (tmp_path / "f.jsonl").open())}
+    assert found == {"PERSON": "Jane Doe", "LOCATION": "Berlin", "EMAIL_ADDRESS": "jane.doe@example.com"}
+
+
+def test_object_valued_text_field_is_scanned(tmp_path: Path) -> None:
+    data = tmp_path / "o.jsonl"
+    data.write_text(f'{{"text": {{"a": "mail {EMAIL}"}}}}\n', encoding="utf-8")
+    result = run("scan", str(data), "--workers", "1", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    scan = ScanResult.model_validate_json(result.stdout)
+    assert scan.records_with_personal_data == 1 and scan.entities["EMAIL_ADDRESS"].fields == ["text"]
+
+
+def test_parquet_decimal_user_ids_are_counted(tmp_path: Path) -> None:
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": ["x", "y", "z", "w"], "uid": [decimal.Decimal(1), decimal.Decimal(2),
+                                                                  decimal.Decimal(1), None]}),
+                   tmp_path / "u.parquet")
+    result = run("scan", str(tmp_path / "u.parquet"), "--user-id-field", "uid", "--workers", "1", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    assert ScanResult.model_validate_json(result.stdout).distinct_users == 2
+
+
+def test_keys_from_the_data_are_masked_in_the_field_list(tmp_path: Path) -> None:
+    data = tmp_path / "k.jsonl"
+    data.write_text('{"text_4539148803436467": 1, "data": {"jane.doe": {"phone_4155550132": 1}}}\n',
+                    encoding="utf-8")
+    line = one_line_error(run("scan", str(data), "--no-progress"))
+    assert line.endswith("fields present: text_<CREDIT_CARD>, data (and 2 more not shown)")
+    assert "4539148803436467" not in line and "jane" not in line and "4155550132" not in line
+
+
+def test_csv_read_errors_name_the_physical_line(tmp_path: Path) -> None:
+    data = tmp_path / "b.csv"
+    data.write_bytes(b'id,text\n1,ok\n2,\xff bad\n3,"a\nb"\n4,x,extra\n')
+    result = run("scan", str(data), "--workers", "1", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    assert [e.line for e in ScanResult.model_validate_json(result.stdout).read_errors] == [3, 6]
+
+
+def test_pipe_and_folder_messages(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "nosuffix").mkdir()
+    assert one_line_error(run("scan", str(tmp_path / "nosuffix"))).endswith("is a folder, not a dataset file")
+    if hasattr(os, "mkfifo"):  # `cat x | auditor scan /dev/stdin`: a pipe, refused without blocking on it
+        os.mkfifo(tmp_path / "pipe")
+        unblock_fifo(tmp_path / "pipe")
+        line = one_line_error(run("scan", str(tmp_path / "pipe"), "--format", "jsonl", "--no-progress"))
+        assert "not a regular file" in line and "pipe is not supported" in line
