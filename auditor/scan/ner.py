@@ -21,6 +21,10 @@ NER_COMPONENTS = ("tok2vec", "ner")
 #: personal data on their own and are left out.
 LABELS: dict[str, str] = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
 NER_SCORE = 0.85
+#: Texts longer than this go through the model in pieces. spaCy refuses a text past ``nlp.max_length``
+#: (1,000,000 characters, error E088) and its memory grows with the length of the text; pieces keep a
+#: single huge record (a book, a log dump) bounded, and the pattern tiers still see the whole text.
+NER_CHUNK_CHARS = 100_000
 #: Capitalised words the small model often tags as PERSON in support tickets.
 _NOT_NAMES = frozenset({
     "hello", "hi", "dear", "thanks", "thank", "please", "regards", "customs", "notifications", "android",
@@ -72,15 +76,44 @@ def _plausible(entity: str, value: str) -> bool:
     return not (entity == "PERSON" and all(w in _NOT_NAMES for w in words))
 
 
+def split_text(text: str, size: int) -> list[tuple[int, str]]:
+    """``text`` as (offset, piece) pairs of at most ``size`` characters, cut after a line break, else after a
+    sentence end, else at a space found in the second half of each window -- where a name or a place is
+    least likely to be cut in two -- and only as a last resort mid-word."""
+    if len(text) <= size:
+        return [(0, text)]
+    pieces: list[tuple[int, str]] = []
+    start = 0
+    while len(text) - start > size:
+        low, high = start + size // 2, start + size
+        cut = high
+        for separator in ("\n", ". ", " "):
+            found = text.rfind(separator, low, high)
+            if found >= 0:
+                cut = found + len(separator)
+                break
+        pieces.append((start, text[start:cut]))
+        start = cut
+    pieces.append((start, text[start:]))
+    return pieces
+
+
 class NerTier:
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 64, chunk_chars: int = NER_CHUNK_CHARS) -> None:
         self.nlp = load_spacy(True)
         self.batch_size = batch_size
+        self.chunk_chars = chunk_chars
 
     def find_many(self, texts: Sequence[str]) -> list[list[Span]]:
-        out: list[list[Span]] = []
-        for doc in self.nlp.pipe(texts, batch_size=self.batch_size):
-            spans: list[Span] = []
+        """Spans per text; a long text is run in pieces (:func:`split_text`) and its offsets mapped back."""
+        out: list[list[Span]] = [[] for _ in texts]
+        owners: list[tuple[int, int]] = []  # (text index, offset of the piece in that text)
+        pieces: list[str] = []
+        for i, text in enumerate(texts):
+            for offset, piece in split_text(text, self.chunk_chars):
+                owners.append((i, offset))
+                pieces.append(piece)
+        for (i, offset), doc in zip(owners, self.nlp.pipe(pieces, batch_size=self.batch_size), strict=True):
             for ent in doc.ents:
                 entity = LABELS.get(ent.label_)
                 if entity is None:
@@ -88,6 +121,5 @@ class NerTier:
                 value = ent.text
                 if not _plausible(entity, value):
                     continue
-                spans.append(Span(entity, ent.start_char, ent.end_char, NER_SCORE, "spacy"))
-            out.append(spans)
+                out[i].append(Span(entity, offset + ent.start_char, offset + ent.end_char, NER_SCORE, "spacy"))
         return out
