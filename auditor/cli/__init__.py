@@ -90,6 +90,10 @@ class AuditorGroup(click.Group):
             ctx.exit(130)
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
+                if isinstance(exc, EOFError):
+                    # click's standalone mode takes an EOFError for Ctrl-D at a prompt and prints only
+                    # "Aborted!" (exit 1): --debug would hide the very traceback it asks for
+                    raise RuntimeError(f"unexpected EOFError: {exc}") from exc
                 raise
             click.echo(f"auditor: internal error: {type(exc).__name__} (run with --debug for the traceback)",
                        err=True)
