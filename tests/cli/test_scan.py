@@ -292,7 +292,9 @@ def test_truncated_gzip_scans_what_was_read(tmp_path: Path) -> None:
 
 
 def test_escaped_eof_error_is_exit_3_and_debug_shows_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from auditor.scan import api
+    import importlib
+
+    api = importlib.import_module("auditor.scan.api")  # the module the CLI imports (another test reloads it)
 
     def eof(*_: object, **__: object) -> None:
         raise EOFError("simulated")
