@@ -13,7 +13,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from auditor.plan import TrainingPlan
-from auditor.scan.model import CATEGORIES, ScanResult
+from auditor.scan.model import CATEGORIES, ScanResult, wilson_upper
 
 #: EU member states plus the EEA's Iceland, Liechtenstein and Norway (ISO 3166-1 alpha-2).
 EEA_CODES = frozenset({
@@ -28,17 +28,6 @@ SCAN_FACTS = frozenset({"records", "records_with_personal_data", "n", "categorie
 
 def _is_eea(region: str) -> bool:
     return region.split("-")[0] in EEA_CODES
-
-
-def wilson_upper(hits: int, n: int, z: float = 1.96) -> float:
-    """The 95% Wilson upper bound of a proportion (the same bound ``auditor scan`` reports per entity)."""
-    if n <= 0:
-        return 1.0
-    p = hits / n
-    denom = 1 + z * z / n
-    centre = p + z * z / (2 * n)
-    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return min(1.0, (centre + margin) / denom)
 
 
 class ScanFacts(BaseModel):

@@ -56,15 +56,35 @@ def atomic_write(path: Path, data: bytes | str, mode: int | None = None) -> None
         raise
 
 
-def _temp_beside(path: Path, what: str, suffix: str) -> tuple[int, str]:
-    """A temporary file in ``path``'s folder (made if missing), or one line saying why there can be none."""
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; the {what} needs a file path")
+def ensure_folder(folder: Path, what: str = "the output folder") -> Path:
+    """Make ``folder`` (and its parents) or say in one line why it cannot be: a file where it or a parent
+    should be, no permission. Called before anything is rendered or signed into it."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: {what} must be a folder, and this is a file")
+    _no_file_above(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot create {what}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{folder}: cannot write into {what}: permission denied")
+    return folder
+
+
+def _no_file_above(path: Path) -> None:
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise InputError(f"{path}: {parent} is a file, not a folder")
-            break
+            return
+
+
+def _temp_beside(path: Path, what: str, suffix: str) -> tuple[int, str]:
+    """A temporary file in ``path``'s folder (made if missing), or one line saying why there can be none."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; the {what} needs a file path")
+    _no_file_above(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         return tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from auditor.errors import InputError
-from auditor.fsutil import atomic_write, ensure_writable
+from auditor.fsutil import atomic_write, ensure_folder, ensure_writable
 
 
 def test_ensure_writable_names_what_is_wrong(tmp_path: Path) -> None:
@@ -47,3 +47,13 @@ def test_atomic_write_turns_os_errors_into_input_errors(tmp_path: Path) -> None:
     atomic_write(tmp_path / "ok.json", "{}")
     assert (tmp_path / "ok.json").read_text() == "{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "ok.json"]  # no temporary left behind
+
+
+def test_ensure_folder_makes_it_or_says_why_not(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(InputError, match="--out must be a folder, and this is a file"):
+        ensure_folder(tmp_path / "afile", "--out")
+    with pytest.raises(InputError, match="afile is a file, not a folder"):
+        ensure_folder(tmp_path / "afile" / "sub")
+    made = ensure_folder(tmp_path / "new" / "sub")
+    assert made.is_dir() and (tmp_path / "afile").read_text() == "x"

@@ -9,14 +9,13 @@ in a confusing way.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, Field
 
 from auditor.errors import InputError
-from auditor.fsutil import atomic_write, sha256_file
+from auditor.fsutil import atomic_write, ensure_folder, sha256_file
 from auditor.report.evidence import EVIDENCE_NAME, EvidenceBundle
 from auditor.report.render import FORMATS, OUTPUT_NAMES, Format, render_all
 from auditor.report.sign import (
@@ -72,25 +71,9 @@ def signing_info(key: Ed25519PrivateKey | None, public_key_hint: str = PUBLIC_KE
 
 
 def _report_folder(out_dir: Path) -> Path:
-    """Make sure ``out_dir`` can hold the report before anything is rendered, signed or written.
-
-    A file where the folder (or one of its parents) should be, or a folder that cannot be created, is one
-    :class:`InputError` line (exit 2) instead of ``NotADirectoryError`` from deep inside the writer.
-    """
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir}: --out must be a folder, and this is a file")
-    for parent in out_dir.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError(f"{out_dir}: --out cannot be created: {parent} is a file, not a folder")
-            break
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{out_dir}: cannot create the report folder: {exc.strerror or exc}") from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise InputError(f"{out_dir}: cannot write the report there: permission denied")
-    return out_dir
+    """Make sure ``out_dir`` can hold the report before anything is rendered, signed or written: one
+    :class:`InputError` line (exit 2) instead of ``NotADirectoryError`` from deep inside the writer."""
+    return ensure_folder(out_dir, "--out")
 
 
 def write_report(evidence: EvidenceBundle, out_dir: Path, *, key: Path | None,

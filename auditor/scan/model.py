@@ -7,6 +7,7 @@ and read errors name a line number and a reason, never the line's content.
 # Annotations are evaluated at class creation, not postponed: for string annotations pydantic compiles and
 # evaluates each one again, a measurable share of the gate's start-up.
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +33,18 @@ CATEGORIES: tuple[str, ...] = (
     "phi",                  # records holding health information together with a HIPAA identifier
     "minors",               # signs of people under 14 (ages, school grades)
 )
+
+
+def wilson_upper(hits: int, n: int, z: float = 1.96) -> float:
+    """The 95% Wilson upper bound of a proportion: what a ``--sample`` scan reports per entity, and what the
+    gate reads for every count of a sample scan (:meth:`auditor.facts.ScanFacts.from_scan`)."""
+    if n <= 0:
+        return 1.0
+    p = hits / n
+    denom = 1 + z * z / n
+    centre = p + z * z / (2 * n)
+    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return min(1.0, (centre + margin) / denom)
 
 
 class _Frozen(BaseModel):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import math
 import multiprocessing
 import os
 import random
@@ -37,6 +36,7 @@ from auditor.scan.model import (
     ReadIssue,
     SampleInfo,
     ScanResult,
+    wilson_upper,
 )
 from auditor.scan.read import Record, RecordStream, check_readable, infer_format
 from auditor.scan.types import SpanFinding, TextResult
@@ -136,16 +136,6 @@ def _categories_of(entity: str) -> frozenset[str]:
     from auditor.scan.categories import category_map
 
     return category_map().categories_of(entity)
-
-
-def _wilson_upper(hits: int, n: int, z: float = 1.96) -> float:
-    if n == 0:
-        return 1.0
-    p = hits / n
-    denom = 1 + z * z / n
-    centre = p + z * z / (2 * n)
-    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return min(1.0, (centre + margin) / denom)
 
 
 def _count_records(path: Path, fmt: str, compressed: bool) -> int | None:
@@ -336,7 +326,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
         estimate = upper = None
         if sample_info is not None and scanned:
             estimate = round(agg.records / scanned * sample_info.population_records, 1)
-            upper = round(_wilson_upper(agg.records, scanned) * sample_info.population_records, 1)
+            upper = round(wilson_upper(agg.records, scanned) * sample_info.population_records, 1)
         entities[name] = EntityStats(count=agg.count, records=agg.records, fields=agg.fields,
                                      examples=agg.examples, estimate_records=estimate, upper95_records=upper)
     categories = {name: CategoryStats(records=v.records, count=v.count, entities=sorted(v.entities))
