@@ -46,7 +46,7 @@ def atomic_write(path: Path, data: bytes | str, mode: int | None = None) -> None
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
+        os.chmod(tmp, mode if mode is not None else default_file_mode())
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -90,6 +90,11 @@ def _temp_beside(path: Path, what: str, suffix: str) -> tuple[int, str]:
         return tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     except OSError as exc:
         raise InputError(f"{path}: cannot write the {what}: {exc.strerror or exc}") from None
+
+
+def default_file_mode() -> int:
+    """What a plain ``open()`` gives a new file (0666 less the umask); ``mkstemp`` gives 0600."""
+    return 0o666 & ~_umask()
 
 
 def _umask() -> int:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from auditor import __version__
 from auditor.errors import ScanError
-from auditor.fsutil import ensure_writable, sha256_file
+from auditor.fsutil import default_file_mode, ensure_writable, sha256_file
 from auditor.scan.categories import record_categories
 from auditor.scan.masking import mask
 from auditor.scan.model import (
@@ -315,6 +315,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
         first = f"; first at line {stream.problems[0].line}: {stream.problems[0].reason}" if stream.problems else ""
         raise ScanError(f"{path}: no records could be read ({stream.problems_total} read errors{first})")
     if findings_tmp is not None and options.findings_path is not None:
+        os.chmod(findings_tmp, default_file_mode())  # as scan.json: offsets only, readable by reviewers
         os.replace(findings_tmp, options.findings_path)
 
     duration = time.perf_counter() - started

@@ -65,6 +65,8 @@ def test_scan_counts_planted_entities(scanned: tuple[Path, Result]) -> None:
 
 def test_findings_locate_spans_without_values(scanned: tuple[Path, Result]) -> None:
     folder, _ = scanned
+    # the findings file is readable like scan.json (mkstemp alone would leave it 0600)
+    assert (folder / "findings.jsonl").stat().st_mode & 0o777 == (folder / "scan.json").stat().st_mode & 0o777
     lines = [json.loads(line) for line in (folder / "findings.jsonl").read_text(encoding="utf-8").splitlines()]
     assert all(set(line) == {"record", "line", "field", "entity", "start", "end", "score"} for line in lines)
     ids = [(f["record"], f["start"], f["end"]) for f in lines if f["entity"] == "CN_RESIDENT_ID"]
