@@ -163,13 +163,23 @@ def describe_validation_error(
 ) -> str:
     """One line for the first error (plus how many more): ``file:line: field.path: what is wrong``."""
     errors = exc.errors(include_url=False, include_input=False)
-    first = errors[0]
     known = lines.lines if isinstance(lines, LoadedYaml) else lines
-    loc: PathKey = ()
-    for part in first["loc"]:
-        # a key the document really has stays, even one named like a tag (the plan's ``model:``)
-        if (known is not None and (*loc, part) in known) or not _is_loc_tag(part):
-            loc = (*loc, part)
+
+    def user_loc(raw: tuple[str | int, ...]) -> PathKey:
+        loc: PathKey = ()
+        for part in raw:
+            # a key the document really has stays, even one named like a tag (the plan's ``model:``)
+            if (known is not None and (*loc, part) in known) or not _is_loc_tag(part):
+                loc = (*loc, part)
+        return loc
+
+    # A union field (one value or a list of them) fails once per branch; the deepest branch error names
+    # the list item that is wrong, and the branches together are one mistake, not several.
+    locs = [user_loc(tuple(e["loc"])) for e in errors]
+    same = [i for i, other in enumerate(locs) if other[:len(locs[0])] == locs[0]]
+    chosen = max(same, key=lambda i: len(locs[i]))
+    first, loc = errors[chosen], locs[chosen]
+    others = len(errors) - len(same)
     dotted = ".".join(str(p) for p in loc) or "(document)"
     line = _line_in(known, loc) if known is not None else None
     where = f"{source}:{line}" if line else f"{source}"
@@ -182,5 +192,5 @@ def describe_validation_error(
         msg = "expected a date YYYY-MM-DD"
     elif first["type"] == "value_error":
         msg = msg.removeprefix("Value error, ")
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    more = f" (and {others} more)" if others else ""
     return f"{where}: {prefix}{dotted}: {msg}{more}"

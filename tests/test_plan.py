@@ -120,8 +120,13 @@ def test_messages_drop_pydantic_tags_and_name_lines(write: Callable[[str, str], 
     with pytest.raises(PlanError) as info:
         load_plan(path)
     message = str(info.value)
-    assert message.startswith(f"{path}:14: transfers.mechanism: Input should be 'none'"), message
-    assert "literal" not in message and "list[" not in message
+    # the union's branches are one mistake: the list branch names the wrong item, and nothing "more"
+    assert message.startswith(f"{path}:14: transfers.mechanism.1: Input should be 'none'"), message
+    assert "literal" not in message and "list[" not in message and "more)" not in message
+    path = write("m2.yaml", MINI_PLAN + "transfers:\n  mechanism:\n    - scc\n    - pinky\n")
+    with pytest.raises(PlanError) as info:
+        load_plan(path)
+    assert str(info.value).startswith(f"{path}:16: transfers.mechanism.1: Input should be 'none'"), info.value
     path = write("intkey.yaml", MINI_PLAN + "1: x\n")
     with pytest.raises(PlanError) as info:
         load_plan(path)
