@@ -92,7 +92,14 @@ class Ledger:
             return []
         entries: list[LedgerEntry] = []
         prev = GENESIS
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if not text.strip():
+            # _append creates the file with its first entry in one rename, so an empty ledger was emptied:
+            # reading it as "nothing spent" would hand the dataset a fresh privacy budget.
+            raise InputError(f"{path}: privacy ledger is empty, but auditor never writes an empty ledger (was it "
+                             "truncated?); restore it from a backup -- deleting it forgets every ε spent")
+        lines = text.splitlines()
+        torn_tail = not text.endswith("\n")
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -100,10 +107,10 @@ class Ledger:
                 raw = json.loads(line)
                 entry = LedgerEntry.model_validate(raw)
             except (json.JSONDecodeError, ValidationError):
-                if number == len(lines):
-                    # A torn final line from a crash mid-append: the fsync never returned, so the write it
-                    # belonged to never reported success. Reservations precede training, so skipping it
-                    # cannot under-report spending that happened.
+                if number == len(lines) and torn_tail:
+                    # A torn final line from a crash mid-append (no newline: the one write never completed),
+                    # so its fsync never reported success. Reservations precede training, so skipping it
+                    # cannot under-report spending that happened. A complete bad line is not a crash.
                     break
                 raise InputError(f"{path}:{number}: privacy ledger line is not a valid entry") from None
             if entry.prev != prev or _entry_hash(raw) != entry.hash:
@@ -171,13 +178,27 @@ class Ledger:
         fields["hash"] = _entry_hash(fields)
         line = LedgerEntry.model_validate(fields).model_dump_json() + "\n"
         path = self.path_for(dataset_sha256)
+        if not path.exists():  # the first entry: file and entry appear together, never an empty ledger
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, line.encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            self._sync_directory()
+            return
         self._drop_torn_tail(path)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         try:
             os.write(fd, line.encode("utf-8"))
             os.fsync(fd)
         finally:
             os.close(fd)
+        self._sync_directory()
+
+    def _sync_directory(self) -> None:
         dir_fd = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)

@@ -68,6 +68,35 @@ def test_torn_last_line_is_ignored_and_cut_before_the_next_append(tmp_path: Path
     assert len(ledger.path_for(SHA).read_text().splitlines()) == 2
 
 
+def test_a_complete_bad_last_line_is_an_error_and_nothing_is_appended(tmp_path: Path) -> None:
+    # only a line without its newline is a torn write; a whole garbage line is damage, not a crash
+    ledger = Ledger(tmp_path)
+    _reserve(ledger, "r1", 2.0)
+    with ledger.path_for(SHA).open("a") as handle:
+        handle.write("not json {\n")
+    before = ledger.path_for(SHA).read_bytes()
+    with pytest.raises(InputError, match=r":2: privacy ledger line is not a valid entry"):
+        _reserve(ledger, "r2", 1.0)
+    assert ledger.path_for(SHA).read_bytes() == before
+
+
+def test_an_emptied_ledger_is_an_error_not_a_fresh_budget(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    _reserve(ledger, "r1", 6.0)
+    ledger.path_for(SHA).write_text("")  # truncated: read as "nothing spent" it would allow another 6
+    with pytest.raises(InputError, match="privacy ledger is empty"):
+        _reserve(ledger, "r2", 6.0)
+    assert ledger.path_for(SHA).read_text() == ""
+
+
+def test_the_first_entry_creates_the_file_whole(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    _reserve(ledger, "r1", 1.0)
+    assert len(ledger.path_for(SHA).read_text().splitlines()) == 1
+    assert ledger.path_for(SHA).stat().st_mode & 0o777 == 0o600
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_default_directory_is_the_user_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert Ledger().directory == tmp_path / "auditor" / "ledger"
