@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import TrainingInputError
-from auditor.fsutil import atomic_write, sha256_file
+from auditor.fsutil import atomic_write, ensure_folder, sha256_file
 from auditor.plan import PlanDocument
 from auditor.privacy import accounting
 from auditor.privacy.ledger import Ledger
@@ -42,7 +42,7 @@ def run_training(doc: PlanDocument, *, requirement: PrivacyRequirement, out_dir:
     plan = doc.plan
     spec = plan.training
     seed = spec.seed if seed is None else seed
-    out_dir = Path(out_dir)
+    out_dir = _output_folder(Path(out_dir))
 
     data = load_training_data(doc)
     settings = resolve_settings(doc, requirement, data.privacy_units)
@@ -266,6 +266,18 @@ def _evaluate(model: Any, data: Any, physical: int, device: str, num_labels: int
         if tp + fp + fn:
             f1s.append(2 * tp / (2 * tp + fp + fn))
     return EvalMetrics(records=len(labels), accuracy=accuracy, macro_f1=sum(f1s) / len(f1s) if f1s else None)
+
+
+def _output_folder(out_dir: Path) -> Path:
+    """Check ``--out`` before any step is trained or any ε reserved: a file there, or a ``model/`` folder that
+    no auditor run wrote (no ``training.json`` beside it), would otherwise surface only after training --
+    the first as an internal error with ε reserved, the second by deleting the user's files."""
+    ensure_folder(out_dir, "--out")
+    model = out_dir / "model"
+    if model.exists() and not (out_dir / EVIDENCE_FILE).is_file() and (not model.is_dir() or any(model.iterdir())):
+        raise TrainingInputError(f"{model}: --out already holds a model/ that auditor did not write (no "
+                                 f"{EVIDENCE_FILE} beside it); choose another --out or move it away")
+    return out_dir
 
 
 def _save_model(model: Any, tokenizer: Any, out_dir: Path) -> str:

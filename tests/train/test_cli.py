@@ -109,3 +109,21 @@ def test_help_does_not_import_torch() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "--resume" in result.stdout and "--ledger" in result.stdout
+
+
+def test_unusable_out_is_refused_before_training_or_the_ledger(setup: tuple[Path, Path, Path],
+                                                                 tmp_path: Path) -> None:
+    plan, policy, scan = setup
+    common = ["--scan", str(scan), "--policy", str(policy), "--ledger", str(tmp_path / "ledger"), "--no-progress"]
+    (tmp_path / "afile").write_text("x")
+    result = _run("train", str(plan), "--out", str(tmp_path / "afile"), *common)
+    assert result.exit_code == 2, result.output
+    assert "--out must be a folder" in result.output and "Traceback" not in result.output
+    foreign = tmp_path / "mine" / "model"
+    foreign.mkdir(parents=True)
+    (foreign / "weights.bin").write_text("precious")
+    result = _run("train", str(plan), "--out", str(tmp_path / "mine"), *common)
+    assert result.exit_code == 2, result.output
+    assert "model/ that auditor did not write" in result.output
+    assert (foreign / "weights.bin").read_text() == "precious"
+    assert not (tmp_path / "ledger").exists() or not any((tmp_path / "ledger").glob("*.jsonl"))
