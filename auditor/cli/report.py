@@ -65,6 +65,7 @@ def report(evidence_dir: Path | None, key: Path | None, formats: str, out_dir: P
     evidence = load_evidence(evidence_dir)
     source_dir = evidence_dir if evidence_dir.is_dir() else evidence_dir.parent
     target = out_dir or source_dir
+    key = _default_key(key, source_dir, target)
     hint = public_key_hint(key, target)
     written = write_report(evidence, target, key=key, formats=wanted, templates=templates, public_key_hint=hint)
     for missing in written.skipped_artifacts:
@@ -76,6 +77,25 @@ def report(evidence_dir: Path | None, key: Path | None, formats: str, out_dir: P
     public = Path(key).with_suffix(".pub") if key is not None else None
     echo_written(target, written.files, written.envelope, written.key_fingerprint,
                  str(public) if public is not None and public.is_file() else "SIGNER_PUBLIC_KEY.pub")
+
+
+def _default_key(key: Path | None, source_dir: Path, target: Path) -> Path | None:
+    """Without ``--key``, sign with the key ``auditor audit`` keeps in the folder (``keys/auditor.key``), as
+    audit itself does. With no key at all, refuse to re-render over a signed report: the old envelope would
+    be dropped and a verifiable report silently turned into an unsigned one."""
+    from auditor.report.sign import ENVELOPE_NAME, PRIVATE_KEY_NAME
+
+    if key is not None:
+        return key
+    for folder in dict.fromkeys((source_dir, target)):
+        private = folder / "keys" / PRIVATE_KEY_NAME
+        if private.is_file():
+            click.echo(f"signing with the existing key {private}", err=True)
+            return private
+    if (target / ENVELOPE_NAME).is_file():
+        raise InputError(f"{target / ENVELOPE_NAME}: this report is signed and no --key was given; re-rendering "
+                         "would drop its signature -- pass --key, or --out a new folder for an unsigned copy")
+    return None
 
 
 @click.command("verify")

@@ -121,3 +121,27 @@ def test_verify_defaults_to_the_key_in_the_folder_and_warns(runner: CliRunner, e
     result = runner.invoke(cli, ["verify", str(evidence_dir / "report.intoto.jsonl")])
     assert result.exit_code == 0, result.output
     assert "not who signed them" in result.output
+
+
+def test_rerender_without_key_keeps_the_report_signed(runner: CliRunner, evidence_dir: Path, tmp_path: Path) -> None:
+    # the folder's own keys/auditor.key (what `auditor audit` makes) signs a re-render without --key
+    keys = evidence_dir / "keys"
+    assert runner.invoke(cli, ["keygen", "--out", str(keys)]).exit_code == 0
+    result = runner.invoke(cli, ["report", str(evidence_dir), "--format", "md"])
+    assert result.exit_code == 0, result.output
+    assert f"signing with the existing key {keys / 'auditor.key'}" in result.output and "UNSIGNED" not in result.output
+    ok = runner.invoke(cli, ["verify", str(evidence_dir / "report.intoto.jsonl"), "--key", str(keys / "auditor.pub")])
+    assert ok.exit_code == 0, ok.output
+    # a signed report whose key is elsewhere is not silently turned unsigned
+    other = tmp_path / "k2"
+    assert runner.invoke(cli, ["keygen", "--out", str(other)]).exit_code == 0
+    signed = tmp_path / "signed"
+    signed.mkdir()
+    (signed / "evidence.json").write_bytes((evidence_dir / "evidence.json").read_bytes())
+    assert runner.invoke(cli, ["report", str(signed), "--key", str(other / "auditor.key"),
+                               "--format", "md"]).exit_code == 0
+    before = (signed / "report.intoto.jsonl").read_bytes()
+    refused = runner.invoke(cli, ["report", str(signed), "--format", "md"])
+    assert refused.exit_code == 2, refused.output
+    assert "this report is signed and no --key was given" in refused.output
+    assert (signed / "report.intoto.jsonl").read_bytes() == before
