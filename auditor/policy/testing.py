@@ -93,6 +93,9 @@ def _policy_for(ref: str, case_file: Path) -> Policy:
 
 def run_case_file(path: Path) -> tuple[Policy, list[CaseResult]]:
     loaded = load_yaml(path, "policy test file", PolicyLoadError)
+    if isinstance(loaded.data, dict) and "rules" in loaded.data and "cases" not in loaded.data:
+        raise PolicyLoadError(f"{path}: is a policy, not a policy test file (those have 'policy:' and 'cases:'); "
+                              "point `auditor policies test` at the policies' tests/ folder")
     try:
         spec = CaseFile.model_validate(loaded.data)
     except ValidationError as exc:
@@ -150,9 +153,8 @@ def run_tests(target: Path | None = None) -> TestReport:
             coverage.setdefault(rule.spec.id, set())
         for block in policy.privacy:
             coverage.setdefault(block.spec.id, set())
-        for result in results:
-            if result.ok:
-                coverage.setdefault(result.case.rule, set()).add(result.actual)
+        for result in results:  # what the cases cover, passing or not: a failing case is reported as such
+            coverage.setdefault(result.case.rule, set()).add(result.case.expect)
         report.results.extend(results)
     for rule_id, seen in sorted(coverage.items()):
         missing = [s for s in ("pass", "fail") if s not in seen]
