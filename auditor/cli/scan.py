@@ -64,16 +64,15 @@ def scan(dataset: Path | None, plan_path: Path | None, text_fields: tuple[str, .
 
 
 def _check_outputs(dataset: Path, output: Path | None, findings_path: Path | None) -> None:
-    """Refuse unusable output paths before the scan, not after it: a scan can take hours, and a failure at
-    the end would leave the findings file written but no scan.json. Neither output may be the dataset (it
-    would be overwritten), nor may both be the same file."""
+    """Refuse an unusable ``-o`` before the scan, not after it: a scan can take hours, and a failure at the
+    end would leave the findings file written but no scan.json. It may not be the dataset (it would be
+    overwritten) nor the findings file; ``run_scan`` checks ``--findings`` itself, for every caller."""
     from auditor.errors import InputError
     from auditor.fsutil import ensure_writable
 
-    if output is not None:
-        ensure_writable(output, "scan result", protect=[dataset])
-    if findings_path is not None:
-        ensure_writable(findings_path, "findings file", protect=[dataset])
-        if output is not None and findings_path.resolve() == output.resolve():
-            raise InputError(f"{findings_path}: --findings and -o name the same file; choose two paths")
+    if output is None:
+        return
+    ensure_writable(output, "scan result", protect=[dataset])
+    if findings_path is not None and findings_path.resolve() == output.resolve():
+        raise InputError(f"{findings_path}: --findings and -o name the same file; choose two paths")
 

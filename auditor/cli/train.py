@@ -26,7 +26,6 @@ def train(plan: Path, scan_path: Path | None, out_dir: Path, resume: bool, ledge
           fail_on: str) -> None:
     """Gate PLAN like `auditor check`, then fine-tune under the policies' DP requirement."""
     from auditor.errors import GateFailed
-    from auditor.fsutil import sha256_file
     from auditor.gate import run_gate
     from auditor.plan import load_plan
     from auditor.scan.api import load_scan, scan_plan_dataset
@@ -46,7 +45,8 @@ def train(plan: Path, scan_path: Path | None, out_dir: Path, resume: bool, ledge
             click.echo(f"  {finding.severity:<8} {finding.policy}/{finding.rule}: {finding.message}", err=True)
         raise GateFailed(f"{plan}: the gate refused training: {len(blocking)} blocking finding(s) at or above "
                          f"'{fail_on}' (see `auditor check {plan}`)")
-    dataset_sha = sha256_file(doc.dataset_path)
+    # the gate has just hashed the dataset and found it equal to what the scan recorded: no second read
+    dataset_sha = scan.dataset.sha256
     evidence = run_training(doc, requirement=result.privacy_requirements, out_dir=out_dir,
                             ledger_dir=ledger_dir, resume=resume, seed=seed, progress=not no_progress,
                             dataset_sha256=dataset_sha)
