@@ -23,11 +23,20 @@ EEA_CODES = frozenset({
 
 #: The facts that exist only when a scan is given. A missing one of these means "needs a scan".
 SCAN_FACTS = frozenset({"records", "records_with_personal_data", "n", "categories", "entities", "languages",
-                        "distinct_users", "scan_sampled"})
+                        "distinct_users", "users_with_multiple_records", "max_records_per_user", "scan_sampled"})
 
 
 def _is_eea(region: str) -> bool:
     return region.split("-")[0] in EEA_CODES
+
+
+def _user_counts(scan: ScanResult) -> dict[str, int]:
+    """Records-per-person facts; absent for a scan without user ids (or one written before they existed),
+    so a rule that needs them says so instead of passing."""
+    if scan.users is None:
+        return {}
+    return {"users_with_multiple_records": scan.users.with_multiple_records,
+            "max_records_per_user": scan.users.max_records_per_user}
 
 
 class ScanFacts(BaseModel):
@@ -38,6 +47,9 @@ class ScanFacts(BaseModel):
     records: int = Field(default=0, ge=0)
     records_with_personal_data: int = Field(default=0, ge=0)
     distinct_users: int | None = Field(default=None, ge=0)
+    users_with_multiple_records: int | None = Field(
+        default=None, ge=0, description="People with more than one record (scan with a user id field)")
+    max_records_per_user: int | None = Field(default=None, ge=0, description="Most records of one person")
     categories: dict[str, int] = Field(default_factory=dict)
     entities: dict[str, int] = Field(default_factory=dict)
     languages: dict[str, int] = Field(default_factory=dict)
@@ -63,6 +75,7 @@ class ScanFacts(BaseModel):
             records=scan.records,
             records_with_personal_data=scan.records_with_personal_data,
             distinct_users=scan.distinct_users,
+            **_user_counts(scan),
             categories={name: stats.records for name, stats in scan.categories.items()},
             entities={name: stats.records for name, stats in scan.entities.items()},
             languages=dict(scan.languages),
@@ -87,6 +100,7 @@ class ScanFacts(BaseModel):
             records=scan.records,
             records_with_personal_data=max(bound(scan.records_with_personal_data), categories["personal_data"]),
             distinct_users=scan.distinct_users,
+            **_user_counts(scan),  # counted over every record read, not the sample: exact, no bound needed
             categories=categories,
             entities=entities,
             languages={name: bound(count) for name, count in scan.languages.items()},
@@ -144,8 +158,10 @@ class Facts(BaseModel):
                 entities=dict(scan.entities),
                 languages=dict(scan.languages),
             )
-            if scan.distinct_users is not None:
-                view["distinct_users"] = scan.distinct_users
+            for name in ("distinct_users", "users_with_multiple_records", "max_records_per_user"):
+                value = getattr(scan, name)
+                if value is not None:
+                    view[name] = value
             view["scan_sampled"] = scan.sampled
         return view
 

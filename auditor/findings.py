@@ -65,7 +65,7 @@ class GateResult(_Frozen):
     policies: list[PolicyRef]
     findings: list[Finding]
     privacy_requirements: PrivacyRequirement
-    privacy_units: int | None = Field(default=None, description="n used to resolve δ ≤ 1/n, when known")
+    privacy_units: int | None = Field(default=None, description="n used to resolve the δ bound, when known")
     scan_used: bool = False
 
     def blocking(self) -> list[Finding]:
@@ -76,10 +76,11 @@ class GateResult(_Frozen):
     def to_json_v1(self) -> dict[str, Any]:
         """``auditor check --format json``, schema v1 (a contract with pipelines)."""
         req = self.privacy_requirements
-        delta: float | str | None = req.max_delta
-        if req.delta_one_over_n:
-            delta = req.delta_for(self.privacy_units) if self.privacy_units else (
-                f"min({req.max_delta}, 1/n)" if req.max_delta else "1/n")
+        n = self.privacy_units
+        bound_by = dict(req.bound_by)
+        origin = req.delta_origin(n) if n else None
+        if origin:  # with n known, name the rule whose bound binds at this n
+            bound_by["max_delta"] = origin
         return {
             "verdict": self.verdict,
             "exit_code": self.exit_code,
@@ -89,10 +90,11 @@ class GateResult(_Frozen):
             "privacy_requirements": {
                 "dp_required": req.dp_required,
                 "max_epsilon": req.max_epsilon,
-                "max_delta": delta,
+                "max_delta": req.delta_shown(n),
+                "min_units": req.min_units,
                 "max_grad_norm": req.max_grad_norm,
                 "sampling": req.sampling,
-                "privacy_units": self.privacy_units,
-                "bound_by": req.bound_by,
+                "privacy_units": n,
+                "bound_by": bound_by,
             },
         }

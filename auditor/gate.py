@@ -43,6 +43,13 @@ def verify_scan_dataset(doc: PlanDocument, scan: ScanResult, scan_source: Path |
     digest cannot be checked: the file names must still match, and a warning says the scan is unverified.
     """
     where = str(scan_source) if scan_source is not None else "the scan result"
+    spec = doc.plan.dataset
+    if spec.user_id_field and scan.users is not None and (scan.users.field, scan.users.normalisation) != (
+            spec.user_id_field, spec.user_id_normalisation):
+        # its per-person counts would describe other people than the ones the training will protect
+        raise InputError(f"{where} counted people by '{scan.users.field}' ({scan.users.normalisation}), but "
+                         f"{doc.source}'s dataset.user_id_field is '{spec.user_id_field}' "
+                         f"({spec.user_id_normalisation}): rescan")
     dataset = doc.dataset_path
     scanned = scan.dataset.path
     if dataset.is_file():

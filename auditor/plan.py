@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auditor.errors import PlanError
+from auditor.units import UserIdNormalisation
 from auditor.yamlio import describe_validation_error, load_yaml
 
 LawfulBasis = Literal["consent", "contract", "legal_obligation", "vital_interests", "public_task",
@@ -138,6 +139,9 @@ class DatasetSpec(_Section):
     text_fields: list[str] = Field(default_factory=lambda: ["text"], min_length=1)
     label_field: str | None = None
     user_id_field: str | None = None
+    user_id_normalisation: UserIdNormalisation = Field(
+        default="casefold", description="How user ids become people: casefold (trim, NFKC, case-fold), trim "
+                                        "(keep case) or exact")
     source: str | None = None
     original_purpose: str | None = None
     retention_days: int | None = Field(default=None, ge=0)

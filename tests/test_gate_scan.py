@@ -15,7 +15,16 @@ from auditor.facts import ScanFacts, build_facts
 from auditor.fsutil import sha256_file
 from auditor.gate import run_gate
 from auditor.plan import load_plan
-from auditor.scan.model import CategoryStats, DatasetInfo, EngineInfo, EntityStats, SampleInfo, ScanResult
+from auditor.scan.model import (
+    CategoryStats,
+    DatasetInfo,
+    EngineInfo,
+    EntityStats,
+    SampleInfo,
+    ScanResult,
+    UserStats,
+)
+from tests.conftest import MINI_PLAN
 
 
 def fake_scan(dataset: Path | str, sha256: str, *, sample: SampleInfo | None = None, records: int = 100,
@@ -129,3 +138,51 @@ def test_sample_scan_makes_the_gate_require_dp(runner: CliRunner, plan_with_data
 def test_plan_dataset_fixture_has_no_dataset(write: Callable[[str, str], Path]) -> None:
     # Guard for the fallback tests above: MINI_PLAN's dataset is relative and absent unless written.
     assert not load_plan(write("p.yaml", "version: 1\nname: x\ndataset: {path: data.jsonl}\n")).dataset_path.exists()
+
+
+def _users(repeated: int, distinct: int = 2400, most: int = 6) -> UserStats:
+    return UserStats(field="customer_id", normalisation="casefold", distinct=distinct,
+                     with_multiple_records=repeated, max_records_per_user=most if repeated else 1)
+
+
+@pytest.mark.parametrize("unit", ["record", "user"])
+def test_people_with_several_records_fail_record_level_dp(write: Callable[[str, str], Path], unit: str) -> None:
+    plan = write("p.yaml", MINI_PLAN.replace("  path: data.jsonl", "  path: data.jsonl\n  user_id_field: customer_id")
+                 + f"  unit: {unit}\n")
+    scan = fake_scan("data.jsonl", "a" * 64, records=3000, hits=2000)
+    scan = scan.model_copy(update={"users": _users(408), "distinct_users": 2400})
+    findings = {f.rule: f for f in run_gate(load_plan(plan), scan, ["gdpr"], warn=lambda _: None).findings}
+    unit_finding = findings["GDPR-4-1-PRIVACY-UNIT"]
+    if unit == "record":
+        assert unit_finding.status == "fail" and unit_finding.severity == "high"
+        assert "408 of 2400 people" in unit_finding.message and "up to 6" in unit_finding.message
+        assert "privacy.unit: user" in unit_finding.remediation
+    else:
+        assert unit_finding.status == "not_applicable"
+    clean = scan.model_copy(update={"users": _users(0)})
+    assert {f.rule: f for f in run_gate(load_plan(plan), clean, ["gdpr"], warn=lambda _: None).findings}[
+        "GDPR-4-1-PRIVACY-UNIT"].status == ("pass" if unit == "record" else "not_applicable")
+
+
+def test_a_scan_without_records_per_person_is_an_error_asking_for_a_rescan(write: Callable[[str, str], Path]) -> None:
+    plan = write("p.yaml", MINI_PLAN.replace("  path: data.jsonl", "  path: data.jsonl\n  user_id_field: customer_id"))
+    scan = fake_scan("data.jsonl", "a" * 64, records=3000, hits=2000)        # an older scan: no users block
+    finding = {f.rule: f for f in run_gate(load_plan(plan), scan, ["gdpr"], warn=lambda _: None).findings}[
+        "GDPR-4-1-PRIVACY-UNIT"]
+    assert finding.status == "error" and "rescan" in finding.message
+
+
+def test_record_level_dp_without_a_user_id_field_is_a_medium_note(mini_plan: Path) -> None:
+    result = run_gate(load_plan(mini_plan), None, ["gdpr"])
+    finding = {f.rule: f for f in result.findings}["GDPR-4-1-PRIVACY-UNIT-DECLARED"]
+    assert finding.status == "fail" and finding.severity == "medium"
+    assert finding not in result.blocking()             # visible, but not blocking at the default --fail-on high
+
+
+def test_users_facts_reach_cel_only_when_the_scan_counted_them(mini_plan: Path) -> None:
+    plan = load_plan(mini_plan).plan
+    counted = fake_scan("data.jsonl", "a" * 64).model_copy(update={"users": _users(3, distinct=40, most=2)})
+    view = build_facts(plan, counted).cel_view()
+    assert view["users_with_multiple_records"] == 3 and view["max_records_per_user"] == 2
+    assert "users_with_multiple_records" not in build_facts(plan, fake_scan("data.jsonl", "a" * 64)).cel_view()
+    assert "users_with_multiple_records" not in build_facts(plan, None).cel_view()

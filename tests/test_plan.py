@@ -19,6 +19,13 @@ def test_example_plan_loads_and_resolves_dataset_relative_to_plan() -> None:
         "    lawful_basis: legitimate_interests") + 1
 
 
+def test_example_plan_protects_people_not_records() -> None:
+    # 408 of the example's 2,400 customers have several tickets: record-level DP would protect them at k·ε
+    plan = load_plan(EXAMPLE_PLAN).plan
+    assert plan.privacy.unit == "user" and plan.dataset.user_id_field == "customer_id"
+    assert plan.dataset.user_id_normalisation == "casefold" and plan.privacy.target_delta == "auto"
+
+
 def test_cel_view_drops_unset_leaves_but_keeps_sections(write: Callable[[str, str], Path]) -> None:
     doc = load_plan(write("p.yaml", MINI_PLAN))
     view = doc.plan.cel_view()

@@ -46,7 +46,8 @@ class TableFormatter(Formatter):
         if req.dp_required or req.max_epsilon is not None:
             delta = result.to_json_v1()["privacy_requirements"]["max_delta"]
             bound = req.bound_by.get("max_epsilon", "")
+            units = f", at least {req.min_units} privacy units" if req.min_units is not None else ""
             console.print(f"Training must use DP-SGD with ε ≤ {req.max_epsilon} (set by {bound}), δ ≤ {delta}, "
-                          f"clipping ≤ {req.max_grad_norm}, {req.sampling or 'any'} sampling.")
+                          f"clipping ≤ {req.max_grad_norm}, {req.sampling or 'any'} sampling{units}.")
         console.print(summary(result), style="bold red" if result.verdict == "fail" else "bold green")
         return buffer.getvalue()

@@ -44,6 +44,10 @@ def _run(expr: Expr, context: dict[str, Any], facts: Facts, compiled: CelContext
         missing = first_missing(context, expr)
         if missing is not None and _needs_scan(missing) and not facts.scan_available:
             return Outcome("needs_scan", missing)
+        if missing is not None and _needs_scan(missing):
+            # e.g. records per person from a scan made without the plan's user id field, or an older scan
+            return Outcome("error", f"needs {missing}, which this scan does not record; rescan with the plan "
+                                    "(auditor scan --plan PLAN)")
         if missing is not None:
             return Outcome("error", f"needs {missing}, which is absent")
         return Outcome("error", f"cannot evaluate '{expr.source}': {type(exc).__name__}: {exc}")
@@ -185,18 +189,26 @@ class Evaluator:
             elif gate.kind == "error":
                 assumed = f" Its condition could not be evaluated ({gate.detail}); assumed to apply."
         bounds = block.spec.require
-        problems = self._plan_vs_bounds(bounds)
+        problems = self._plan_vs_bounds(bounds, f"{policy.id}/{block.spec.id}")
         decided |= {"plan.privacy.mechanism": self.plan.privacy.mechanism,
                     "plan.privacy.target_epsilon": self.plan.privacy.target_epsilon,
+                    "plan.privacy.target_delta": self.plan.privacy.target_delta,
                     "plan.privacy.max_grad_norm": self.plan.privacy.max_grad_norm}
+        if self.facts.n is not None:
+            decided["facts.n"] = self.facts.n
         required = ", ".join(f"{k}={v}" for k, v in bounds.model_dump(exclude_none=True).items())
         if problems:
-            return self._finding(policy, block, "fail", "The plan's DP settings exceed what this policy requires: "
+            return self._finding(policy, block, "fail", "The plan does not meet this policy's DP requirement: "
                                  + "; ".join(problems) + "." + assumed, decided, severity="high"), bounds
-        return self._finding(policy, block, "pass", f"The plan's DP settings meet {required}.{assumed}",
+        n = self.facts.n
+        delta_at_n = merge([("", bounds)]).delta_for(n) if n else None
+        resolved = f" (δ ≤ {delta_at_n:.3g} at n={n})" if delta_at_n is not None else ""
+        return self._finding(policy, block, "pass", f"The plan's DP settings meet {required}{resolved}.{assumed}",
                              decided, severity="high"), bounds
 
-    def _plan_vs_bounds(self, bounds: PrivacyBounds) -> list[str]:
+    def _plan_vs_bounds(self, bounds: PrivacyBounds, origin: str) -> list[str]:
+        """What in the plan's ``privacy:`` exceeds one block; δ and the unit count are judged by the same
+        :class:`PrivacyRequirement` methods training uses, so ``check`` and ``train`` never disagree."""
         privacy = self.plan.privacy
         problems: list[str] = []
         if bounds.dp_required and privacy.mechanism == "none":
@@ -204,13 +216,12 @@ class Evaluator:
         if bounds.max_epsilon is not None and privacy.target_epsilon is not None \
                 and privacy.target_epsilon > bounds.max_epsilon:
             problems.append(f"target_epsilon {privacy.target_epsilon} > max {bounds.max_epsilon}")
-        if isinstance(bounds.max_delta, float) and isinstance(privacy.target_delta, float) \
-                and privacy.target_delta > bounds.max_delta:
-            problems.append(f"target_delta {privacy.target_delta} > max {bounds.max_delta}")
+        single = merge([(origin, bounds)])
         n = self.facts.n
-        if bounds.max_delta == "1/n" and n and isinstance(privacy.target_delta, float) \
-                and privacy.target_delta > 1.0 / n:
-            problems.append(f"target_delta {privacy.target_delta} > 1/n = {1.0 / n:.3g} (n={n})")
+        if privacy.mechanism != "none":
+            # 'auto' resolves to the bound itself, so it can only fail a bound that admits no δ at this n
+            target = privacy.target_delta if isinstance(privacy.target_delta, float) else 0.0
+            problems += [p for p in (single.target_delta_problem(target, n), single.units_problem(n)) if p]
         if bounds.max_grad_norm is not None and privacy.max_grad_norm is not None \
                 and privacy.max_grad_norm > bounds.max_grad_norm:
             problems.append(f"max_grad_norm {privacy.max_grad_norm} > max {bounds.max_grad_norm}")

@@ -5,12 +5,13 @@
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from auditor.findings import Severity
 from auditor.policy.celx import Expr
-from auditor.privacy.requirements import PrivacyBounds
+from auditor.privacy.requirements import DeltaExpressionError, PrivacyBounds, parse_delta
 
 RULE_ID = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$"
 POLICY_ID = r"^[a-z][a-z0-9_]*$"
@@ -42,6 +43,21 @@ class PrivacyBlockSpec(_Spec):
     citation: Citation
     when: str | None = None
     require: PrivacyBounds
+
+    @model_validator(mode="before")
+    @classmethod
+    def _delta_names_the_block(cls, data: Any) -> Any:
+        """Parse ``require.max_delta`` here, where the block's id is known, so a bad bound fails at load with
+        the file, the line and the rule, like a CEL syntax error does."""
+        if isinstance(data, dict):
+            require = data.get("require")
+            delta = require.get("max_delta") if isinstance(require, dict) else None
+            if isinstance(delta, str):
+                try:
+                    parse_delta(delta)
+                except DeltaExpressionError as exc:
+                    raise ValueError(f"privacy {data.get('id', '(no id)')}: require.max_delta: {exc}") from None
+        return data
 
 
 class PolicySpec(_Spec):

@@ -7,6 +7,7 @@ own. Cases build real plans through the plan schema, so a case that no longer va
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from auditor.plan import TrainingPlan
 from auditor.policy.engine import Evaluator
 from auditor.policy.load import bundled_dir, load_policy
 from auditor.policy.model import Policy
+from auditor.privacy.requirements import PrivacyRequirement
 from auditor.yamlio import describe_validation_error, load_yaml
 
 
@@ -91,6 +93,26 @@ def _policy_for(ref: str, case_file: Path) -> Policy:
     raise PolicyLoadError(f"{case_file}: policy '{ref}' not found next to the tests or among bundled policies")
 
 
+def _privacy_view(requirement: PrivacyRequirement, n: int | None) -> dict[str, Any]:
+    """What ``expect_privacy`` can name: the merged requirement's fields, plus ``delta`` (the bound resolved
+    at the case's n, or as ``auditor check`` shows it without a scan), ``delta_bound_by`` (the rule whose
+    bound binds there) and the legacy ``delta_one_over_n`` (a ``"1/n"`` bound is among them)."""
+    got = requirement.model_dump()
+    got["delta"] = requirement.delta_shown(n)
+    got["delta_bound_by"] = requirement.delta_origin(n)
+    got["delta_one_over_n"] = any(b.expr == "1/n" for b in requirement.delta_bounds)
+    return got
+
+
+def _same(got: Any, want: Any) -> bool:
+    """Equal, with numbers compared to a relative 1e-9 (a case writes 1.0e-7 for 1/(10*10**6))."""
+    numbers = (int, float)
+    if isinstance(got, numbers) and isinstance(want, numbers) and not isinstance(got, bool) \
+            and not isinstance(want, bool):
+        return math.isclose(got, want, rel_tol=1e-9)
+    return bool(got == want)
+
+
 def run_case_file(path: Path) -> tuple[Policy, list[CaseResult]]:
     loaded = load_yaml(path, "policy test file", PolicyLoadError)
     if isinstance(loaded.data, dict) and "rules" in loaded.data and "cases" not in loaded.data:
@@ -118,14 +140,15 @@ def run_case_file(path: Path) -> tuple[Policy, list[CaseResult]]:
             results.append(CaseResult(path, line, case, "-",
                                       describe_validation_error(exc, path, None, prefix="case plan/scan ")))
             continue
-        evaluation = Evaluator(plan, build_facts(plan, scan)).evaluate([policy])
+        facts = build_facts(plan, scan)
+        evaluation = Evaluator(plan, facts).evaluate([policy])
         finding = next(f for f in evaluation.findings if f.rule == case.rule)
         problem = ""
         if finding.status != case.expect:
             problem = f"expected {case.expect}, got {finding.status}: {finding.message}"
         elif case.expect_privacy:
-            got = evaluation.requirement.model_dump()
-            wrong = {k: got.get(k) for k, v in case.expect_privacy.items() if got.get(k) != v}
+            got = _privacy_view(evaluation.requirement, facts.n)
+            wrong = {k: got.get(k) for k, v in case.expect_privacy.items() if not _same(got.get(k), v)}
             if wrong:
                 problem = f"privacy requirement differs: expected {case.expect_privacy}, got {wrong}"
         results.append(CaseResult(path, line, case, finding.status, problem))

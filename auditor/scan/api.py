@@ -14,16 +14,19 @@ from auditor.errors import ScanError
 from auditor.fsutil import atomic_write
 from auditor.plan import PlanDocument
 from auditor.scan.model import ScanResult, read_scan
+from auditor.units import UserIdNormalisation
 
 
 def scan_dataset(path: Path, *, text_fields: Sequence[str], format: str | None = None,
-                 user_id_field: str | None = None, workers: int | None = None, sample: int | None = None,
-                 findings_path: Path | None = None, progress: bool = True, seed: int = 0) -> ScanResult:
+                 user_id_field: str | None = None, user_id_normalisation: UserIdNormalisation = "casefold",
+                 workers: int | None = None, sample: int | None = None, findings_path: Path | None = None,
+                 progress: bool = True, seed: int = 0) -> ScanResult:
     """Scan one dataset file. Bad input raises :class:`ScanError` (exit 2) naming the file and field/line."""
     from auditor.scan.scanner import ScanOptions, run_scan
 
     options = ScanOptions(path=Path(path), text_fields=tuple(text_fields), format=format,
-                          user_id_field=user_id_field, workers=workers, sample=sample,
+                          user_id_field=user_id_field, user_id_normalisation=user_id_normalisation,
+                          workers=workers, sample=sample,
                           findings_path=Path(findings_path) if findings_path else None, progress=progress,
                           seed=seed)
     return run_scan(options)
@@ -36,7 +39,8 @@ def scan_plan_dataset(doc: PlanDocument, **kwargs: Any) -> ScanResult:
     """
     spec = doc.plan.dataset
     options: dict[str, Any] = {"text_fields": list(spec.text_fields), "format": spec.format,
-                               "user_id_field": spec.user_id_field}
+                               "user_id_field": spec.user_id_field,
+                               "user_id_normalisation": spec.user_id_normalisation}
     options.update(kwargs)
     return scan_dataset(doc.dataset_path, **options)
 

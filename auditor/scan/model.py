@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from auditor.units import UserIdNormalisation
+
 #: Legal categories the scan counts (records affected). The facts always carry every one of these, with 0
 #: when absent, so a policy rule never fails on a category that the dataset simply does not contain.
 CATEGORIES: tuple[str, ...] = (
@@ -96,6 +98,22 @@ class EngineInfo(_Frozen):
     workers: int = 1
 
 
+class UserStats(_Frozen):
+    """Records per person, counted over every record read (also for a sample scan), after normalising ids.
+
+    Ids themselves are never stored: the scan keeps 12-byte digests in memory and writes only counts. These
+    counts decide whether a record-level guarantee is also a per-person one (it is only when nobody has
+    more than one record).
+    """
+
+    field: str = Field(description="The plan's dataset.user_id_field (a dotted path)")
+    normalisation: UserIdNormalisation = Field(description="How ids were normalised before counting")
+    distinct: int = Field(ge=0, description="Distinct people (normalised ids)")
+    with_multiple_records: int = Field(ge=0, description="People with more than one record")
+    max_records_per_user: int = Field(ge=0, description="Most records any one person has")
+    records_without_id: int = Field(default=0, ge=0, description="Records in which no id was found")
+
+
 class ScanResult(_Frozen):
     schema_version: Literal[1] = 1
     dataset: DatasetInfo
@@ -103,6 +121,7 @@ class ScanResult(_Frozen):
     records_scanned: int = Field(ge=0)
     records_with_personal_data: int = Field(ge=0)
     distinct_users: int | None = Field(default=None, description="Distinct user_id_field values, when named")
+    users: UserStats | None = Field(default=None, description="Records per person, when a user id field is named")
     languages: dict[str, int] = Field(default_factory=dict)
     entities: dict[str, EntityStats] = Field(default_factory=dict)
     categories: dict[str, CategoryStats] = Field(default_factory=dict)

@@ -226,6 +226,15 @@ def _user_values(value: Any, path: Sequence[str], depth: int = 0) -> Iterator[An
         yield from _user_values(value[path[0]], path[1:], depth + 1)
 
 
+def user_id_at(row: Any, field: str) -> str | None:
+    """The user id at a dotted field of one row, as the scan reads it (training uses the same reading)."""
+    for value in _user_values(row, field.split(".")):
+        user = user_id_of(value)
+        if user is not None:
+            return user
+    return None
+
+
 def has_path(value: Any, path: Sequence[str]) -> bool:
     if not path:
         return True
@@ -565,12 +574,7 @@ class RecordStream:
             for concrete, text in extract(row, path):
                 if text:  # built from values this module just parsed: no need to validate them again
                     units.append(TextUnit.model_construct(field=concrete, path=name, text=text))
-        user: str | None = None
-        if self.user_path is not None:
-            for value in _user_values(row, self.user_path):
-                user = user_id_of(value)
-                if user is not None:
-                    break
+        user = user_id_at(row, self.user_id_field) if self.user_id_field else None
         return Record.model_construct(index=index, line=number, texts=tuple(units), user_id=user)
 
 

@@ -36,10 +36,12 @@ from auditor.scan.model import (
     ReadIssue,
     SampleInfo,
     ScanResult,
+    UserStats,
     wilson_upper,
 )
 from auditor.scan.read import Record, RecordStream, check_readable, infer_format
 from auditor.scan.types import SpanFinding, TextResult
+from auditor.units import UserIdNormalisation, normalise_user_id
 
 BATCH_RECORDS = 512  # larger batches: fewer spaCy pipe() calls, each with fuller minibatches
 #: Below this many records a worker pool costs more than it saves.
@@ -53,6 +55,7 @@ class ScanOptions(BaseModel):
     text_fields: tuple[str, ...]
     format: str | None = None
     user_id_field: str | None = None
+    user_id_normalisation: UserIdNormalisation = "casefold"
     workers: int | None = None
     sample: int | None = None
     findings_path: Path | None = None
@@ -81,20 +84,40 @@ class _CategoryAgg:
 
 
 class _Aggregate:
-    def __init__(self) -> None:
+    """Everything the scan counts. It lives in the parent process only (workers just detect), so counts
+    need no merging across processes and stay exact."""
+
+    def __init__(self, user_id_normalisation: UserIdNormalisation = "casefold") -> None:
         self.entities: dict[str, _EntityAgg] = {}
         self.categories: dict[str, _CategoryAgg] = {c: _CategoryAgg() for c in CATEGORIES}
         self.languages: dict[str, int] = {}
         self.records_with_pd = 0
         self.records_scanned = 0
-        self.users: set[bytes] = set()
+        self.user_id_normalisation: UserIdNormalisation = user_id_normalisation
+        #: records per person, keyed by a digest of the normalised id: the id itself is never kept
+        self.users: dict[bytes, int] = {}
+        self.records_without_id = 0
+
+    def count_user(self, record: Record) -> None:
+        """Count one record for its person, the id normalised as training normalises it
+        (:func:`auditor.units.normalise_user_id`), so the gate and the mechanism count the same people."""
+        user = normalise_user_id(record.user_id, self.user_id_normalisation) if record.user_id is not None \
+            else None
+        if not user:  # no id, or one that is blank once trimmed: training refuses it as missing too
+            self.records_without_id += 1
+            return
+        # surrogatepass: JSON may carry a lone surrogate ("\ud800"); it is still an id to count, not a crash
+        key = hashlib.blake2b(user.encode("utf-8", "surrogatepass"), digest_size=12).digest()
+        self.users[key] = self.users.get(key, 0) + 1
+
+    def user_stats(self, field: str) -> UserStats:
+        counts = self.users.values()
+        return UserStats(field=field, normalisation=self.user_id_normalisation, distinct=len(self.users),
+                         with_multiple_records=sum(1 for c in counts if c > 1),
+                         max_records_per_user=max(counts, default=0), records_without_id=self.records_without_id)
 
     def add(self, record: Record, results: Sequence[TextResult], findings: IO[str] | None) -> None:
         self.records_scanned += 1
-        if record.user_id is not None:
-            # surrogatepass: JSON may carry a lone surrogate ("\ud800"); it is still an id to count, not a crash
-            self.users.add(hashlib.blake2b(record.user_id.encode("utf-8", "surrogatepass"),
-                                           digest_size=12).digest())
         langs = {r.lang for r in results}
         lang = "zh" if "zh" in langs else ("en" if langs else "none")
         self.languages[lang] = self.languages.get(lang, 0) + 1
@@ -136,6 +159,14 @@ def _categories_of(entity: str) -> frozenset[str]:
     from auditor.scan.categories import category_map
 
     return category_map().categories_of(entity)
+
+
+def _counting_users(records: Iterable[Record], aggregate: _Aggregate) -> Iterator[Record]:
+    """Count every record read for its person, before any sampling: who repeats is a fact about the whole
+    dataset, and a sample of it would miss most repeats."""
+    for record in records:
+        aggregate.count_user(record)
+        yield record
 
 
 def _count_records(path: Path, fmt: str, compressed: bool) -> int | None:
@@ -270,26 +301,27 @@ def run_scan(options: ScanOptions) -> ScanResult:
     if fmt == "text":
         text_fields = ["text"]
     stream = RecordStream(path, fmt, compressed, text_fields, options.user_id_field)
+    aggregate = _Aggregate(options.user_id_normalisation)
+    source: Iterable[Record] = _counting_users(stream, aggregate) if options.user_id_field else stream
 
     sample_info: SampleInfo | None = None
     population: int | None = None
     records: Iterable[Record]
     if options.sample is not None:
-        sampled, population = _reservoir(stream, options.sample, options.seed)
+        sampled, population = _reservoir(source, options.sample, options.seed)
         records = sampled
         total = len(sampled)
         if population > len(sampled):
             sample_info = SampleInfo(sampled_records=len(sampled), population_records=population,
                                      seed=options.seed)
     else:
-        records = stream
+        records = source
         total_or_none = _count_records(path, fmt, compressed)
         total = total_or_none or 0
     expected = total if total else None
     if expected is not None and expected < workers * MIN_RECORDS_PER_WORKER:
         workers = max(1, min(workers, expected // MIN_RECORDS_PER_WORKER))
 
-    aggregate = _Aggregate()
     findings, findings_tmp = _findings_file(options.findings_path)
     progress = _Progress(options.progress, expected, f"scanning {path.name}")
     try:
@@ -339,6 +371,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
         records_scanned=scanned,
         records_with_personal_data=aggregate.records_with_pd,
         distinct_users=len(aggregate.users) if options.user_id_field else None,
+        users=aggregate.user_stats(options.user_id_field) if options.user_id_field else None,
         languages=dict(sorted(aggregate.languages.items())),
         entities=entities,
         categories=categories,

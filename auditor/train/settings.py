@@ -1,8 +1,9 @@
 """Requirements → settings: the policies, not the plan, decide the privacy a training run must meet.
 
 Pure and light (no torch), so enforcement is unit-tested with hand-built requirements. A plan asking for
-more ε than the policies allow is refused with both numbers and the rule that set the bound; a silent plan
-gets the required values; δ resolves against the data actually loaded.
+more ε or δ than the policies allow is refused with both numbers and the rule that set the bound, and so is
+a dataset with fewer privacy units than the policies' ``min_units``; a silent plan gets the required values;
+δ resolves against the n actually loaded.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from auditor.errors import GateFailed, TrainingInputError
 from auditor.plan import PlanDocument
-from auditor.privacy.requirements import PrivacyRequirement
+from auditor.privacy.requirements import DEFAULT_DELTA, PrivacyRequirement, default_delta, parse_delta
 from auditor.train.evidence import SettingSource
 
 DEFAULT_MAX_GRAD_NORM = 1.0
@@ -35,6 +36,35 @@ class DpSettings(BaseModel):
 
 def _rule(requirement: PrivacyRequirement, field: str) -> str:
     return requirement.bound_by.get(field, "the policies")
+
+
+def _resolve_delta(doc: PlanDocument, requirement: PrivacyRequirement, n: int) -> tuple[float, str]:
+    """δ for ``n`` units: the plan's explicit value when it is within the binding bound, else a refusal
+    naming the rule; ``auto`` is the binding bound, never above min(1e-5, 1/(10·n)) — also when no policy
+    bounds δ, since δ = 1/n would admit publishing about one whole unit's data (NIST SP 800-226;
+    Ponomareva et al. 2023 ask for δ ≪ 1/n)."""
+    src = doc.source
+    if n < 1:
+        raise TrainingInputError(f"{src}: no privacy units to train on (n={n})")
+    units_problem = requirement.units_problem(n)
+    if units_problem is not None:
+        raise GateFailed(f"{src}: {units_problem}; train on more "
+                         f"{'people' if doc.plan.privacy.unit == 'user' else 'records'}, or do not train on "
+                         "personal data")
+    target = doc.plan.privacy.target_delta
+    limit = requirement.delta_limit(n)
+    if limit is not None and limit.value <= 0.0:
+        raise GateFailed(f"{src}: {requirement.target_delta_problem(0.0, n)}; fix the policy's max_delta")
+    if isinstance(target, float):
+        delta_problem = requirement.target_delta_problem(target, n)
+        if delta_problem is not None:
+            raise GateFailed(f"{src}: privacy.{delta_problem}; lower it or set target_delta: auto")
+        return target, "plan"
+    default = default_delta(n)
+    if limit is not None and limit.value <= default:
+        origin = limit.origin or "the policies"
+        return limit.value, f"{origin} ({limit.expr}, n={n})" if parse_delta(limit.expr).uses_n else origin
+    return default, f"auto ({DEFAULT_DELTA}, n={n})"
 
 
 def resolve_settings(doc: PlanDocument, requirement: PrivacyRequirement, privacy_units: int) -> DpSettings:
@@ -63,18 +93,7 @@ def resolve_settings(doc: PlanDocument, requirement: PrivacyRequirement, privacy
         raise TrainingInputError(f"{src}: privacy.target_epsilon: not set, and no applicable policy sets a "
                                  "maximum ε; state the ε this training may spend")
 
-    one_over_n = 1.0 / privacy_units
-    candidates: list[tuple[float, str]] = []
-    if isinstance(spec.target_delta, float):
-        candidates.append((spec.target_delta, "plan"))
-    if requirement.max_delta is not None:
-        candidates.append((requirement.max_delta, _rule(requirement, "max_delta")))
-    if requirement.delta_one_over_n:
-        candidates.append((one_over_n, f"{_rule(requirement, 'delta_one_over_n')} (1/n, n={privacy_units})"))
-    if not candidates or spec.target_delta == "auto":
-        # 'auto' is at most 1/n even when no policy asks (NIST SP 800-226 rule of thumb).
-        candidates.append((one_over_n, f"auto (1/n, n={privacy_units})"))
-    delta, delta_source = min(candidates, key=lambda c: c[0])
+    delta, delta_source = _resolve_delta(doc, requirement, privacy_units)
     settings["delta"] = SettingSource(value=delta, source=delta_source)
 
     norm_candidates: list[tuple[float, str]] = []

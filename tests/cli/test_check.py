@@ -173,3 +173,53 @@ def test_unwritable_output_folder_is_exit_2(runner: CliRunner, mini_plan: Path, 
     result = runner.invoke(cli, ["check", str(mini_plan), "--policy", str(mini_policy), "-o", "/sys/x.json"])
     assert result.exit_code == 2, result.output
     assert result.output.strip() == "auditor: /sys/x.json: cannot write the gate result: Permission denied"
+
+
+EXAMPLE_DATA = EXAMPLE_PLAN.parent / "data" / "tickets.jsonl"
+
+
+def _statuses(output: str) -> dict[str, str]:
+    return {f["rule"]: f["status"] for f in json.loads(output)["findings"]}
+
+
+def test_example_plan_passes_every_bundled_rule_with_and_without_its_scan(runner: CliRunner, tmp_path: Path) -> None:
+    without = runner.invoke(cli, ["check", str(EXAMPLE_PLAN), "--format", "json", "--fail-on", "low"])
+    assert without.exit_code == 0, without.output
+    assert set(_statuses(without.stdout).values()) <= {"pass", "not_applicable"}
+    scan = tmp_path / "scan.json"
+    scanned = runner.invoke(cli, ["scan", "--plan", str(EXAMPLE_PLAN), "-o", str(scan), "--no-progress"])
+    assert scanned.exit_code == 0, scanned.output
+    users = json.loads(scan.read_text())["users"]
+    assert users["distinct"] == 2400 and users["with_multiple_records"] == 408 and users["normalisation"] == "casefold"
+    with_scan = runner.invoke(cli, ["check", str(EXAMPLE_PLAN), "--scan", str(scan), "--format", "json",
+                                    "--fail-on", "low"])
+    assert with_scan.exit_code == 0, with_scan.output
+    statuses = _statuses(with_scan.stdout)
+    assert set(statuses.values()) <= {"pass", "not_applicable"}
+    requirement = json.loads(with_scan.stdout)["privacy_requirements"]
+    assert requirement["privacy_units"] == 2400 and requirement["max_delta"] == 1e-5   # min(1e-5, 1/24000)
+    assert requirement["min_units"] == 100
+
+    # the same data at unit: record protects 408 customers only at about k·ε: the gate says so and blocks
+    record = tmp_path / "plan.yaml"
+    record.write_text(EXAMPLE_PLAN.read_text(encoding="utf-8")
+                      .replace("  path: data/tickets.jsonl", f"  path: {EXAMPLE_DATA}")
+                      .replace("  unit: user", "  unit: record  #"), encoding="utf-8")
+    refused = runner.invoke(cli, ["check", str(record), "--scan", str(scan), "--format", "json"])
+    assert refused.exit_code == 1, refused.output
+    findings = {f["rule"]: f for f in json.loads(refused.stdout)["findings"]}
+    for rule in ("GDPR-4-1-PRIVACY-UNIT", "PIPL-4-PRIVACY-UNIT", "CCPA-140-I-PRIVACY-UNIT"):
+        assert findings[rule]["status"] == "fail" and findings[rule]["severity"] == "high"
+        assert "408 of 2400" in findings[rule]["message"]
+
+
+def test_plan_delta_above_the_bound_at_n_is_exit_1_naming_the_rule(runner: CliRunner,
+                                                                  write: Callable[[str, str], Path]) -> None:
+    plan = write("plan.yaml", EXAMPLE_PLAN.read_text(encoding="utf-8")
+                 .replace("  path: data/tickets.jsonl", f"  path: {EXAMPLE_DATA}")
+                 .replace("  target_delta: auto", "  target_delta: 1.0e-4"))   # below 1/n, above 1e-5
+    result = runner.invoke(cli, ["check", str(plan), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    finding = {f["rule"]: f for f in json.loads(result.stdout)["findings"]}["GDPR-DP-BASELINE"]
+    assert finding["status"] == "fail" and "target_delta 0.0001 > max δ 1e-05" in finding["message"]
+    assert "gdpr/GDPR-DP-BASELINE" in finding["message"]

@@ -142,6 +142,111 @@ def test_user_level_units_use_distinct_users(write: Callable[[str, str], Path], 
     assert gate(plan, mini_policy, scan).privacy_units == 250
 
 
+
+BUNDLED_DELTA = "min(1e-5, 1/(10*n))"
+BUNDLED_MINI = MINI_POLICY.replace('max_delta: "1/n"', f'max_delta: "{BUNDLED_DELTA}", min_units: 100')
+
+
+@pytest.mark.parametrize("bound", [BUNDLED_DELTA, "1/n", "1e-5", "max(1e-9, min(1e-5, 1 / (10 * n)))",
+                                   "-(-1)/(100*n)"])
+def test_delta_bounds_in_the_whitelist_load(write: Callable[[str, str], Path], bound: str) -> None:
+    policy = load_policy(write("mini.yaml", MINI_POLICY.replace('max_delta: "1/n"', f'max_delta: "{bound}"')))
+    assert policy.privacy[0].spec.require.max_delta == bound
+
+
+@pytest.mark.parametrize(("bound", "why"), [
+    ("__import__('os')", "the only functions are min() and max()"),
+    ("__import__('os').system('true')", "attribute access is not allowed"),
+    ("(1).__class__", "attribute access is not allowed"),
+    ("x/n", "unknown name 'x'"),
+    ("1/len(n)", "the only functions are min() and max()"),
+    ("n**2", "only + - * / are allowed"),
+    ("[n][0]", "is not allowed"),
+    ("lambda: 1", "is not allowed"),
+    ("min(1e-5, 1/(10*n)", "not an arithmetic expression"),
+    ("1/(n-n)", "divides by zero"),
+    ("1e-5 - 1", "not a positive bound"),
+])
+def test_delta_bound_outside_the_whitelist_fails_at_load_naming_file_and_rule(
+        write: Callable[[str, str], Path], bound: str, why: str) -> None:
+    path = write("bad.yaml", MINI_POLICY.replace('max_delta: "1/n"', f'max_delta: "{bound}"'))
+    with pytest.raises(PolicyLoadError) as err:
+        load_policy(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}:") and "privacy MINI-DP" in message and "max_delta" in message
+    assert why in message
+
+
+def test_delta_bound_is_never_evaluated_as_python(write: Callable[[str, str], Path], tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    bound = f"__import__('pathlib').Path('{marker}').touch()"
+    with pytest.raises(PolicyLoadError):
+        load_policy(write("evil.yaml", MINI_POLICY.replace('max_delta: "1/n"', f'max_delta: "{bound}"')))
+    assert not marker.exists()
+
+
+def test_delta_bounds_and_min_units_merge_strictest_wins() -> None:
+    merged = merge([
+        ("gdpr/GDPR-DP", PrivacyBounds(max_delta=BUNDLED_DELTA, min_units=100)),
+        ("pipl/PIPL-DP", PrivacyBounds(max_delta="1/(100*n)", min_units=500)),
+        ("hipaa/HIPAA-DP", PrivacyBounds(max_delta=2e-6, min_units=50)),
+    ])
+    assert merged.min_units == 500 and merged.bound_by["min_units"] == "pipl/PIPL-DP"
+    assert merged.max_delta == 2e-6 and merged.bound_by["max_delta"] == "hipaa/HIPAA-DP"  # holds for every n
+    assert merged.delta_for(1000) == pytest.approx(2e-6)             # hipaa's number binds at n = 1000
+    assert merged.delta_origin(1000) == "hipaa/HIPAA-DP"
+    assert merged.delta_for(10**6) == pytest.approx(1e-8)            # pipl's 1/(100n) binds for large n
+    assert merged.delta_origin(10**6) == "pipl/PIPL-DP"
+    assert merged.units_problem(499) is not None and "pipl/PIPL-DP" in (merged.units_problem(499) or "")
+    assert merged.units_problem(500) is None
+    assert merged.delta_shown(None) == "min(2e-06, min(1e-5, 1/(10*n)), 1/(100*n))"
+    same = merge([("gdpr/A", PrivacyBounds(max_delta=BUNDLED_DELTA)),
+                  ("pipl/B", PrivacyBounds(max_delta=BUNDLED_DELTA))])
+    assert [b.origin for b in same.delta_bounds] == ["gdpr/A"] and same.delta_shown(None) == BUNDLED_DELTA
+
+
+def test_legacy_requirement_with_delta_one_over_n_still_reads() -> None:
+    from auditor.privacy.requirements import PrivacyRequirement
+
+    old = PrivacyRequirement.model_validate({"max_delta": 1e-5, "delta_one_over_n": True,
+                                             "bound_by": {"max_delta": "a/X", "delta_one_over_n": "b/Y"}})
+    assert old.delta_for(10) == pytest.approx(1e-5) and old.delta_for(10**6) == pytest.approx(1e-6)
+    assert old.delta_origin(10**6) == "b/Y" and "delta_one_over_n" not in old.bound_by
+
+
+def test_plan_delta_is_judged_against_the_bound_at_n(write: Callable[[str, str], Path]) -> None:
+    policy = write("mini.yaml", BUNDLED_MINI)
+    plan = write("p.yaml", MINI_PLAN + "  target_delta: 2.0e-5\n")     # below 1/n = 1e-3, above 1e-5
+    finding = by_rule(gate(plan, policy))["MINI-DP"]
+    assert finding.status == "fail" and "target_delta 2e-05 > max δ 1e-05" in finding.message
+    assert "mini/MINI-DP" in finding.message and "n=1000" in finding.message
+    no_scan = by_rule(gate(plan, policy, None))["MINI-DP"]
+    assert no_scan.status == "fail" and "for any n" in no_scan.message       # above the 1e-5 cap for every n
+    ok = write("q.yaml", MINI_PLAN + "  target_delta: 1.0e-5\n")
+    assert by_rule(gate(ok, policy))["MINI-DP"].status == "pass"
+
+
+def test_too_few_privacy_units_fail_the_privacy_block(write: Callable[[str, str], Path], mini_plan: Path) -> None:
+    policy = write("mini.yaml", BUNDLED_MINI)
+    small = ScanFacts(records=99, records_with_personal_data=10)
+    finding = by_rule(gate(mini_plan, policy, small))["MINI-DP"]
+    assert finding.status == "fail" and finding.severity == "high"
+    assert "n=99 privacy units is below the 100 that mini/MINI-DP requires for a meaningful guarantee at ε≤8" \
+        in finding.message
+    enough = ScanFacts(records=100, records_with_personal_data=10)
+    assert by_rule(gate(mini_plan, policy, enough))["MINI-DP"].status == "pass"
+
+
+def test_check_json_shows_delta_for_known_n_else_the_expression(write: Callable[[str, str], Path],
+                                                                 mini_plan: Path) -> None:
+    policy = write("mini.yaml", BUNDLED_MINI)
+    big = ScanFacts(records=10**6, records_with_personal_data=10)
+    req = gate(mini_plan, policy, big).to_json_v1()["privacy_requirements"]
+    assert req["max_delta"] == pytest.approx(1e-7) and req["privacy_units"] == 10**6
+    assert req["min_units"] == 100 and req["bound_by"]["max_delta"] == "mini/MINI-DP"
+    assert gate(mini_plan, policy, None).to_json_v1()["privacy_requirements"]["max_delta"] == BUNDLED_DELTA
+
+
 WAIVERS = """\
 waivers:
   - rule: MINI-9-SPECIAL

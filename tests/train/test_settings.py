@@ -41,21 +41,64 @@ def test_silent_plan_gets_the_required_values_and_their_sources(tmp_path: Path) 
     assert s.accountant == "rdp"
 
 
-def test_delta_resolves_against_n_and_takes_the_minimum(tmp_path: Path) -> None:
-    req = merge([("gdpr/G", PrivacyBounds(max_epsilon=8.0, max_delta="1/n"))])
-    doc = load_plan(_plan(tmp_path, "  target_epsilon: 1.0\n  target_delta: 0.01\n  max_grad_norm: 5.0\n"))
-    s = resolve_settings(doc, req, 2500)
-    assert s.delta == pytest.approx(1 / 2500)
-    assert "gdpr/G" in s.settings["delta"].source and "n=2500" in s.settings["delta"].source
+BUNDLED_DELTA = "min(1e-5, 1/(10*n))"
+BUNDLED = merge([("gdpr/GDPR-DP-BASELINE", PrivacyBounds(max_epsilon=8.0, max_delta=BUNDLED_DELTA, min_units=100)),
+                 ("pipl/PIPL-DP-SENSITIVE", PrivacyBounds(max_epsilon=4.0, max_delta=BUNDLED_DELTA, min_units=100))])
+
+
+def test_auto_delta_is_the_bound_at_n_well_below_one_over_n(tmp_path: Path) -> None:
+    doc = load_plan(_plan(tmp_path, "  target_epsilon: 1.0\n  target_delta: auto\n"))
+    small = resolve_settings(doc, BUNDLED, 2500)
+    assert small.delta == pytest.approx(1e-5)           # 1/(10n) = 4e-5 is looser than the 1e-5 cap
+    assert small.settings["delta"].source == f"gdpr/GDPR-DP-BASELINE ({BUNDLED_DELTA}, n=2500)"
+    large = resolve_settings(doc, BUNDLED, 1_000_000)
+    assert large.delta == pytest.approx(1e-7)           # 1/(10n): ten times below 1/n
+
+
+def test_explicit_delta_within_the_bound_is_kept(tmp_path: Path) -> None:
+    doc = load_plan(_plan(tmp_path, "  target_epsilon: 1.0\n  target_delta: 1.0e-7\n  max_grad_norm: 5.0\n"))
+    s = resolve_settings(doc, BUNDLED, 2500)
+    assert s.delta == 1e-7 and s.settings["delta"].source == "plan"
     assert s.max_grad_norm == 5.0 and s.settings["max_grad_norm"].source == "plan"
-    tighter = load_plan(_plan(tmp_path, "  target_epsilon: 1.0\n  target_delta: 1.0e-7\n"))
-    assert resolve_settings(tighter, req, 2500).delta == 1e-7
 
 
-def test_auto_delta_without_any_policy_is_one_over_n(tmp_path: Path) -> None:
+def test_explicit_delta_above_the_bound_is_refused_naming_the_rule(tmp_path: Path) -> None:
+    # 1e-4 was accepted under δ ≤ 1/n (n = 2500 gives 4e-4); the bound at n is now 1e-5
+    doc = load_plan(_plan(tmp_path, "  target_epsilon: 1.0\n  target_delta: 1.0e-4\n"))
+    with pytest.raises(GateFailed) as err:
+        resolve_settings(doc, BUNDLED, 2500)
+    assert err.value.exit_code == 1
+    assert "gdpr/GDPR-DP-BASELINE" in err.value.message and "0.0001" in err.value.message
+    assert "n=2500" in err.value.message and BUNDLED_DELTA in err.value.message
+
+
+def test_legacy_one_over_n_still_refuses_a_larger_delta(tmp_path: Path) -> None:
+    req = merge([("gdpr/G", PrivacyBounds(max_epsilon=8.0, max_delta="1/n"))])
+    doc = load_plan(_plan(tmp_path, "  target_epsilon: 1.0\n  target_delta: 0.01\n"))
+    with pytest.raises(GateFailed, match=r"0.0004 \(1/n at n=2500, set by gdpr/G\)"):
+        resolve_settings(doc, req, 2500)
+    # and auto stays at most min(1e-5, 1/(10n)) even when the policy would allow 1/n
+    auto = resolve_settings(load_plan(_plan(tmp_path, "  target_epsilon: 1.0\n")), req, 2500)
+    assert auto.delta == pytest.approx(1e-5) and auto.settings["delta"].source.startswith("auto")
+
+
+def test_too_few_privacy_units_is_refused_with_the_reason_and_the_rule(tmp_path: Path) -> None:
+    doc = load_plan(_plan(tmp_path, "  target_epsilon: 1.0\n"))
+    with pytest.raises(GateFailed) as err:
+        resolve_settings(doc, BUNDLED, 99)
+    assert err.value.exit_code == 1
+    assert "n=99 privacy units is below the 100" in err.value.message
+    assert "gdpr/GDPR-DP-BASELINE" in err.value.message and "ε≤4" in err.value.message
+    assert resolve_settings(doc, BUNDLED, 100).delta == pytest.approx(1e-5)
+    assert resolve_settings(doc, PrivacyRequirement(), 10).delta == pytest.approx(1e-5)  # no policy, no minimum
+
+
+def test_auto_delta_without_any_policy_is_well_below_one_over_n(tmp_path: Path) -> None:
     doc = load_plan(_plan(tmp_path, "  target_epsilon: 1.0\n"))
     s = resolve_settings(doc, PrivacyRequirement(), 400)
-    assert s.delta == pytest.approx(1 / 400) and s.max_epsilon_allowed is None
+    assert s.delta == pytest.approx(1e-5) and s.max_epsilon_allowed is None       # not 1/400
+    assert s.settings["delta"].source == f"auto ({BUNDLED_DELTA}, n=400)"
+    assert resolve_settings(doc, PrivacyRequirement(), 10**6).delta == pytest.approx(1e-7)
 
 
 def test_mechanism_none_is_refused_when_a_policy_requires_dp(tmp_path: Path) -> None:
@@ -69,3 +112,12 @@ def test_no_epsilon_anywhere_is_bad_input(tmp_path: Path) -> None:
     doc = load_plan(_plan(tmp_path, "  accountant: prv\n"))
     with pytest.raises(TrainingInputError, match="target_epsilon"):
         resolve_settings(doc, PrivacyRequirement(dp_required=True), 100)
+
+
+def test_a_policy_bound_undefined_at_this_n_is_refused_not_a_crash(tmp_path: Path) -> None:
+    # passes the load-time probes (n = 1, 2, 10, ...) but divides by zero at n = 50
+    req = merge([("mine/ODD", PrivacyBounds(max_epsilon=8.0, max_delta="max(1e-9, 1/((n-50)*(n-50)*n))"))])
+    doc = load_plan(_plan(tmp_path, "  target_epsilon: 1.0\n"))
+    with pytest.raises(GateFailed, match=r"mine/ODD.*undefined at n=50"):
+        resolve_settings(doc, req, 50)
+    assert resolve_settings(doc, req, 51).delta == pytest.approx(1e-5)   # 1/51 there: auto caps it at 1e-5
