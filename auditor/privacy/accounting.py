@@ -18,7 +18,11 @@ from auditor.errors import TrainingInputError
 
 Accountant = Literal["prv", "rdp"]
 
-#: PLD discretisation: 1e-3 is pessimistic (an upper bound) and within 1e-5 of 1e-4 at ~10x the speed.
+#: PLD discretisation. dp-accounting's PLD is a pessimistic estimate (an upper bound) at any interval; a
+#: coarser one over-states ε, never under-states it. Measured (dp-accounting 0.6, δ=1e-5): the example's
+#: run (σ=1.0, q=1/9, 9 steps) gives 3.0037 at both 1e-3 and 1e-4; σ=0.8, q=0.01, 3,000 steps 5.243 vs
+#: 5.242; but σ=3, q=0.001, 50,000 steps 0.402 vs 0.258 -- long low-ε runs are over-charged by up to ~50%
+#: and stop early. 1e-4 costs ~10x per call, and the loop calls it before every step, so 1e-3 it is.
 PLD_DISCRETIZATION = 1e-3
 #: Beyond this σ the model learns nothing useful: too few privacy units for the ε asked.
 MAX_USEFUL_NOISE = 25.0
@@ -73,6 +77,34 @@ def epsilon_opacus(sigma: float, sample_rate: float, steps: int, delta: float, a
 def epsilon_pair(sigma: float, sample_rate: float, steps: int, delta: float, accountant: Accountant) -> EpsilonPair:
     return EpsilonPair(steps=steps, opacus=epsilon_opacus(sigma, sample_rate, steps, delta, accountant),
                        pld=epsilon_pld(sigma, sample_rate, steps, delta))
+
+
+Event = tuple[float, float, int]  # (σ, q, steps) of one run
+
+
+@lru_cache(maxsize=1024)
+def composed_epsilon(events: tuple[Event, ...], delta: float, accountant: Accountant) -> float:
+    """ε at ``delta`` of several runs' Poisson-subsampled Gaussian histories composed (the ledger's per-unit
+    composition): Opacus' accountant and dp-accounting's PLD over the same events, the larger."""
+    events = tuple(e for e in events if e[2] > 0)
+    if not events:
+        return 0.0
+    import warnings
+
+    import dp_accounting
+    from dp_accounting import pld
+    from opacus.accountants import create_accountant
+
+    acc = create_accountant(mechanism=accountant)
+    acc.history = [(float(s), float(q), int(n)) for s, q, n in events]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        opacus = float(acc.get_epsilon(delta=delta))
+    pld_accountant = pld.PLDAccountant(value_discretization_interval=PLD_DISCRETIZATION)
+    pld_accountant.compose(dp_accounting.ComposedDpEvent([
+        dp_accounting.SelfComposedDpEvent(dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(s)),
+                                          n) for s, q, n in events]))
+    return max(opacus, float(pld_accountant.get_epsilon(delta)))
 
 
 def sample_rate_for(units: int, batch_size: int) -> float:

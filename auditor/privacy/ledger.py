@@ -1,58 +1,97 @@
-"""The privacy ledger: every ε ever spent on one dataset, so composition across runs is accounted for.
+"""The privacy ledger: every run that ever held a person (or record), whatever file they came in.
 
-NIST SP 800-226 asks that composition be accounted across every training run on the same data. Each dataset
-(by sha256) has an append-only JSON-lines file with a hash chain; a run *reserves* its planned ε before the
-first step and *settles* it with the ε actually spent. A run that dies mid-training (``kill -9``) leaves its
-reservation standing, so the ledger can only over-report, never under-report.
+NIST SP 800-226 asks that composition be accounted across every training run on the same data, and "the
+same data" means the same people: a re-exported file, a trailing blank line, a reordered copy or the same
+tickets as Parquet must not be a fresh budget. So the ledger is keyed on privacy units, not files:
+
+* every unit becomes salted 64-bit keys -- its person (the normalised user id, when the plan names one) and
+  the normalised text of each of its records -- under a 256-bit salt that lives beside the ledger (0600);
+  the ledger holds no id and no text, only these keys (``units/RUN.npz``, its sha256 in the chain);
+* a run *reserves* its ε, δ and mechanism (σ, q, planned steps) before the first step and *settles* the
+  steps it took; a run that dies leaves its reservation standing, so the ledger can only over-report;
+* each unit of a new run carries every earlier run that holds its person -- or, where the ids differ (a
+  re-pseudonymised export), any of its records' texts -- ``m`` times when it matches ``m`` of that run's
+  units; :mod:`auditor.privacy.composition` composes each unit's history (accountants for ``m = 1``, group
+  privacy otherwise) at the policies' δ, and the run is allowed when the worst unit stays within their ε.
+  Matching texts is conservative: two people who both wrote "thanks" are charged as one.
+
+Keys are truncated to 64 bits: a collision can only merge two units, which over-counts. Cost for a million
+units: ~1-2 s of hashing, 16 bytes per record and 8 per person on disk per run (~25 MB), one sort-and-search
+per earlier run, and one accountant call per distinct history. Legacy per-file ledgers (``SHA256.jsonl``
+from auditor 0.1) still count, for every unit, when the dataset's digest matches.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from auditor.errors import GateFailed, InputError
+from auditor.privacy.accounting import Accountant
+from auditor.privacy.composition import Charge, Mechanism, largest_fitting_epsilon, worst_unit
+from auditor.privacy.ledger_store import (
+    Keys,
+    LedgerEntry,
+    append_entry,
+    load_keys,
+    os_error,
+    read_chain,
+    read_salt,
+    save_keys,
+)
+from auditor.units import normalised_text
+
+LEDGER_FILE = "ledger.jsonl"
+SALT_FILE = "salt"
+UNITS_DIR = "units"
+
+__all__ = ["Ledger", "LedgerEntry", "LedgerTotals", "PlannedRun", "UnitIdentity", "default_ledger_dir"]
 
 
-class _Frozen(BaseModel):
+class LedgerTotals(BaseModel):
+    """What the worst-off unit of one dataset has composed over every run that held it."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class LedgerEntry(_Frozen):
-    """One line of a ledger file; ``hash`` covers every other field and the previous line's hash."""
-
-    seq: int = Field(ge=0)
-    kind: Literal["reserve", "spend"]
-    run_id: str
     dataset_sha256: str
-    epsilon: float = Field(ge=0)
-    delta: float = Field(ge=0)
-    accountant: str
-    plan_sha256: str | None = None
-    at: str
-    prev: str
-    hash: str
+    units: int = Field(ge=0, description="Privacy units in this dataset")
+    units_in_earlier_runs: int = Field(default=0, ge=0, description="Of them, units an earlier run also held")
+    runs: int = Field(ge=0, description="Runs that held at least one of these units")
+    composed_epsilon: float = Field(ge=0, description="Worst unit: ε of its whole history, composed at "
+                                                      "composed_delta (what is enforced)")
+    composed_delta: float = Field(default=0.0, ge=0, description="The δ the composition is stated at")
+    epsilon_spent: float = Field(ge=0, description="Worst unit: the plain sum of its settled runs' own ε")
+    epsilon_reserved: float = Field(ge=0, description="Worst unit: the plain sum of its open reservations' ε")
+    max_epsilon_allowed: float | None = None
 
 
-class LedgerTotals(_Frozen):
-    """Composed spending on one dataset (basic composition: ε and δ add up across runs)."""
+@dataclass(frozen=True)
+class UnitIdentity:
+    """One privacy unit as the ledger needs it (in memory only): its person and its records' texts."""
 
-    dataset_sha256: str
-    runs: int = Field(ge=0, description="Runs that reserved budget on this dataset")
-    epsilon_reserved: float = Field(ge=0, description="ε of runs reserved, not settled (running or killed)")
-    epsilon_spent: float = Field(ge=0, description="ε of settled runs, as actually spent")
-    composed_epsilon: float = Field(ge=0, description="spent + still reserved: what composition counts")
-    composed_delta: float = Field(default=0.0, ge=0)
-    max_epsilon_allowed: float | None = Field(default=None, description="The policies' maximum, when known")
+    user: str | None
+    texts: tuple[str, ...]
 
 
-GENESIS = "0" * 64
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run about to start (or resume): its own ε and δ and the mechanism that gives them."""
+
+    epsilon: float
+    delta: float
+    noise_multiplier: float
+    sample_rate: float
+    steps: int
+
+    @property
+    def mechanism(self) -> Mechanism:
+        return Mechanism(self.noise_multiplier, self.sample_rate, self.steps)
 
 
 def default_ledger_dir() -> Path:
@@ -62,157 +101,183 @@ def default_ledger_dir() -> Path:
     return Path(platformdirs.user_data_dir("auditor")) / "ledger"
 
 
-def _entry_hash(fields: dict[str, Any]) -> str:
-    body = {k: v for k, v in fields.items() if k != "hash"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
 class Ledger:
-    """Append-only, hash-chained, file-locked JSON lines per dataset; every append is fsynced before return.
-
-    Reading verifies the chain, so an edited or truncated-in-the-middle ledger is reported, not trusted.
-    """
+    """Append-only, hash-chained, file-locked JSON lines plus per-run unit keys; appends are durable."""
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = Path(directory) if directory is not None else default_ledger_dir()
+        self.path = self.directory / LEDGER_FILE
 
-    def path_for(self, dataset_sha256: str) -> Path:
-        return self.directory / f"{dataset_sha256}.jsonl"
+    def entries(self) -> list[LedgerEntry]:
+        return read_chain(self.path) if self.path.exists() else []
 
-    def _lock(self, dataset_sha256: str) -> Any:
-        from filelock import FileLock
-
-        self.directory.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.directory / f"{dataset_sha256}.lock"), timeout=60)
-
-    def entries(self, dataset_sha256: str) -> list[LedgerEntry]:
-        """Every entry, chain verified; a broken chain or malformed line is one InputError naming the line."""
-        path = self.path_for(dataset_sha256)
-        if not path.exists():
-            return []
-        entries: list[LedgerEntry] = []
-        prev = GENESIS
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if not text.strip():
-            # _append creates the file with its first entry in one rename, so an empty ledger was emptied:
-            # reading it as "nothing spent" would hand the dataset a fresh privacy budget.
-            raise InputError(f"{path}: privacy ledger is empty, but auditor never writes an empty ledger (was it "
-                             "truncated?); restore it from a backup -- deleting it forgets every ε spent")
-        lines = text.splitlines()
-        torn_tail = not text.endswith("\n")
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-                entry = LedgerEntry.model_validate(raw)
-            except (json.JSONDecodeError, ValidationError):
-                if number == len(lines) and torn_tail:
-                    # A torn final line from a crash mid-append (no newline: the one write never completed),
-                    # so its fsync never reported success. Reservations precede training, so skipping it
-                    # cannot under-report spending that happened. A complete bad line is not a crash.
-                    break
-                raise InputError(f"{path}:{number}: privacy ledger line is not a valid entry") from None
-            if entry.prev != prev or _entry_hash(raw) != entry.hash:
-                raise InputError(f"{path}:{number}: privacy ledger hash chain is broken (edited or reordered)")
-            entries.append(entry)
-            prev = entry.hash
-        return entries
-
-    def totals(self, dataset_sha256: str, max_epsilon_allowed: float | None = None) -> LedgerTotals:
-        """Composed ε and δ: settled runs count what they spent, unsettled ones what they reserved."""
-        reserved: dict[str, LedgerEntry] = {}
-        spent: dict[str, LedgerEntry] = {}
-        for entry in self.entries(dataset_sha256):
-            (reserved if entry.kind == "reserve" else spent)[entry.run_id] = entry
-        open_runs = [e for run, e in reserved.items() if run not in spent]
-        eps_reserved = sum(e.epsilon for e in open_runs)
-        eps_spent = sum(e.epsilon for e in spent.values())
-        delta = sum(e.delta for e in open_runs) + sum(e.delta for e in spent.values())
-        return LedgerTotals(dataset_sha256=dataset_sha256, runs=len(set(reserved) | set(spent)),
-                            epsilon_reserved=eps_reserved, epsilon_spent=eps_spent,
-                            composed_epsilon=eps_reserved + eps_spent, composed_delta=delta,
-                            max_epsilon_allowed=max_epsilon_allowed)
-
-    def reservation(self, dataset_sha256: str, run_id: str) -> LedgerEntry | None:
-        """The open (unsettled) reservation of ``run_id``, if any: what ``--resume`` continues under."""
-        entries = self.entries(dataset_sha256)
+    def reservation(self, run_id: str) -> LedgerEntry | None:
+        """The open (unsettled) reservation of ``run_id``: what ``--resume`` continues under."""
+        entries = self.entries()
         if any(e.kind == "spend" and e.run_id == run_id for e in entries):
             return None
         return next((e for e in entries if e.kind == "reserve" and e.run_id == run_id), None)
 
-    def reserve(self, *, dataset_sha256: str, run_id: str, epsilon: float, delta: float, accountant: str,
-                plan_sha256: str | None, max_epsilon_allowed: float | None, bound_by: str = "") -> LedgerTotals:
-        """Reserve ``epsilon`` before training, refusing if the composed total would pass the maximum.
+    def totals(self, units: Sequence[UnitIdentity], dataset_sha256: str, *, exclude_run: str | None = None,
+               planned: PlannedRun | None = None, max_epsilon_allowed: float | None = None,
+               delta: float | None = None, accountant: Accountant = "prv") -> LedgerTotals:
+        """The worst-off unit among ``units``, over every run in the ledger (and ``planned``, if given),
+        stated at ``delta`` (the run's own δ; None: each history at its runs' own δ)."""
+        return self._totals(self._keys(units, create_salt=False), dataset_sha256, exclude_run, planned,
+                            max_epsilon_allowed, delta, accountant)[0]
 
-        Check and append happen under one lock, so two runs started together cannot both fit.
-        """
-        with self._lock(dataset_sha256):
-            totals = self.totals(dataset_sha256, max_epsilon_allowed)
-            if max_epsilon_allowed is not None and totals.composed_epsilon + epsilon > max_epsilon_allowed + 1e-9:
-                rule = f" (set by {bound_by})" if bound_by else ""
-                raise GateFailed(
-                    f"privacy ledger {self.path_for(dataset_sha256)}: this dataset has already composed "
-                    f"ε={totals.composed_epsilon:.3f} over {totals.runs} run(s); another ε={epsilon:.3f} would "
-                    f"reach {totals.composed_epsilon + epsilon:.3f} > the maximum ε={max_epsilon_allowed:g}"
-                    f"{rule}")
-            self._append(dataset_sha256, "reserve", run_id, epsilon, delta, accountant, plan_sha256)
-            return self.totals(dataset_sha256, max_epsilon_allowed)
+    def check(self, units: Sequence[UnitIdentity], dataset_sha256: str, planned: PlannedRun, *,
+              max_epsilon_allowed: float | None, delta: float | None, accountant: Accountant,
+              exclude_run: str | None = None, bound_by: str = "") -> LedgerTotals:
+        """Refuse (GateFailed, exit 1) when ``planned`` would take the worst unit past the maximum ε; the
+        message says how much ε a run could still have and how to proceed. Returns the totals with it."""
+        keys = self._keys(units, create_salt=False)
+        return self._check(keys, dataset_sha256, planned, max_epsilon_allowed, delta, accountant,
+                           exclude_run, bound_by)
 
-    def settle(self, *, dataset_sha256: str, run_id: str, epsilon: float, delta: float, accountant: str,
-               plan_sha256: str | None, max_epsilon_allowed: float | None = None) -> LedgerTotals:
+    def reserve(self, units: Sequence[UnitIdentity], *, dataset_sha256: str, run_id: str, unit: str,
+                planned: PlannedRun, accountant: Accountant, plan_sha256: str | None,
+                max_epsilon_allowed: float | None, delta: float | None, bound_by: str = "") -> LedgerTotals:
+        """Reserve before training; check and append happen under one lock, so two runs started together
+        cannot both fit."""
+        with self._lock():
+            keys = self._keys(units, create_salt=True)
+            after = self._check(keys, dataset_sha256, planned, max_epsilon_allowed, delta,
+                                accountant, None, bound_by)
+            digest = save_keys(self.directory / UNITS_DIR / f"{run_id}.npz", keys)
+            append_entry(self.path, self.entries(), {
+                "kind": "reserve", "run_id": run_id, "dataset_sha256": dataset_sha256,
+                "epsilon": planned.epsilon, "delta": planned.delta, "accountant": accountant,
+                "plan_sha256": plan_sha256, "unit": unit, "units": keys.count, "units_sha256": digest,
+                "salt_id": self._salt_id(), "noise_multiplier": planned.noise_multiplier,
+                "sample_rate": planned.sample_rate, "steps": planned.steps}, _now())
+            return after
+
+    def settle(self, *, run_id: str, dataset_sha256: str, epsilon: float, delta: float, steps: int,
+               accountant: str, plan_sha256: str | None) -> None:
         """Record what a run actually spent (never more than it reserved, by the predictive stop)."""
-        with self._lock(dataset_sha256):
-            self._append(dataset_sha256, "spend", run_id, epsilon, delta, accountant, plan_sha256)
-            return self.totals(dataset_sha256, max_epsilon_allowed)
+        with self._lock():
+            append_entry(self.path, self.entries(), {
+                "kind": "spend", "run_id": run_id, "dataset_sha256": dataset_sha256, "epsilon": epsilon,
+                "delta": delta, "accountant": accountant, "plan_sha256": plan_sha256, "steps": steps}, _now())
 
-    def _append(self, dataset_sha256: str, kind: str, run_id: str, epsilon: float, delta: float,
-                accountant: str, plan_sha256: str | None) -> None:
-        entries = self.entries(dataset_sha256)
-        fields: dict[str, Any] = {
-            "seq": len(entries), "kind": kind, "run_id": run_id, "dataset_sha256": dataset_sha256,
-            "epsilon": epsilon, "delta": delta, "accountant": accountant, "plan_sha256": plan_sha256,
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "prev": entries[-1].hash if entries else GENESIS,
-        }
-        fields["hash"] = _entry_hash(fields)
-        line = LedgerEntry.model_validate(fields).model_dump_json() + "\n"
-        path = self.path_for(dataset_sha256)
-        if not path.exists():  # the first entry: file and entry appear together, never an empty ledger
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, line.encode("utf-8"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-            self._sync_directory()
-            return
-        self._drop_torn_tail(path)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    # -- internals ------------------------------------------------------------------------------------
+
+    def _check(self, keys: Keys, dataset_sha256: str, planned: PlannedRun, max_epsilon: float | None,
+               max_delta: float | None, accountant: Accountant, exclude_run: str | None,
+               bound_by: str) -> LedgerTotals:
+        after, matches, charges = self._totals(keys, dataset_sha256, exclude_run, planned, max_epsilon,
+                                               max_delta, accountant)
+        if max_epsilon is None or after.composed_epsilon <= max_epsilon + 1e-9:
+            return after
+        before = self._totals(keys, dataset_sha256, exclude_run, None, max_epsilon, max_delta, accountant)[0]
+        rule = f" (set by {bound_by})" if bound_by else ""
+        left = largest_fitting_epsilon(matches, charges, after.composed_delta, accountant, planned.mechanism,
+                                       max_epsilon)
+        hint = (f"to proceed: train on other people, or lower privacy.target_epsilon to at most {left:.3f} "
+                "(same epochs and batch)" if left >= 0.01 else
+                "their budget is spent: no further run on these people fits these policies; train on others")
+        history = (f"{before.units_in_earlier_runs:,} of these {before.units:,} privacy units were in "
+                   f"{before.runs} earlier run(s) and have composed ε={before.composed_epsilon:.3f}; "
+                   if before.runs else "")
+        raise GateFailed(
+            f"privacy ledger {self.path}: {history}this run (ε={planned.epsilon:.3f}) would take them to "
+            f"ε={after.composed_epsilon:.3f} at δ={after.composed_delta:.3g}, past the maximum "
+            f"ε={max_epsilon:g}{rule}; {hint} (--ledger DIR starts a separate ledger: for tests only, it "
+            "forgets what was spent)")
+
+    def _totals(self, keys: Keys, dataset_sha256: str, exclude_run: str | None, planned: PlannedRun | None,
+                max_epsilon: float | None, max_delta: float | None,
+                accountant: Accountant) -> tuple[LedgerTotals, Any, list[Charge]]:
+        import numpy as np
+
+        runs = self._runs(dataset_sha256, exclude_run)
+        rows = [self._matches(keys, booked, dataset_sha256) for booked, _ in runs]
+        matches = np.array(rows, dtype=np.float64).reshape(len(rows), keys.count)
+        charges = [_charge(booked, final) for booked, final in runs]
+        worst = worst_unit(matches, charges, max_delta, accountant, planned.mechanism if planned else None,
+                           planned.delta if planned else 0.0)
+        return LedgerTotals(
+            dataset_sha256=dataset_sha256, units=keys.count, units_in_earlier_runs=worst.units_touched,
+            runs=worst.runs_touched + (1 if planned else 0), composed_epsilon=worst.epsilon,
+            composed_delta=worst.delta, epsilon_spent=worst.spent,
+            epsilon_reserved=worst.reserved + (planned.epsilon if planned else 0.0),
+            max_epsilon_allowed=max_epsilon), matches, charges
+
+    def _runs(self, dataset_sha256: str, exclude_run: str | None) -> list[tuple[LedgerEntry, LedgerEntry | None]]:
+        """Each run's reservation and, once settled, its settlement (legacy per-file runs included)."""
+        legacy = self.directory / f"{dataset_sha256}.jsonl"
+        entries = self.entries() + (read_chain(legacy) if legacy.is_file() else [])
+        booked = {e.run_id: e for e in entries if e.kind == "reserve" and e.run_id != exclude_run}
+        final = {e.run_id: e for e in entries if e.kind == "spend"}
+        return [(entry, final.get(run)) for run, entry in booked.items()]
+
+    def _matches(self, keys: Keys, booked: LedgerEntry, dataset_sha256: str) -> Any:
+        import numpy as np
+
+        if booked.units_sha256 is None:  # a legacy per-file entry: every unit of that very file
+            return np.full(keys.count, 1.0 if booked.dataset_sha256 == dataset_sha256 else 0.0)
+        if booked.salt_id != self._salt_id():
+            raise InputError(f"{self.path}: entry {booked.seq} was made under another salt than "
+                             f"{self.directory / SALT_FILE}; restore the ledger's own salt")
+        old = load_keys(self.directory / UNITS_DIR / f"{booked.run_id}.npz", booked.units_sha256,
+                        int(booked.units or 0))
+        return _multiplicity(keys, old)
+
+    def _lock(self) -> Any:
+        from filelock import FileLock
+
         try:
-            os.write(fd, line.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        self._sync_directory()
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise os_error(self.directory, exc) from None
+        return FileLock(str(self.directory / "ledger.lock"), timeout=60)
 
-    def _sync_directory(self) -> None:
-        dir_fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    def _salt_id(self) -> str | None:
+        salt = read_salt(self.directory / SALT_FILE, self.path.exists(), create=False)
+        return hashlib.sha256(salt).hexdigest()[:16] if salt is not None else None
 
-    @staticmethod
-    def _drop_torn_tail(path: Path) -> None:
-        """Cut a partial last line left by a crash, so the next entry starts on a line of its own."""
-        if not path.exists():
-            return
-        data = path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            with path.open("r+b") as handle:
-                handle.truncate(data.rfind(b"\n") + 1)
-                handle.flush()
-                os.fsync(handle.fileno())
+    def _keys(self, units: Sequence[UnitIdentity], create_salt: bool) -> Keys:
+        import numpy as np
+
+        # no salt and no ledger: nothing to compare against, and nothing is written with these keys
+        salt = read_salt(self.directory / SALT_FILE, self.path.exists(), create_salt) or bytes(32)
+
+        def key(kind: str, value: str) -> int:
+            data = (kind + "\0" + value).encode("utf-8", "surrogatepass")
+            return int.from_bytes(hashlib.blake2b(data, key=salt, digest_size=8).digest(), "little")
+
+        has_users = bool(units) and all(u.user is not None for u in units)
+        users = np.array([key("user", cast(str, u.user)) for u in units], dtype=np.uint64) if has_users else None
+        records = np.array([key("record", normalised_text(t)) for u in units for t in u.texts], dtype=np.uint64)
+        owner = np.array([i for i, u in enumerate(units) for _ in u.texts], dtype=np.int64)
+        return Keys(users=users, records=records, record_unit=owner, count=len(units))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _charge(booked: LedgerEntry, final: LedgerEntry | None) -> Charge:
+    """Settled runs count the steps they took; open ones their whole plan (the ledger over-reports)."""
+    steps = final.steps if final is not None and final.steps is not None else booked.steps
+    mechanism = None
+    if booked.noise_multiplier is not None and booked.sample_rate is not None and steps is not None:
+        mechanism = Mechanism(booked.noise_multiplier, booked.sample_rate, steps)
+    source = final if final is not None else booked
+    return Charge(epsilon=source.epsilon, delta=source.delta, mechanism=mechanism, settled=final is not None)
+
+
+def _multiplicity(new: Keys, old: Keys) -> Any:
+    """How many of ``old``'s units each unit of ``new`` matches: by person where both name people, else by
+    the unit's record texts found among ``old``'s records."""
+    import numpy as np
+
+    by_user = np.zeros(new.count, dtype=np.int64)
+    if new.users is not None and old.users is not None and len(old.users):
+        values, counts = np.unique(old.users, return_counts=True)
+        pos = np.minimum(np.searchsorted(values, new.users), len(values) - 1)
+        by_user = np.where(values[pos] == new.users, counts[pos], 0)
+    hits = np.isin(new.records, old.records)
+    by_text = np.bincount(new.record_unit[hits], minlength=new.count)[: new.count]
+    return np.where(by_user > 0, by_user, by_text).astype(np.float64)

@@ -1,100 +1,271 @@
-"""The privacy ledger: composition across runs, hash chain, locking, and no under-reporting after a crash."""
+"""The privacy ledger: composition over the people (not the file), δ enforced, hash chain, durability."""
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 from pathlib import Path
 
 import pytest
 
 from auditor.errors import GateFailed, InputError
-from auditor.privacy.ledger import Ledger
+from auditor.privacy import accounting
+from auditor.privacy.ledger import LEDGER_FILE, Ledger, PlannedRun, UnitIdentity
 
 SHA = "ab" * 32
+OTHER_SHA = "cd" * 32
 
 
-def _reserve(ledger: Ledger, run: str, eps: float, max_eps: float | None = 8.0) -> None:
-    ledger.reserve(dataset_sha256=SHA, run_id=run, epsilon=eps, delta=1e-5, accountant="prv", plan_sha256=None,
-                   max_epsilon_allowed=max_eps, bound_by="gdpr/GDPR-DP-BASELINE")
+def people(names: list[str], texts_per: int = 1) -> list[UnitIdentity]:
+    return [UnitIdentity(user=n, texts=tuple(f"ticket {t} from {n}" for t in range(texts_per))) for n in names]
 
 
-def test_reserve_then_settle_composes_spent_and_open_reservations(tmp_path: Path) -> None:
+def records(texts: list[str]) -> list[UnitIdentity]:
+    return [UnitIdentity(user=None, texts=(t,)) for t in texts]
+
+
+ALICE_BOB = people(["alice", "bob"])
+
+
+@functools.cache
+def run(eps: float, delta: float = 1e-5, steps: int = 10) -> PlannedRun:
+    """A run whose mechanism really has ε=eps at δ (σ calibrated for q=0.1 and ``steps`` steps)."""
+    sigma = accounting.calibrate_noise(eps, delta, 0.1, steps, "prv")
+    return PlannedRun(epsilon=eps, delta=delta, noise_multiplier=sigma, sample_rate=0.1, steps=steps)
+
+
+def _reserve(ledger: Ledger, units: list[UnitIdentity], run_id: str, eps: float, *, delta: float = 1e-5,
+             max_eps: float | None = 8.0, max_delta: float | None = 1e-5, sha: str = SHA) -> None:
+    ledger.reserve(units, dataset_sha256=sha, run_id=run_id, unit="user", planned=run(eps, delta),
+                   accountant="prv", plan_sha256=None, max_epsilon_allowed=max_eps, delta=max_delta,
+                   bound_by="gdpr/GDPR-DP-BASELINE")
+
+
+def _settle(ledger: Ledger, run_id: str, eps: float, delta: float = 1e-5, steps: int = 10) -> None:
+    ledger.settle(run_id=run_id, dataset_sha256=SHA, epsilon=eps, delta=delta, steps=steps, accountant="prv",
+                  plan_sha256=None)
+
+
+def composed(*runs: tuple[float, int], delta: float = 1e-5) -> float:
+    """Ground truth: both accountants over the runs' concatenated histories."""
+    events = []
+    for eps, steps in runs:
+        planned = run(eps)
+        events.append((planned.noise_multiplier, planned.sample_rate, steps))
+    return accounting.composed_epsilon(tuple(events), delta, "prv")
+
+
+def test_reserve_then_settle_composes_runs_with_the_accountants(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path)
-    _reserve(ledger, "r1", 3.0)
-    totals = ledger.totals(SHA)
-    assert (totals.runs, totals.epsilon_reserved, totals.epsilon_spent, totals.composed_epsilon) == (1, 3.0, 0, 3.0)
-    ledger.settle(dataset_sha256=SHA, run_id="r1", epsilon=2.5, delta=1e-5, accountant="prv", plan_sha256=None)
-    _reserve(ledger, "r2", 3.0)
-    totals = ledger.totals(SHA, 8.0)
+    _reserve(ledger, ALICE_BOB, "r1", 3.0)
+    totals = ledger.totals(ALICE_BOB, SHA, delta=1e-5)
+    assert (totals.runs, totals.epsilon_reserved, totals.epsilon_spent) == (1, 3.0, 0)
+    assert totals.composed_epsilon == pytest.approx(composed((3.0, 10)))  # ε of the run itself, at δ 1e-5
+    _settle(ledger, "r1", 2.5, steps=7)  # stopped early: 7 of 10 steps count
+    _reserve(ledger, ALICE_BOB, "r2", 3.0)
+    totals = ledger.totals(ALICE_BOB, SHA, max_epsilon_allowed=8.0, delta=1e-5)
     assert totals.runs == 2 and totals.epsilon_spent == 2.5 and totals.epsilon_reserved == 3.0
-    assert totals.composed_epsilon == pytest.approx(5.5) and totals.composed_delta == pytest.approx(2e-5)
-    assert totals.max_epsilon_allowed == 8.0
-    assert ledger.reservation(SHA, "r2") is not None and ledger.reservation(SHA, "r1") is None
+    truth = composed((3.0, 7), (3.0, 10))
+    assert totals.composed_epsilon == pytest.approx(truth) and truth < 2.5 + 3.0  # sub-additive, not summed
+    assert totals.composed_delta == 1e-5  # stated at the policies' δ: δ does not pile up run after run
+    assert totals.units == 2 and totals.units_in_earlier_runs == 2 and totals.max_epsilon_allowed == 8.0
+    assert ledger.reservation("r2") is not None and ledger.reservation("r1") is None
+    # a run set aside (resume re-checks itself against the others)
+    assert ledger.totals(ALICE_BOB, SHA, exclude_run="r2", delta=1e-5).composed_epsilon == \
+        pytest.approx(composed((3.0, 7)))
 
 
-def test_a_run_that_would_pass_the_maximum_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+def test_composition_follows_the_people_not_the_file(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path)
-    _reserve(ledger, "r1", 3.0)
-    _reserve(ledger, "r2", 3.0)
-    before = ledger.path_for(SHA).read_bytes()
+    _reserve(ledger, people(["alice", "bob", "carol"]), "r1", 5.0, max_eps=6.0)
+    # another file (other digest), other order, one person more: alice and bob still carry the first run
     with pytest.raises(GateFailed) as err:
-        _reserve(ledger, "r3", 3.0)
-    assert "6.000" in err.value.message and "9.000" in err.value.message and "ε=8" in err.value.message
-    assert "gdpr/GDPR-DP-BASELINE" in err.value.message
-    assert ledger.path_for(SHA).read_bytes() == before
+        _reserve(ledger, people(["dave", "bob", "alice"]), "r2", 5.0, max_eps=6.0, sha=OTHER_SHA)
+    message = err.value.message
+    assert "2 of these 3 privacy units were in 1 earlier run" in message
+    assert "past the maximum ε=6" in message and "gdpr/GDPR-DP-BASELINE" in message
+    left = float(message.split("lower privacy.target_epsilon to at most ")[1].split(" ")[0])
+    assert 1.0 < left < 5.0  # how to proceed: a run this small fits...
+    _reserve(ledger, people(["dave", "bob", "alice"]), "r2", round(left - 0.02, 2), max_eps=6.0,
+             sha=OTHER_SHA)  # ...and it does
+    # nobody from the earlier runs: a fresh budget
+    _reserve(ledger, people(["erin", "frank"]), "r3", 5.0, max_eps=6.0, sha=OTHER_SHA)
+
+
+def test_re_pseudonymised_ids_are_matched_by_their_texts(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    _reserve(ledger, people(["alice", "bob"], texts_per=3), "r1", 2.0)
+    renamed = [UnitIdentity(user="id-" + str(i), texts=u.texts) for i, u in enumerate(people(["alice", "bob"], 3))]
+    totals = ledger.totals(renamed, OTHER_SHA, delta=1e-2)
+    # ids differ: each person matches the earlier run through 3 texts -> group privacy of 3, basic composition
+    assert totals.composed_epsilon == pytest.approx(6.0)
+    assert 3 * math.exp(2 * 2.0) * 1e-5 < 1e-2
+    # a copy that only changes whitespace is the same text: matched once, composed by the accountants
+    spaced = [UnitIdentity(user=None, texts=("  ticket 0   from alice\n",))]
+    assert ledger.totals(spaced, OTHER_SHA, delta=1e-5).composed_epsilon == \
+        pytest.approx(composed((2.0, 10)))
+
+
+def test_a_record_level_run_charges_a_person_once_per_record(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    _reserve(ledger, records(["a1", "a2", "b1"]), "r1", 1.0)
+    alice = [UnitIdentity(user="alice", texts=("a1", "a2")), UnitIdentity(user="bob", texts=("b1",))]
+    totals = ledger.totals(alice, OTHER_SHA, delta=1e-3)
+    assert totals.composed_epsilon == pytest.approx(2.0) and totals.units_in_earlier_runs == 2
+
+
+def test_group_privacy_delta_is_taken_out_of_what_the_accountants_may_use(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    _reserve(ledger, records(["a1", "a2", "a3"]), "r1", 1.0, delta=4e-6)
+    alice = [UnitIdentity(user="alice", texts=("a1", "a2", "a3"))]
+    # alice matched 3 records: 3ε and 3·e^{2ε}·δ = 8.9e-5 > the 1e-5 allowed -> nothing fits
+    with pytest.raises(GateFailed, match="their budget is spent"):
+        _reserve(ledger, alice, "r2", 0.5, sha=OTHER_SHA)
+    assert ledger.totals(alice, OTHER_SHA, delta=1e-5).composed_epsilon == float("inf")
+
+
+def test_a_refused_run_writes_nothing(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    _reserve(ledger, ALICE_BOB, "r1", 5.0, max_eps=6.0)
+    before = (tmp_path / LEDGER_FILE).read_bytes()
+    files = sorted(p.name for p in (tmp_path / "units").iterdir())
+    with pytest.raises(GateFailed):
+        _reserve(ledger, ALICE_BOB, "r2", 5.0, max_eps=6.0)
+    assert (tmp_path / LEDGER_FILE).read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "units").iterdir()) == files
+
+
+def test_the_ledger_holds_no_id_and_no_text(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    units = [UnitIdentity(user="jane.doe@example.com", texts=("my card is 4556 7375 8689 9855",))]
+    _reserve(ledger, units, "r1", 1.0)
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.suffix != ".lock":  # the lock file is empty
+            data = path.read_bytes()
+            assert b"jane" not in data and b"4556" not in data and b"example" not in data
+            assert path.stat().st_mode & 0o077 == 0, path  # salt, ledger, unit keys: owner only
+
+
+def test_missing_or_foreign_salt_is_an_error_not_a_fresh_budget(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    _reserve(ledger, ALICE_BOB, "r1", 6.0)
+    salt = (tmp_path / "salt").read_text()
+    (tmp_path / "salt").unlink()
+    with pytest.raises(InputError, match="salt is missing"):
+        _reserve(ledger, ALICE_BOB, "r2", 6.0)
+    (tmp_path / "salt").write_text("00" * 32 + "\n")
+    with pytest.raises(InputError, match="another salt"):
+        ledger.totals(ALICE_BOB, SHA)
+    (tmp_path / "salt").write_text(salt)
+    assert ledger.totals(ALICE_BOB, SHA).composed_epsilon == pytest.approx(6.0, abs=0.01)
+
+
+def test_tampered_or_missing_unit_file_is_reported(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    _reserve(ledger, ALICE_BOB, "r1", 6.0)
+    unit_file = next((tmp_path / "units").iterdir())
+    data = bytearray(unit_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    unit_file.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="does not match its entry"):
+        ledger.totals(ALICE_BOB, SHA)
+    unit_file.unlink()
+    with pytest.raises(InputError, match="unit file is missing"):
+        ledger.totals(ALICE_BOB, SHA)
 
 
 def test_edited_ledger_breaks_the_hash_chain(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path)
-    _reserve(ledger, "r1", 3.0)
-    _reserve(ledger, "r2", 1.0)
-    path = ledger.path_for(SHA)
+    _reserve(ledger, ALICE_BOB, "r1", 3.0)
+    _reserve(ledger, ALICE_BOB, "r2", 1.0)
+    path = tmp_path / LEDGER_FILE
     lines = path.read_text().splitlines()
     entry = json.loads(lines[0])
     entry["epsilon"] = 0.1  # someone tries to make room in the budget
     path.write_text("\n".join([json.dumps(entry), lines[1]]) + "\n")
     with pytest.raises(InputError, match=r":1: privacy ledger hash chain is broken"):
-        ledger.totals(SHA)
+        ledger.totals(ALICE_BOB, SHA)
 
 
 def test_torn_last_line_is_ignored_and_cut_before_the_next_append(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path)
-    _reserve(ledger, "r1", 2.0)
-    with ledger.path_for(SHA).open("a") as handle:
+    _reserve(ledger, ALICE_BOB, "r1", 2.0)
+    with (tmp_path / LEDGER_FILE).open("a") as handle:
         handle.write('{"seq": 1, "kind": "spe')  # a crash mid-append
-    assert ledger.totals(SHA).composed_epsilon == 2.0
-    _reserve(ledger, "r2", 1.0)
-    assert ledger.totals(SHA).composed_epsilon == 3.0
-    assert len(ledger.path_for(SHA).read_text().splitlines()) == 2
+    assert ledger.totals(ALICE_BOB, SHA).composed_epsilon == pytest.approx(2.0, abs=0.01)
+    _reserve(ledger, ALICE_BOB, "r2", 1.0)
+    assert ledger.totals(ALICE_BOB, SHA).composed_epsilon == pytest.approx(composed((2.0, 10), (1.0, 10)))
+    assert len((tmp_path / LEDGER_FILE).read_text().splitlines()) == 2
 
 
 def test_a_complete_bad_last_line_is_an_error_and_nothing_is_appended(tmp_path: Path) -> None:
-    # only a line without its newline is a torn write; a whole garbage line is damage, not a crash
     ledger = Ledger(tmp_path)
-    _reserve(ledger, "r1", 2.0)
-    with ledger.path_for(SHA).open("a") as handle:
+    _reserve(ledger, ALICE_BOB, "r1", 2.0)
+    with (tmp_path / LEDGER_FILE).open("a") as handle:
         handle.write("not json {\n")
-    before = ledger.path_for(SHA).read_bytes()
+    before = (tmp_path / LEDGER_FILE).read_bytes()
     with pytest.raises(InputError, match=r":2: privacy ledger line is not a valid entry"):
-        _reserve(ledger, "r2", 1.0)
-    assert ledger.path_for(SHA).read_bytes() == before
+        _reserve(ledger, ALICE_BOB, "r2", 1.0)
+    assert (tmp_path / LEDGER_FILE).read_bytes() == before
 
 
 def test_an_emptied_ledger_is_an_error_not_a_fresh_budget(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path)
-    _reserve(ledger, "r1", 6.0)
-    ledger.path_for(SHA).write_text("")  # truncated: read as "nothing spent" it would allow another 6
+    _reserve(ledger, ALICE_BOB, "r1", 6.0)
+    (tmp_path / LEDGER_FILE).write_text("")
     with pytest.raises(InputError, match="privacy ledger is empty"):
-        _reserve(ledger, "r2", 6.0)
-    assert ledger.path_for(SHA).read_text() == ""
+        _reserve(ledger, ALICE_BOB, "r2", 6.0)
 
 
-def test_the_first_entry_creates_the_file_whole(tmp_path: Path) -> None:
+def test_short_writes_are_completed_and_a_full_disk_is_bad_input(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from auditor.privacy import ledger_store as module
+
+    real = os.write
+    monkeypatch.setattr(module.os, "write", lambda fd, data: real(fd, bytes(data[:7])))  # 7 bytes at a time
     ledger = Ledger(tmp_path)
-    _reserve(ledger, "r1", 1.0)
-    assert len(ledger.path_for(SHA).read_text().splitlines()) == 1
-    assert ledger.path_for(SHA).stat().st_mode & 0o777 == 0o600
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    _reserve(ledger, ALICE_BOB, "r1", 2.0)
+    _reserve(ledger, ALICE_BOB, "r2", 1.0)
+    assert ledger.totals(ALICE_BOB, SHA).composed_epsilon == pytest.approx(composed((2.0, 10), (1.0, 10)))
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(module.os, "write", full)
+    with pytest.raises(InputError, match=r"cannot be written \(No space left on device\); nothing was trained"):
+        _reserve(ledger, ALICE_BOB, "r3", 1.0)
+    monkeypatch.setattr(module.os, "write", real)
+    assert ledger.totals(ALICE_BOB, SHA).composed_epsilon == pytest.approx(composed((2.0, 10), (1.0, 10)))
+
+
+def test_legacy_per_file_ledgers_still_count_for_their_dataset(tmp_path: Path) -> None:
+    from auditor.privacy.ledger_store import GENESIS
+    from auditor.privacy.ledger_store import entry_hash as _entry_hash
+
+    fields = {"seq": 0, "kind": "spend", "run_id": "old", "dataset_sha256": SHA, "epsilon": 3.0, "delta": 1e-5,
+              "accountant": "prv", "plan_sha256": None, "at": "2026-11-01T00:00:00+00:00", "prev": GENESIS}
+    reserve = {**fields, "kind": "reserve"}
+    reserve["hash"] = _entry_hash(reserve)
+    spend = {**fields, "seq": 1, "prev": reserve["hash"]}
+    spend["hash"] = _entry_hash(spend)
+    (tmp_path / f"{SHA}.jsonl").write_text(json.dumps(reserve) + "\n" + json.dumps(spend) + "\n")
+    ledger = Ledger(tmp_path)
+    assert ledger.totals(ALICE_BOB, SHA).composed_epsilon == 3.0  # no mechanism recorded: basic composition
+    assert ledger.totals(ALICE_BOB, OTHER_SHA).composed_epsilon == 0.0
+    with pytest.raises(GateFailed):
+        _reserve(ledger, ALICE_BOB, "r1", 6.0)
+
+
+def test_many_units_compose_exactly(tmp_path: Path) -> None:
+    units = [UnitIdentity(user=f"u{i}", texts=(f"t{i}",)) for i in range(100_000)]
+    ledger = Ledger(tmp_path)
+    _reserve(ledger, units, "r1", 1.0)
+    totals = ledger.totals(units[:50_000] + people(["new"]), OTHER_SHA)
+    assert totals.units == 50_001 and totals.units_in_earlier_runs == 50_000
+    assert totals.composed_epsilon == pytest.approx(1.0, abs=0.01)
 
 
 def test_default_directory_is_the_user_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
