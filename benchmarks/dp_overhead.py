@@ -89,6 +89,7 @@ def _model(tiny: bool, layers: int) -> Any:
 def _phase(dp: bool, args: argparse.Namespace, device: str) -> dict[str, float]:
     import torch
 
+    from auditor.privacy.randomness import MechanismRandom
     from auditor.train.finetune import Encoded, forward, make_private
 
     _release()
@@ -108,7 +109,7 @@ def _phase(dp: bool, args: argparse.Namespace, device: str) -> dict[str, float]:
         criterion: Any = torch.nn.CrossEntropyLoss()
         if dp:
             handles = make_private(model, optimizer, train_size=n, batch_size=args.batch, sigma=1.0, clip=1.0,
-                                   mode=args.mode, accountant="prv", noise_seed=0)
+                                   mode=args.mode, accountant="prv", source=MechanismRandom())
             optimizer, criterion = handles.optimizer, handles.criterion
         timed = 0.0
         import warnings

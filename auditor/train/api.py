@@ -1,40 +1,109 @@
 """``run_training``: the enforced DP fine-tune as a library call (the CLI and ``auditor audit`` use it).
 
 Order matters for the guarantee: settings are resolved against the requirement and the data actually
-loaded, the noise is calibrated, the planned ε is *reserved* in the ledger, and only then does the first
-step run. Outputs (model, ``training.json``) are written atomically at the end. Heavy libraries are imported
-inside the functions.
+loaded, the noise is calibrated, the planned ε and δ are *reserved* in the ledger for these people, and only
+then does the first step run. When the run ends -- completed, refused or failed -- what it spent is settled
+and the checkpoint (it holds the mechanism's secret key) is deleted; only a killed or interrupted run keeps
+both, for ``--resume``. Outputs (model, ``training.json``) are written atomically at the end. Heavy
+libraries are imported inside the functions.
 """
 
 from __future__ import annotations
 
-import platform
 import shutil
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.errors import TrainingInputError
-from auditor.fsutil import atomic_write, ensure_folder, sha256_file
+from auditor.errors import AuditorError, TrainingInputError
+from auditor.fsutil import atomic_write, sha256_file
 from auditor.plan import PlanDocument
 from auditor.privacy import accounting
-from auditor.privacy.ledger import Ledger
+from auditor.privacy.ledger import Ledger, LedgerTotals, PlannedRun, UnitIdentity
+from auditor.privacy.randomness import MechanismRandom
 from auditor.privacy.requirements import PrivacyRequirement
-from auditor.train.data import load_training_data
-from auditor.train.evidence import ClippingInfo, EvalMetrics, TrainingEvidence, Versions
-from auditor.train.settings import resolve_settings
+from auditor.train.data import TrainingData, load_training_data, unit_identities
+from auditor.train.evidence import (
+    ClippingInfo,
+    EvalMetrics,
+    RandomnessInfo,
+    StepEpsilon,
+    TrainingEvidence,
+    UnitInfo,
+)
+from auditor.train.outputs import EVIDENCE_FILE, output_folder, save_model, versions
+from auditor.train.settings import DpSettings, resolve_settings
+from auditor.units import DESCRIPTIONS
 
-EVIDENCE_FILE = "training.json"
+__all__ = ["EVIDENCE_FILE", "run_training"]
+
+
+@dataclass
+class _Run:
+    """One DP run's ledger handle: settling it is how the run ends, whatever ended it."""
+
+    ledger: Ledger
+    doc: PlanDocument
+    dataset_sha: str
+    settings: DpSettings
+    run_id: str
+    checkpoint_dir: Path
+    records: list[StepEpsilon]
+
+    def end(self, identities: list[UnitIdentity], requirement: PrivacyRequirement) -> LedgerTotals:
+        last = self.records[-1] if self.records else None
+        eps = max(last.epsilon_opacus, last.epsilon_pld) if last else 0.0
+        assert self.settings.delta is not None
+        self.ledger.settle(run_id=self.run_id, dataset_sha256=self.dataset_sha, epsilon=eps,
+                           delta=self.settings.delta if last else 0.0, steps=len(self.records),
+                           accountant=self.settings.accountant, plan_sha256=self.doc.sha256)
+        shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+        return self.ledger.totals(identities, self.dataset_sha, max_epsilon_allowed=requirement.max_epsilon,
+                                  delta=self.settings.delta, accountant=self.settings.accountant)
 
 
 def run_training(doc: PlanDocument, *, requirement: PrivacyRequirement, out_dir: Path,
                  ledger_dir: Path | None = None, resume: bool = False, seed: int | None = None,
                  progress: bool = True, dataset_sha256: str | None = None) -> TrainingEvidence:
     """Train under the requirement; refuse (GateFailed) what the policies forbid, exit 2 for bad input."""
+    from auditor.train import finetune
+
+    out_dir = output_folder(Path(out_dir))
+    checkpoint_path = out_dir / "checkpoint" / finetune.CHECKPOINT
+    if not resume:
+        return _run_training(doc, requirement, out_dir, ledger_dir, None, seed, progress, dataset_sha256)
+    if not checkpoint_path.is_file():
+        raise TrainingInputError(f"{checkpoint_path}: --resume given but there is no checkpoint to resume")
+    checkpoint = finetune.load_checkpoint(checkpoint_path)
+    try:
+        return _run_training(doc, requirement, out_dir, ledger_dir, checkpoint, seed, progress, dataset_sha256)
+    except AuditorError:
+        # refused on resume (the policies, the ledger or the plan changed): the run ends here
+        _abandon(Ledger(ledger_dir), checkpoint, checkpoint_path.parent)
+        raise
+
+
+def _abandon(ledger: Ledger, checkpoint: dict[str, Any], folder: Path) -> None:
+    """Settle an interrupted run at what its checkpoint shows it spent, and delete its secret checkpoint."""
+    run_id = str(checkpoint["run_id"])
+    booked = ledger.reservation(run_id)
+    if booked is not None:
+        steps = [StepEpsilon.model_validate(r) for r in checkpoint["records"]]
+        eps = max(steps[-1].epsilon_opacus, steps[-1].epsilon_pld) if steps else 0.0
+        ledger.settle(run_id=run_id, dataset_sha256=booked.dataset_sha256, epsilon=eps,
+                      delta=booked.delta if steps else 0.0, steps=len(steps), accountant=booked.accountant,
+                      plan_sha256=booked.plan_sha256)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: Path, ledger_dir: Path | None,
+                  checkpoint: dict[str, Any] | None, seed: int | None, progress: bool,
+                  dataset_sha256: str | None) -> TrainingEvidence:
     import torch
 
-    from auditor.train import finetune
+    from auditor.train import finetune, probe
     from auditor.train.model import freeze_lower_layers, load_model, resolve_device, resolve_model_path
 
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -42,31 +111,44 @@ def run_training(doc: PlanDocument, *, requirement: PrivacyRequirement, out_dir:
     plan = doc.plan
     spec = plan.training
     seed = spec.seed if seed is None else seed
-    out_dir = _output_folder(Path(out_dir))
+    checkpoint_path = out_dir / "checkpoint" / finetune.CHECKPOINT
+    # The mechanism's randomness: a fresh secret per run, or the interrupted run's own (from its checkpoint).
+    source = finetune.checkpoint_source(checkpoint) if checkpoint is not None else MechanismRandom()
 
-    data = load_training_data(doc)
+    data = load_training_data(doc, source.derived_key("split"))
     settings = resolve_settings(doc, requirement, data.privacy_units)
     device = resolve_device(doc)
     model_path = resolve_model_path(doc)
     dataset_sha = dataset_sha256 or sha256_file(doc.dataset_path)
+    ledger = Ledger(ledger_dir)
+    identities = unit_identities(data)
 
-    train_units = len(data.train)
+    train_examples, groups = finetune.unit_groups(data.train)
+    train_units = len(groups)
     steps = finetune.planned_steps(train_units, spec.batch_size, spec.epochs)
     q = accounting.sample_rate_for(train_units, spec.batch_size)
     sigma = 0.0
+    planned: PlannedRun | None = None
     if settings.dp:
         assert settings.target_epsilon is not None and settings.delta is not None
         sigma = accounting.calibrate_noise(settings.target_epsilon, settings.delta, q, steps,
                                            settings.accountant, source=str(doc.source))
+        # the predictive stop never lets the run past its ε: the ledger books the steps that fit in it
+        booked = accounting.steps_within(settings.target_epsilon, sigma, q, settings.delta, settings.accountant,
+                                         steps)
+        planned = PlannedRun(epsilon=settings.target_epsilon, delta=settings.delta, noise_multiplier=sigma,
+                             sample_rate=q, steps=booked)
+        # refuse before the model loads if these people's history cannot take this run; on --resume the
+        # run's own reservation is set aside and re-checked against the policies as they are now
+        own = str(checkpoint["run_id"]) if checkpoint is not None else None
+        if own is not None and ledger.reservation(own) is None:
+            raise TrainingInputError(f"{checkpoint_path}: run {own} has no open reservation in the privacy "
+                                     f"ledger {ledger.path}; cannot resume")
+        ledger.check(identities, dataset_sha, planned, max_epsilon_allowed=settings.max_epsilon_allowed,
+                     delta=settings.delta, accountant=settings.accountant, exclude_run=own,
+                     bound_by=requirement.bound_by.get("max_epsilon", ""))
 
-    checkpoint_path = out_dir / "checkpoint" / finetune.CHECKPOINT
-    checkpoint: dict[str, Any] | None = None
-    if resume:
-        if not checkpoint_path.is_file():
-            raise TrainingInputError(f"{checkpoint_path}: --resume given but there is no checkpoint to resume")
-        checkpoint = finetune.load_checkpoint(checkpoint_path)
-
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # public: the new head's initial weights and dropout; no part of the mechanism
     tokenizer, model = load_model(doc, model_path)
     layers = freeze_lower_layers(model, spec.trainable_layers)
     model.to(device)
@@ -75,23 +157,28 @@ def run_training(doc: PlanDocument, *, requirement: PrivacyRequirement, out_dir:
     # Adam on noisy clipped gradients is post-processing: the guarantee is the same as for SGD, and with the
     # few large steps DP favours it converges far faster.
     optimizer = torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=0.0)
-    encoded = finetune.encode(tokenizer, data.train, spec.max_seq_len)
+    encoded = finetune.encode(tokenizer, train_examples, spec.max_seq_len)
 
-    ledger = Ledger(ledger_dir)
     requested = plan.privacy.clipping if settings.dp else "none"
     fallback: str | None = None
     stop_reason, stop_detail = "completed", ""
-    records: list[Any] = []
-    run_id = ""
-    steps_taken = 0
+    records: list[StepEpsilon] = []
+    totals: LedgerTotals | None = None
     resumed = checkpoint is not None
     if settings.dp:
         assert settings.delta is not None and settings.max_grad_norm is not None
         assert settings.target_epsilon is not None
-        dp, mode, fallback = _attach_dp(model, optimizer, requested, train_size=train_units,
-                                        batch_size=spec.batch_size, sigma=sigma, clip=settings.max_grad_norm,
-                                        accountant=settings.accountant, noise_seed=seed + 1)
-        sampler = torch.Generator(device="cpu").manual_seed(seed)
+        try:  # before the ledger: a model the clipping cannot bound must cost no ε
+            reference = probe.check_independence(model, device, num_labels=plan.model.num_labels,
+                                                 max_len=spec.max_seq_len)
+        except probe.ProbeFailed as failed:
+            raise TrainingInputError(f"{doc.source}: model.base: {plan.model.base}: {failed.reason}; "
+                                     "refused before any ε was reserved") from None
+        dp, mode, fallback = _attach_dp(model, optimizer, requested, reference=reference, device=device,
+                                        base=f"{doc.source}: model.base: {plan.model.base}",
+                                        train_size=train_units, batch_size=spec.batch_size, sigma=sigma,
+                                        clip=settings.max_grad_norm, accountant=settings.accountant,
+                                        source=source)
         fingerprint = {"plan_sha256": doc.sha256, "dataset_sha256": dataset_sha, "sigma": sigma,
                        "sample_rate": q, "delta": settings.delta, "steps": steps, "seed": seed,
                        "clipping": mode}
@@ -101,21 +188,32 @@ def run_training(doc: PlanDocument, *, requirement: PrivacyRequirement, out_dir:
                                   physical_batch_size=spec.physical_batch_size, device=device,
                                   checkpoint_dir=checkpoint_path.parent, fingerprint=fingerprint)
         if checkpoint is not None:
-            state = finetune.restore(checkpoint, cfg, model, dp, sampler)
-            if ledger.reservation(dataset_sha, state.run_id) is None:
-                raise TrainingInputError(f"{checkpoint_path}: run {state.run_id} has no open reservation in "
-                                         f"the privacy ledger {ledger.path_for(dataset_sha)}; cannot resume")
+            state = finetune.restore(checkpoint, cfg, model, dp)
         else:
             state = finetune.LoopState()
-            ledger.reserve(dataset_sha256=dataset_sha, run_id=state.run_id, epsilon=settings.target_epsilon,
-                           delta=settings.delta, accountant=settings.accountant, plan_sha256=doc.sha256,
-                           max_epsilon_allowed=settings.max_epsilon_allowed,
+            assert planned is not None
+            ledger.reserve(identities, dataset_sha256=dataset_sha, run_id=state.run_id, unit=data.unit,
+                           planned=planned, accountant=settings.accountant, plan_sha256=doc.sha256,
+                           max_epsilon_allowed=settings.max_epsilon_allowed, delta=settings.delta,
                            bound_by=requirement.bound_by.get("max_epsilon", ""))
-        with _progress(progress, steps, state.step) as on_step:
-            outcome = finetune.dp_loop(cfg, state, model, dp, encoded, sampler, on_step)
-        stop_reason, stop_detail = outcome.stop_reason, outcome.stop_detail
-        records, run_id, steps_taken = outcome.state.records, outcome.state.run_id, outcome.state.step
-        dp.hooks.cleanup()  # back to a plain HF model before save_pretrained
+        run = _Run(ledger=ledger, doc=doc, dataset_sha=dataset_sha, settings=settings, run_id=state.run_id,
+                   checkpoint_dir=checkpoint_path.parent, records=state.records)
+        try:
+            with _progress(progress, steps, state.step) as on_step:
+                outcome = finetune.dp_loop(cfg, state, model, dp, encoded, finetune.UnitSampler(groups, q, source),
+                                           on_step)
+            dp.hooks.cleanup()  # back to a plain HF model before save_pretrained
+            eval_metrics = _evaluate(model, tokenizer, data, spec.max_seq_len, spec.physical_batch_size, device,
+                                     plan.model.num_labels)
+            weights_sha = save_model(model, tokenizer, out_dir)
+        except KeyboardInterrupt:
+            raise  # interrupted, not ended: the checkpoint and the reservation stay for --resume
+        except BaseException:
+            run.end(identities, requirement)
+            raise
+        totals = run.end(identities, requirement)
+        stop_reason, stop_detail, records = outcome.stop_reason, outcome.stop_detail, outcome.state.records
+        run_id, steps_taken = outcome.state.run_id, outcome.state.step
     else:
         import uuid
 
@@ -123,25 +221,28 @@ def run_training(doc: PlanDocument, *, requirement: PrivacyRequirement, out_dir:
         mode = "none"
         steps_taken = _plain_loop(model, optimizer, encoded, spec.physical_batch_size, steps, spec.batch_size,
                                   device, seed)
-
-    eval_metrics = _evaluate(model, finetune.encode(tokenizer, data.eval, spec.max_seq_len) if data.eval else None,
-                             spec.physical_batch_size, device, plan.model.num_labels)
-    weights_sha = _save_model(model, tokenizer, out_dir)
+        eval_metrics = _evaluate(model, tokenizer, data, spec.max_seq_len, spec.physical_batch_size, device,
+                                 plan.model.num_labels)
+        weights_sha = save_model(model, tokenizer, out_dir)
 
     last = records[-1] if records else None
     eps_spent = max(last.epsilon_opacus, last.epsilon_pld) if last else 0.0
-    if settings.dp:
-        assert settings.delta is not None
-        ledger.settle(dataset_sha256=dataset_sha, run_id=run_id, epsilon=eps_spent, delta=settings.delta,
-                      accountant=settings.accountant, plan_sha256=doc.sha256,
-                      max_epsilon_allowed=settings.max_epsilon_allowed)
-        shutil.rmtree(checkpoint_path.parent, ignore_errors=True)
-
+    spec_ds = plan.dataset
+    unit_info = UnitInfo(
+        unit=data.unit, privacy_units=data.privacy_units, user_id_field=spec_ds.user_id_field,
+        user_id_normalisation=DESCRIPTIONS[spec_ds.user_id_normalisation] if spec_ds.user_id_field else None,
+        users_with_multiple_records=data.users_with_multiple_records,
+        contribution_bound=(
+            "each step samples each person with probability q and uses one of their records, chosen at random: "
+            "at most one clipped gradient (norm ≤ C) per person per step" if data.unit == "user" else
+            "each step samples each record with probability q: at most one clipped gradient (norm ≤ C) per "
+            "record per step"))
     evidence = TrainingEvidence(
         run_id=run_id, plan_name=plan.name, plan_sha256=doc.sha256, dataset_sha256=dataset_sha,
         model_base=plan.model.base, model_weights_sha256=weights_sha,
-        records=data.records, train_records=len(data.train), eval_records=len(data.eval), unit=data.unit,
-        privacy_units=data.privacy_units, mechanism=plan.privacy.mechanism if settings.dp else "none",
+        records=data.records, train_records=len(train_examples), eval_records=len(data.eval_examples),
+        unit=data.unit, privacy_units=data.privacy_units, units=unit_info,
+        mechanism=plan.privacy.mechanism if settings.dp else "none",
         noise_multiplier=sigma, sample_rate=q, max_grad_norm=settings.max_grad_norm,
         logical_batch_size=spec.batch_size, physical_batch_size=spec.physical_batch_size,
         clipping=ClippingInfo(requested=requested, used=mode, fallback_reason=fallback,
@@ -154,16 +255,18 @@ def run_training(doc: PlanDocument, *, requirement: PrivacyRequirement, out_dir:
         epsilon_opacus=last.epsilon_opacus if last else (0.0 if settings.dp else None),
         epsilon_pld=last.epsilon_pld if last else (0.0 if settings.dp else None),
         epsilon=eps_spent if settings.dp else None, epsilon_per_step=records, settings=settings.settings,
-        requirement=requirement, stop_reason=stop_reason, stop_detail=stop_detail,
+        requirement=requirement, stop_reason=stop_reason, stop_detail=stop_detail, ledger=totals,
+        randomness=RandomnessInfo(public_seed=seed),
         eval=eval_metrics, device=device, precision="bf16" if device == "cuda" else "fp32",
-        versions=_versions(), seed=seed, resumed=resumed, started_at=started_at,
+        versions=versions(), resumed=resumed, started_at=started_at,
         wall_time_s=time.perf_counter() - wall_start)
     atomic_write(out_dir / EVIDENCE_FILE, evidence.model_dump_json(indent=2) + "\n")
     return evidence
 
 
 class _progress:
-    """A rich progress bar (stderr) with loss and ε spent; a no-op when ``progress`` is off."""
+    """A rich progress bar (stderr) with the ε spent; a no-op when ``progress`` is off. No loss: the batch loss
+    is a statistic of private data that the accountant does not pay for."""
 
     def __init__(self, enabled: bool, total: int, done: int) -> None:
         self.enabled, self.total, self.done = enabled, total, done
@@ -176,16 +279,14 @@ class _progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("loss {task.fields[loss]}  ε {task.fields[eps]}"), TimeElapsedColumn(),
+                            TextColumn("ε {task.fields[eps]}"), TimeElapsedColumn(),
                             console=Console(stderr=True), transient=False)
         self.bar.start()
-        task = self.bar.add_task("train", total=self.total, completed=self.done, loss="-", eps="0")
+        task = self.bar.add_task("train", total=self.total, completed=self.done, eps="0")
 
         def on_step(state: Any) -> None:
             rec = state.records[-1]
-            loss = f"{rec.loss:.3f}" if rec.loss is not None else "-"
-            self.bar.update(task, completed=state.step, loss=loss,
-                            eps=f"{max(rec.epsilon_opacus, rec.epsilon_pld):.3f}")
+            self.bar.update(task, completed=state.step, eps=f"{max(rec.epsilon_opacus, rec.epsilon_pld):.3f}")
 
         return on_step
 
@@ -197,13 +298,17 @@ class _progress:
 FALLBACKS = {"bookkeeping": ("bookkeeping", "ghost", "hooks"), "ghost": ("ghost", "hooks"), "hooks": ("hooks",)}
 
 
-def _attach_dp(model: Any, optimizer: Any, requested: str, **kwargs: Any) -> tuple[Any, str, str | None]:
-    """The requested clipping mode, else the next one that attaches; the reason is kept for the evidence.
+def _attach_dp(model: Any, optimizer: Any, requested: str, *, reference: Any = None, device: str = "cpu",
+               base: str = "", **kwargs: Any) -> tuple[Any, str, str | None]:
+    """The requested clipping mode, else the next one that attaches *and* passes the probe; the reasons are
+    kept for the evidence.
 
     Every mode clips each example's whole gradient to the same C, so a fallback changes speed, never the
-    guarantee; the last mode (per-sample hooks) failing is a real error and propagates.
+    guarantee. A mode whose per-example norms differ from ``reference`` (:func:`probe.check_independence`,
+    taken before any DP was attached) is detached and the next one tried; the last failing the probe
+    refuses the run (exit 2) before any ε is reserved; the last failing to attach propagates.
     """
-    from auditor.train import finetune
+    from auditor.train import finetune, probe
 
     reasons: list[str] = []
     chain = FALLBACKS[requested]
@@ -215,8 +320,19 @@ def _attach_dp(model: Any, optimizer: Any, requested: str, **kwargs: Any) -> tup
                 raise
             reasons.append(f"{mode} clipping unsupported ({exc if str(exc) else type(exc).__name__})")
             continue
+        if reference is not None:
+            try:
+                probe.check_norms(model, dp, reference, device)
+            except probe.ProbeFailed as failed:
+                dp.hooks.cleanup()
+                reasons.append(failed.reason)
+                if mode == chain[-1]:
+                    raise TrainingInputError(
+                        f"{base}: no clipping mode bounds this model's per-example gradients, so DP-SGD cannot "
+                        f"guarantee ε; refused before any ε was reserved ({'; '.join(reasons)})") from None
+                continue
         return dp, mode, ("; ".join(reasons) + f"; used {mode}") if reasons else None
-    raise AssertionError("unreachable: the last mode either attaches or raises")
+    raise AssertionError("unreachable: the last mode either attaches, passes the probe, or raises")
 
 
 def _plain_loop(model: Any, optimizer: Any, data: Any, physical: int, steps: int, batch_size: int,
@@ -243,20 +359,23 @@ def _plain_loop(model: Any, optimizer: Any, data: Any, physical: int, steps: int
     return steps
 
 
-def _evaluate(model: Any, data: Any, physical: int, device: str, num_labels: int) -> EvalMetrics:
-    """Accuracy and macro-F1 on the held-out split (aggregates only)."""
-    if data is None:
+def _evaluate(model: Any, tokenizer: Any, data: TrainingData, max_len: int, physical: int, device: str,
+              num_labels: int) -> EvalMetrics:
+    """Accuracy and macro-F1 on the held-out split (aggregates only, outside the DP guarantee: see EvalMetrics)."""
+    held_out = data.eval_examples
+    if not held_out:
         return EvalMetrics(records=0)
     import torch
 
     from auditor.train import finetune
 
+    encoded = finetune.encode(tokenizer, held_out, max_len)
     model.eval()
     predictions: list[int] = []
     with torch.no_grad():
-        for part in finetune.chunks(list(range(len(data.labels))), physical * 2):
-            predictions += finetune.forward(model, data.batch(part, device), device).argmax(-1).tolist()
-    labels = data.labels
+        for part in finetune.chunks(list(range(len(encoded.labels))), physical * 2):
+            predictions += finetune.forward(model, encoded.batch(part, device), device).argmax(-1).tolist()
+    labels = encoded.labels
     accuracy = sum(int(p == y) for p, y in zip(predictions, labels, strict=True)) / len(labels)
     f1s = []
     for c in range(num_labels):
@@ -266,45 +385,3 @@ def _evaluate(model: Any, data: Any, physical: int, device: str, num_labels: int
         if tp + fp + fn:
             f1s.append(2 * tp / (2 * tp + fp + fn))
     return EvalMetrics(records=len(labels), accuracy=accuracy, macro_f1=sum(f1s) / len(f1s) if f1s else None)
-
-
-def _output_folder(out_dir: Path) -> Path:
-    """Check ``--out`` before any step is trained or any ε reserved: a file there, or a ``model/`` folder that
-    no auditor run wrote (no ``training.json`` beside it), would otherwise surface only after training --
-    the first as an internal error with ε reserved, the second by deleting the user's files."""
-    ensure_folder(out_dir, "--out")
-    model = out_dir / "model"
-    if model.exists() and not (out_dir / EVIDENCE_FILE).is_file() and (not model.is_dir() or any(model.iterdir())):
-        raise TrainingInputError(f"{model}: --out already holds a model/ that auditor did not write (no "
-                                 f"{EVIDENCE_FILE} beside it); choose another --out or move it away")
-    return out_dir
-
-
-def _save_model(model: Any, tokenizer: Any, out_dir: Path) -> str:
-    """save_pretrained into a temporary folder, then swap it in: never a half-written model directory."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / ".model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    final = out_dir / "model"
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
-    weights = final / "model.safetensors"
-    return sha256_file(weights) if weights.is_file() else ""
-
-
-def _versions() -> Versions:
-    from importlib.metadata import version
-
-    import auditor
-
-    def v(name: str) -> str:
-        try:
-            return version(name)
-        except Exception:
-            return "unknown"
-
-    return Versions(auditor=auditor.__version__, python=platform.python_version(), torch=v("torch"),
-                    transformers=v("transformers"), opacus=v("opacus"), dp_accounting=v("dp-accounting"))

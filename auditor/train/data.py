@@ -1,21 +1,29 @@
 """The training data as the mechanism sees it: texts, labels and privacy units, split for evaluation.
 
 Errors name the file and the record's line or row number, never its content. ``n`` (the number of privacy
-units that δ ≤ 1/n resolves against) comes from the data actually loaded: records for ``unit: record``,
-distinct user ids for ``unit: user``.
+units that δ resolves against) comes from the data actually loaded: records for ``unit: record``, distinct
+people (normalised user ids, :mod:`auditor.units`) for ``unit: user``.
+
+The split must not couple units: each unit's side is a keyed hash of the unit itself (its normalised user
+id, or its record's normalised text), under a key drawn secretly for the run, so adding or removing one
+unit moves no other unit across the split -- neighbouring datasets give neighbouring training sets -- and
+nobody can tell from the public seed which side a unit fell on.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from auditor.errors import TrainingInputError
+from auditor.errors import GateFailed, TrainingInputError
 from auditor.plan import PlanDocument
+from auditor.privacy.ledger import UnitIdentity
+from auditor.scan.read import user_id_at
+from auditor.units import normalise_user_id, normalised_text
 
 
 @dataclass(frozen=True)
@@ -25,16 +33,40 @@ class Example:
     line: int
     text: str
     label: int
-    user: str | None
+    user: str | None  # normalised: the person this record belongs to, when the plan names a user id field
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One privacy unit: a person's records (``unit: user``) or a single record (``unit: record``)."""
+
+    examples: tuple[Example, ...]
+
+    @property
+    def user(self) -> str | None:
+        return self.examples[0].user
 
 
 @dataclass(frozen=True)
 class TrainingData:
-    train: list[Example]
-    eval: list[Example]
+    train: list[Unit]
+    eval: list[Unit]
     records: int
     privacy_units: int
     unit: str
+    users_with_multiple_records: int | None  # None without a user id field
+
+    @property
+    def train_examples(self) -> list[Example]:
+        return [e for u in self.train for e in u.examples]
+
+    @property
+    def eval_examples(self) -> list[Example]:
+        return [e for u in self.eval for e in u.examples]
+
+    @property
+    def units(self) -> list[Unit]:
+        return self.train + self.eval
 
 
 def _rows(path: Path, fmt: str) -> list[tuple[int, dict[str, Any]]]:
@@ -62,14 +94,13 @@ def _rows(path: Path, fmt: str) -> list[tuple[int, dict[str, Any]]]:
     raise TrainingInputError(f"{path}: format '{fmt}' has no labels; training needs jsonl, csv or parquet")
 
 
-def load_training_data(doc: PlanDocument) -> TrainingData:
-    """Read, validate and split the plan's dataset (deterministic in the plan's seed)."""
+def _examples(doc: PlanDocument) -> list[Example]:
     plan = doc.plan
     path = doc.dataset_path
     spec = plan.dataset
-    where = f"{doc.source}: dataset.label_field"
     if spec.label_field is None:
-        raise TrainingInputError(f"{where}: training needs a label field (sequence classification)")
+        raise TrainingInputError(f"{doc.source}: dataset.label_field: training needs a label field "
+                                 "(sequence classification)")
     if plan.privacy.unit == "user" and not spec.user_id_field:
         raise TrainingInputError(f"{doc.source}: dataset.user_id_field: unit 'user' needs a user id field")
     if not path.is_file():
@@ -85,51 +116,71 @@ def load_training_data(doc: PlanDocument) -> TrainingData:
             label = int(raw_label)
             if isinstance(raw_label, float) and raw_label != label:
                 raise ValueError
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise TrainingInputError(f"{path}:{number}: label field '{spec.label_field}' is not an integer"
                                      ) from None
         if not 0 <= label < num_labels:
-            raise TrainingInputError(f"{path}:{number}: label {label} outside 0..{num_labels - 1} "
-                                     f"(model.num_labels is {num_labels})")
-        parts = []
-        for field in spec.text_fields:
-            value = row.get(field)
-            if value is not None:
-                parts.append(str(value))
+            # never the value: a mislabelled column can hold an identifier
+            raise TrainingInputError(f"{path}:{number}: label field '{spec.label_field}' is outside "
+                                     f"0..{num_labels - 1} (model.num_labels is {num_labels})")
+        parts = [str(row[f]) for f in spec.text_fields if row.get(f) is not None]
         user: str | None = None
         if spec.user_id_field:
-            value = row.get(spec.user_id_field)
-            if plan.privacy.unit == "user" and value in (None, ""):
+            raw = user_id_at(row, spec.user_id_field)
+            # an id that is blank once normalised names nobody: missing, as the scan counts it
+            user = (normalise_user_id(raw, spec.user_id_normalisation) if raw is not None else None) or None
+            if plan.privacy.unit == "user" and not user:
                 raise TrainingInputError(f"{path}:{number}: no user id field '{spec.user_id_field}'")
-            user = None if value is None else str(value)
         examples.append(Example(line=number, text=" ".join(parts), label=label, user=user))
     if not examples:
         raise TrainingInputError(f"{path}: dataset is empty: nothing to train on")
+    return examples
 
-    rng = random.Random(plan.training.seed)
-    if plan.privacy.unit == "user":
-        # One privacy unit = one person. Each person contributes exactly one record per run (chosen with the
-        # seed, independently of everyone else), so adding or removing a person changes one training example:
-        # record-level sampling and clipping on this set are user-level sampling and clipping.
-        by_user: dict[str, list[Example]] = {}
-        for example in examples:
-            by_user.setdefault(example.user or "", []).append(example)
-        users = sorted(by_user)
-        rng.shuffle(users)
-        n_eval = int(len(users) * plan.training.eval_fraction)
-        eval_users, train_users = users[:n_eval], users[n_eval:]
-        train = [rng.choice(by_user[u]) for u in train_users]
-        held_out = [e for u in eval_users for e in by_user[u]]
-        units = len(users)
-    else:
-        order = list(range(len(examples)))
-        rng.shuffle(order)
-        n_eval = int(len(examples) * plan.training.eval_fraction)
-        held_out = [examples[i] for i in order[:n_eval]]
-        train = [examples[i] for i in order[n_eval:]]
-        units = len(examples)
+
+def _group(doc: PlanDocument, examples: list[Example]) -> tuple[list[Unit], int | None]:
+    """Privacy units, and how many people have more than one record (None without user ids)."""
+    by_user: dict[str, list[Example]] = {}
+    for example in examples:
+        if example.user is not None:
+            by_user.setdefault(example.user, []).append(example)
+    repeated = sum(1 for records in by_user.values() if len(records) > 1) if doc.plan.dataset.user_id_field \
+        else None
+    if doc.plan.privacy.unit == "user":
+        return [Unit(tuple(records)) for records in by_user.values()], repeated
+    if repeated:
+        # record-level DP protects a person with k records only at about k·ε (group privacy)
+        raise GateFailed(
+            f"{doc.source}: privacy.unit: record, but {repeated:,} of {len(by_user):,} people (by "
+            f"dataset.user_id_field '{doc.plan.dataset.user_id_field}') have more than one record: each of "
+            "them would be protected only at about k·ε for k records (GDPR Recital 26, Art. 4(1): data "
+            "subjects are people); set privacy.unit: user")
+    return [Unit((e,)) for e in examples], repeated
+
+
+def split_side(key: bytes, unit: Unit, eval_fraction: float) -> bool:
+    """True when the unit is held out: a keyed hash of the unit alone, so no other unit can move it."""
+    if eval_fraction <= 0:
+        return False
+    identity = "user\0" + unit.user if unit.user is not None else "record\0" + normalised_text(unit.examples[0].text)
+    digest = hashlib.blake2b(identity.encode("utf-8", "surrogatepass"), key=key, digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0 ** 64 < eval_fraction
+
+
+def load_training_data(doc: PlanDocument, split_key: bytes) -> TrainingData:
+    """Read, validate, group into privacy units and split (secretly keyed, unit by unit)."""
+    examples = _examples(doc)
+    units, repeated = _group(doc, examples)
+    fraction = doc.plan.training.eval_fraction
+    held = [split_side(split_key, u, fraction) for u in units]
+    train = [u for u, h in zip(units, held, strict=True) if not h]
+    held_out = [u for u, h in zip(units, held, strict=True) if h]
     if not train:
-        raise TrainingInputError(f"{path}: no training records left after the evaluation split "
-                                 f"(training.eval_fraction {plan.training.eval_fraction})")
-    return TrainingData(train=train, eval=held_out, records=len(examples), privacy_units=units,
-                        unit=plan.privacy.unit)
+        raise TrainingInputError(f"{doc.dataset_path}: no training records left after the evaluation split "
+                                 f"(training.eval_fraction {fraction})")
+    return TrainingData(train=train, eval=held_out, records=len(examples), privacy_units=len(units),
+                        unit=doc.plan.privacy.unit, users_with_multiple_records=repeated)
+
+
+def unit_identities(data: TrainingData) -> list[UnitIdentity]:
+    """Every unit loaded, held-out ones too (the ledger over-counts rather than trust a split)."""
+    return [UnitIdentity(user=u.user, texts=tuple(e.text for e in u.examples)) for u in data.units]

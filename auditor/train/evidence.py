@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from auditor.privacy import randomness
+from auditor.privacy.ledger import LedgerTotals
 from auditor.privacy.requirements import PrivacyRequirement
 
 StopReason = Literal["completed", "budget_exhausted", "ledger_budget"]
@@ -28,7 +30,6 @@ class StepEpsilon(_Frozen):
     step: int = Field(ge=1)
     epsilon_opacus: float = Field(ge=0, description="Opacus' accountant (the plan's prv or rdp)")
     epsilon_pld: float = Field(ge=0, description="Independent cross-check: dp-accounting PLD")
-    loss: float | None = Field(default=None, description="Mean training loss of the logical batch")
 
 
 class ClippingInfo(_Frozen):
@@ -49,10 +50,45 @@ class SettingSource(_Frozen):
     source: str = Field(description="'plan', or the policy rule from PrivacyRequirement.bound_by")
 
 
+EVAL_NOTE = ("computed without noise on held-out personal data, outside the DP guarantee: the held-out "
+             "people are not protected by ε in these numbers (they are aggregates over many people, but "
+             "no bound is claimed)")
+
+
 class EvalMetrics(_Frozen):
     records: int = Field(ge=0, description="Held-out records evaluated")
     accuracy: float | None = Field(default=None, ge=0, le=1)
     macro_f1: float | None = Field(default=None, ge=0, le=1)
+    differentially_private: Literal[False] = False
+    note: str = EVAL_NOTE
+
+
+class RandomnessInfo(_Frozen):
+    """Where the run's randomness came from, and which parts of it anyone can reproduce."""
+
+    mechanism_generator: str = randomness.GENERATOR
+    mechanism_draws: list[str] = Field(default_factory=lambda: [
+        "Poisson sampling of privacy units", "which record of a person each step uses", "the train/eval split",
+        "the Gaussian noise"])
+    gaussian: str = randomness.GAUSSIAN
+    opacus_secure_mode: Literal[False] = False
+    secure_mode_note: str = randomness.SECURE_MODE
+    public_seed: int = Field(description="training.seed: public, and part of no DP mechanism")
+    public_seed_covers: list[str] = Field(default_factory=lambda: [
+        "initial weights of the new classification head", "dropout masks"])
+    checkpoint: str = ("holds the mechanism's key: written 0600 in a 0700 folder, deleted when the run ends "
+                       "(completed, refused or failed); only a killed run leaves it, for --resume")
+
+
+class UnitInfo(_Frozen):
+    """What one privacy unit is, and how much one unit can contribute to each step."""
+
+    unit: Literal["record", "user"]
+    privacy_units: int = Field(ge=0, description="n: records, or distinct people")
+    user_id_field: str | None = None
+    user_id_normalisation: str | None = Field(default=None, description="How ids became people")
+    users_with_multiple_records: int | None = None
+    contribution_bound: str = Field(description="Records of one unit per step, and the sensitivity")
 
 
 class Versions(_Frozen):
@@ -82,6 +118,7 @@ class TrainingEvidence(_Frozen):
     eval_records: int = Field(ge=0)
     unit: Literal["record", "user"]
     privacy_units: int = Field(ge=0, description="n: records, or distinct users for user-level DP")
+    units: UnitInfo
 
     # The mechanism.
     mechanism: Literal["dp-sgd", "none"]
@@ -112,13 +149,15 @@ class TrainingEvidence(_Frozen):
     requirement: PrivacyRequirement
     stop_reason: StopReason
     stop_detail: str = ""
+    ledger: LedgerTotals | None = Field(default=None, description="After settlement: the worst-off unit's "
+                                                                   "composed ε and δ over every run")
+    randomness: RandomnessInfo
 
     # Quality and provenance.
     eval: EvalMetrics
     device: str
     precision: Literal["fp32", "bf16"] = "fp32"
     versions: Versions
-    seed: int
     resumed: bool = False
     started_at: str
     wall_time_s: float = Field(ge=0)

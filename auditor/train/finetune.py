@@ -2,14 +2,18 @@
 
 Design choices that carry the guarantee:
 
-* We draw the Poisson batches ourselves (each unit independently with probability q = 1/ceil(n/B), the
-  rate Opacus' accountant hook records), from a seeded generator whose state is checkpointed, so a resumed
-  run continues the *same* sampling and the same accounting.
+* Batches are drawn here, not by a DataLoader: every privacy unit independently with probability
+  q = 1/ceil(n/B) (the rate Opacus' accountant hook records), and for a person with several records one of
+  them at random, so each person contributes at most one clipped gradient per step (sensitivity C). All of
+  it, and the noise, comes from :class:`~auditor.privacy.randomness.MechanismRandom` -- a secret key per
+  run -- never from the public seed. Its state is checkpointed (0600), so a resumed run continues the *same*
+  sampling and the same accounting.
 * The model stays a Hugging Face model (``wrap_model=False``); position and token-type ids are passed per
   sample, because HF's shared ``position_ids`` buffer (batch dimension 1) breaks per-sample gradients.
 * Before every step, ε after that step is computed by both accountants; if the larger would pass the ε
   reserved for this run, the step is not taken (predictive stop). Opacus' own accountant hook stays
   attached; after each step its history is checked against our step count.
+* Nothing computed from the private batch leaves the loop: no loss, no gradient norm, no batch size.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from typing import Any
 
 from auditor.errors import InternalError, TrainingInputError
 from auditor.privacy import accounting
-from auditor.train.data import Example
+from auditor.privacy.randomness import MechanismRandom, install_noise
+from auditor.train.data import Example, Unit
 from auditor.train.evidence import StepEpsilon
 
 CHECKPOINT = "checkpoint.pt"
@@ -97,14 +102,14 @@ class DpHandles:
 
 
 def make_private(model: Any, optimizer: Any, *, train_size: int, batch_size: int, sigma: float, clip: float,
-                 mode: str, accountant: str, noise_seed: int) -> DpHandles:
+                 mode: str, accountant: str, source: MechanismRandom) -> DpHandles:
     """Opacus ``make_private`` with ``wrap_model=False``, in one of three clipping modes.
 
     ``bookkeeping`` takes Opacus' ghost-clipping optimizer (noise, scaling, accountant hook) and replaces
     only how the clipped sum is computed (:mod:`auditor.train.bookkeeping`); it raises
     :class:`~auditor.train.bookkeeping.Unsupported` before touching Opacus when a layer has no formula.
     The loader handed to Opacus only fixes q = 1/len(loader) and the expected batch size; batches are drawn
-    by :func:`poisson_batches`, never from it.
+    by :class:`UnitSampler`, never from it. The noise is drawn from ``source`` (:func:`install_noise`).
     """
     import torch
     from opacus import PrivacyEngine
@@ -115,15 +120,14 @@ def make_private(model: Any, optimizer: Any, *, train_size: int, batch_size: int
     if mode == "bookkeeping":
         bookkeeping.check_supported(model)
     loader = DataLoader(TensorDataset(torch.zeros(train_size)), batch_size=batch_size)
-    generator = torch.Generator(device="cpu").manual_seed(noise_seed)
     criterion = torch.nn.CrossEntropyLoss()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "secure RNG turned off": the noise generator is seeded on purpose
+        warnings.simplefilter("ignore")  # "secure RNG turned off": our own CSPRNG replaces Opacus' noise
         engine = PrivacyEngine(accountant=accountant)
         result = engine.make_private(module=model, optimizer=optimizer, criterion=criterion, data_loader=loader,
                                      noise_multiplier=sigma, max_grad_norm=clip, poisson_sampling=False,
                                      grad_sample_mode="ghost" if mode == "bookkeeping" else mode,
-                                     wrap_model=False, noise_generator=generator)
+                                     wrap_model=False)
     if mode == "bookkeeping":
         ghost_hooks, dp_optimizer, _, _ = result
         ghost_hooks.cleanup()  # Opacus' norm hooks off; its optimizer and accountant hook stay
@@ -134,15 +138,35 @@ def make_private(model: Any, optimizer: Any, *, train_size: int, batch_size: int
     else:
         hooks, dp_optimizer, _ = result
         dp_criterion = criterion
+    install_noise(dp_optimizer, source)
     return DpHandles(engine=engine, optimizer=dp_optimizer, criterion=dp_criterion, hooks=hooks, mode=mode)
 
 
-def poisson_batches(generator: Any, size: int, sample_rate: float) -> list[int]:
-    """One logical batch: every unit independently with probability q (what the accountants assume)."""
-    import torch
+class UnitSampler:
+    """One logical batch per call: each privacy unit with probability q, and one record of each sampled unit.
 
-    mask = torch.rand(size, generator=generator) < sample_rate
-    return [int(i) for i in torch.nonzero(mask).flatten().tolist()]
+    ``groups[i]`` are the indices (into the encoded training records) of unit ``i``'s records; a record-level
+    unit has one. Which units are sampled and which of a person's records is used are drawn from ``source``.
+    """
+
+    def __init__(self, groups: list[list[int]], sample_rate: float, source: MechanismRandom) -> None:
+        self.groups, self.sample_rate, self.source = groups, sample_rate, source
+
+    def __call__(self) -> list[int]:
+        picked = self.source.bernoulli(len(self.groups), self.sample_rate)
+        many = [i for i in picked if len(self.groups[i]) > 1]
+        chosen = dict(zip(many, self.source.choices([len(self.groups[i]) for i in many]), strict=True))
+        return [self.groups[i][chosen.get(i, 0)] for i in picked]
+
+
+def unit_groups(units: list[Unit]) -> tuple[list[Example], list[list[int]]]:
+    """The training records in order, and each unit's record indices among them."""
+    examples: list[Example] = []
+    groups: list[list[int]] = []
+    for unit in units:
+        groups.append(list(range(len(examples), len(examples) + len(unit.examples))))
+        examples.extend(unit.examples)
+    return examples, groups
 
 
 def chunks(indices: list[int], size: int) -> Iterator[list[int]]:
@@ -182,8 +206,9 @@ class LoopOutcome:
     stop_detail: str
 
 
-def save_checkpoint(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, sampler: Any) -> None:
-    """Atomic: written to a temporary file, fsynced, renamed; a kill leaves the previous one intact."""
+def save_checkpoint(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, source: MechanismRandom) -> None:
+    """Atomic (temporary file, fsync, rename) and 0600 in a 0700 folder: it holds the mechanism's secret key,
+    which would replay every sampled batch and every noise draw of the run."""
     import torch
 
     payload = {
@@ -193,14 +218,15 @@ def save_checkpoint(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles
         "model": {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad},
         "optimizer": dp.optimizer.original_optimizer.state_dict(),
         "accountant": dp.engine.accountant.state_dict(),
-        "sampler_rng": sampler.get_state(),
-        "noise_rng": dp.optimizer.generator.get_state() if dp.optimizer.generator is not None else None,
-        "torch_rng": torch.get_rng_state(),
+        "mechanism": source.state(),
+        "torch_rng": torch.get_rng_state(),  # dropout only (public seed), not the mechanism
     }
-    cfg.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    cfg.checkpoint_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(cfg.checkpoint_dir, 0o700)
     target = cfg.checkpoint_dir / CHECKPOINT
     tmp = target.with_suffix(".tmp")
-    with tmp.open("wb") as handle:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
         torch.save(payload, handle)
         handle.flush()
         os.fsync(handle.fileno())
@@ -213,12 +239,19 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
     try:
         loaded: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(loaded, dict) or not {"fingerprint", "mechanism", "run_id", "step"} <= loaded.keys():
+            raise ValueError("not an auditor checkpoint")
     except Exception as exc:  # a corrupt file of ours: say which, without a traceback
         raise TrainingInputError(f"{path}: checkpoint cannot be read ({type(exc).__name__})") from None
     return loaded
 
 
-def restore(checkpoint: dict[str, Any], cfg: LoopConfig, model: Any, dp: DpHandles, sampler: Any) -> LoopState:
+def checkpoint_source(checkpoint: dict[str, Any]) -> MechanismRandom:
+    """The run's mechanism randomness, continued exactly where the checkpoint left it."""
+    return MechanismRandom.from_state(checkpoint["mechanism"])
+
+
+def restore(checkpoint: dict[str, Any], cfg: LoopConfig, model: Any, dp: DpHandles) -> LoopState:
     import torch
 
     for key, value in cfg.fingerprint.items():
@@ -231,9 +264,6 @@ def restore(checkpoint: dict[str, Any], cfg: LoopConfig, model: Any, dp: DpHandl
             params[name].copy_(value)
     dp.optimizer.original_optimizer.load_state_dict(checkpoint["optimizer"])
     dp.engine.accountant.load_state_dict(checkpoint["accountant"])
-    sampler.set_state(checkpoint["sampler_rng"])
-    if checkpoint["noise_rng"] is not None and dp.optimizer.generator is not None:
-        dp.optimizer.generator.set_state(checkpoint["noise_rng"])
     torch.set_rng_state(checkpoint["torch_rng"])
     return LoopState(run_id=checkpoint["run_id"], step=checkpoint["step"], elapsed_s=checkpoint["elapsed_s"],
                      records=[StepEpsilon.model_validate(r) for r in checkpoint["records"]])
@@ -249,20 +279,18 @@ def opacus_steps(dp: DpHandles, cfg: LoopConfig) -> int:
     return sum(int(steps) for _, _, steps in history)
 
 
-def noise_only_step(dp: DpHandles, cfg: LoopConfig) -> None:
+def noise_only_step(dp: DpHandles, cfg: LoopConfig, source: MechanismRandom) -> None:
     """An empty Poisson batch still releases a noisy (all-noise) update, exactly as the accountant assumes."""
-    import torch
-
     opt = dp.optimizer
-    for p in opt.params:
-        noise = torch.normal(0.0, cfg.sigma * cfg.clip, p.shape, generator=opt.generator, device="cpu")
+    params = list(opt.params)
+    for p, noise in zip(params, source.normal_like([p.shape for p in params], cfg.sigma * cfg.clip), strict=True):
         p.grad = (noise / opt.expected_batch_size).to(p.device, p.dtype)
     opt.original_optimizer.step()
     opt.original_optimizer.zero_grad(set_to_none=True)
     dp.engine.accountant.step(noise_multiplier=cfg.sigma, sample_rate=cfg.sample_rate)
 
 
-def dp_loop(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: Encoded, sampler: Any,
+def dp_loop(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: Encoded, sampler: UnitSampler,
             on_step: Callable[[LoopState], None] | None = None) -> LoopOutcome:
     """Run steps until the plan's steps are done or the next step would pass ``epsilon_cap``."""
     model.train()
@@ -273,7 +301,7 @@ def dp_loop(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: 
         return _steps(cfg, state, model, dp, data, sampler, on_step)
 
 
-def _steps(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: Encoded, sampler: Any,
+def _steps(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: Encoded, sampler: UnitSampler,
            on_step: Callable[[LoopState], None] | None) -> LoopOutcome:
     while state.step < cfg.planned_steps:
         started = time.perf_counter()
@@ -283,10 +311,9 @@ def _steps(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: E
             return LoopOutcome(state, "budget_exhausted",
                                f"stopped before step {state.step + 1} of {cfg.planned_steps}: ε would reach "
                                f"{nxt.enforced:.4f} > {cfg.epsilon_cap:g}")
-        indices = poisson_batches(sampler, len(data.labels), cfg.sample_rate)
-        losses: list[float] = []
+        indices = sampler()
         if not indices:
-            noise_only_step(dp, cfg)
+            noise_only_step(dp, cfg, sampler.source)
         else:
             parts = list(chunks(indices, cfg.physical_batch_size))
             for k, part in enumerate(parts):
@@ -295,7 +322,7 @@ def _steps(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: E
                     logits = forward(model, batch, cfg.device)
                     loss = dp.criterion(logits, batch.labels)
                     loss.backward()
-                losses.append(float(loss.item()) * len(part))
+                del loss, logits  # the batch loss is a statistic of private data: never read, never kept
                 if k < len(parts) - 1:
                     dp.optimizer.signal_skip_step(do_skip=True)
                 dp.optimizer.step()
@@ -304,10 +331,9 @@ def _steps(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: E
         if opacus_steps(dp, cfg) != state.step:
             raise InternalError(f"Opacus' accountant recorded {opacus_steps(dp, cfg)} steps, the loop took "
                                 f"{state.step}: the accounting hook was lost")
-        state.records.append(StepEpsilon(step=state.step, epsilon_opacus=nxt.opacus, epsilon_pld=nxt.pld,
-                                         loss=(sum(losses) / len(indices)) if indices else None))
+        state.records.append(StepEpsilon(step=state.step, epsilon_opacus=nxt.opacus, epsilon_pld=nxt.pld))
         state.elapsed_s += time.perf_counter() - started
-        save_checkpoint(cfg, state, model, dp, sampler)
+        save_checkpoint(cfg, state, model, dp, sampler.source)
         if on_step is not None:
             on_step(state)
     return LoopOutcome(state, "completed", f"all {cfg.planned_steps} planned steps taken")

@@ -28,7 +28,7 @@ privacy:
     title: DP for everything
     citation: {ref: "Test Art. 2", url: "https://example.org/test"}
     when: "true"
-    require: {dp_required: true, max_epsilon: 6.0, max_delta: "1/n", max_grad_norm: 1.0, sampling: poisson}
+    require: {dp_required: true, max_epsilon: 4.5, max_delta: 1.0e-4, max_grad_norm: 1.0, sampling: poisson}
 """
 
 
@@ -60,7 +60,7 @@ def test_train_then_a_second_run_over_budget_is_refused(setup: tuple[Path, Path,
     assert evidence["epsilon"] <= 4.0 and (tmp_path / "one" / "model" / "model.safetensors").is_file()
     second = _run("train", str(plan), "--out", str(tmp_path / "two"), *common)
     assert second.exit_code == 1
-    assert "privacy ledger" in second.output and "the maximum ε=6" in second.output
+    assert "privacy ledger" in second.output and "the maximum ε=4.5" in second.output
     assert "Traceback" not in second.output and not (tmp_path / "two" / "training.json").exists()
 
 
@@ -85,7 +85,8 @@ def test_bad_label_is_exit_2_with_one_line(setup: tuple[Path, Path, Path], tmp_p
     result = _run("train", str(plan), "--policy", str(policy), "--out", str(tmp_path / "o"),
                   "--ledger", str(tmp_path / "l"), "--no-progress")  # no --scan: scans the changed data first
     assert result.exit_code == 2, result.output
-    assert "data.jsonl:5: label 9 outside 0..3" in result.output
+    assert "data.jsonl:5: label field 'label' is outside 0..3" in result.output
+    assert "9" not in result.output.split("outside")[0].split("data.jsonl:5")[1]  # the value is never echoed
     assert record["text"] not in result.output and "Traceback" not in result.output
 
 

@@ -56,6 +56,7 @@ def test_per_sample_norms_and_clipped_sum_match_one_example_at_a_time(tmp_path: 
                                                                       layers: int | None) -> None:
     import torch
 
+    from auditor.privacy.randomness import MechanismRandom
     from auditor.train.finetune import forward, make_private
 
     model, data, params = _setup(tmp_path, layers)
@@ -64,7 +65,7 @@ def test_per_sample_norms_and_clipped_sum_match_one_example_at_a_time(tmp_path: 
     clip = float(norms.median())  # some examples clipped, some not
     optimizer = torch.optim.SGD(params, lr=0.0)
     dp = make_private(model, optimizer, train_size=B, batch_size=B, sigma=0.0, clip=clip, mode=mode,
-                      accountant="rdp", noise_seed=0)
+                      accountant="rdp", source=MechanismRandom())
     # Two physical batches in one logical batch, as in training.
     for k, part in enumerate((list(range(0, 5)), list(range(5, B)))):
         batch = data.batch(part, "cpu")

@@ -1,0 +1,60 @@
+"""What a training run leaves in ``--out``: the model folder, written so that it is never half there.
+
+Checked before any step or ε reservation (:func:`output_folder`), saved by swapping a finished temporary
+folder in (:func:`save_model`).
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import TrainingInputError
+from auditor.fsutil import ensure_folder, sha256_file
+from auditor.train.evidence import Versions
+
+EVIDENCE_FILE = "training.json"
+
+
+def output_folder(out_dir: Path) -> Path:
+    """Check ``--out`` before any step is trained or any ε reserved: a file there, or a ``model/`` folder that
+    no auditor run wrote (no ``training.json`` beside it), would otherwise surface only after training --
+    the first as an internal error with ε reserved, the second by deleting the user's files."""
+    ensure_folder(out_dir, "--out")
+    model = out_dir / "model"
+    if model.exists() and not (out_dir / EVIDENCE_FILE).is_file() and (not model.is_dir() or any(model.iterdir())):
+        raise TrainingInputError(f"{model}: --out already holds a model/ that auditor did not write (no "
+                                 f"{EVIDENCE_FILE} beside it); choose another --out or move it away")
+    return out_dir
+
+
+def save_model(model: Any, tokenizer: Any, out_dir: Path) -> str:
+    """save_pretrained into a temporary folder, then swap it in: never a half-written model directory."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / ".model.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    final = out_dir / "model"
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    weights = final / "model.safetensors"
+    return sha256_file(weights) if weights.is_file() else ""
+
+
+def versions() -> Versions:
+    from importlib.metadata import version
+
+    import auditor
+
+    def v(name: str) -> str:
+        try:
+            return version(name)
+        except Exception:
+            return "unknown"
+
+    return Versions(auditor=auditor.__version__, python=platform.python_version(), torch=v("torch"),
+                    transformers=v("transformers"), opacus=v("opacus"), dp_accounting=v("dp-accounting"))
