@@ -62,10 +62,25 @@ def _train(doc: PlanDocument, gate: GateResult, out_dir: Path, ledger_dir: Path 
                             progress=progress, dataset_sha256=dataset_sha256)
 
 
-def _ledger(ledger_dir: Path | None, dataset_sha256: str, max_epsilon: float | None) -> LedgerTotals | None:
+def _ledger(doc: PlanDocument, ledger_dir: Path | None, training: TrainingEvidence | None, gate: GateResult,
+            dataset_sha256: str) -> LedgerTotals | None:
+    """What the ledger holds for the people of the plan's dataset: the training's own settlement when it
+    ran, else read now (None when the data cannot be grouped into units, e.g. bad labels: the error is
+    already in the report)."""
+    if training is not None:
+        return training.ledger
     from auditor.privacy.ledger import Ledger
+    from auditor.train.data import load_training_data, unit_identities
+    from auditor.train.settings import resolve_settings
 
-    return Ledger(ledger_dir).totals(dataset_sha256, max_epsilon_allowed=max_epsilon)
+    try:
+        data = load_training_data(doc, bytes(32))  # the split key does not change which units there are
+        req = gate.privacy_requirements
+        settings = resolve_settings(doc, req, data.privacy_units)  # the δ a run would be stated at
+        return Ledger(ledger_dir).totals(unit_identities(data), dataset_sha256,
+                                         max_epsilon_allowed=req.max_epsilon, delta=settings.delta)
+    except AuditorError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -74,7 +89,8 @@ class Stages:
 
     scan: Callable[[PlanDocument, bool], ScanResult] = _scan
     train: Callable[[PlanDocument, GateResult, Path, Path | None, str | None, bool], TrainingEvidence] = _train
-    ledger: Callable[[Path | None, str, float | None], LedgerTotals | None] = _ledger
+    ledger: Callable[[PlanDocument, Path | None, TrainingEvidence | None, GateResult, str],
+                     LedgerTotals | None] = _ledger
 
 
 class AuditOutcome(BaseModel):
@@ -192,7 +208,7 @@ def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool
                 f"{training.steps} steps, stop: {training.stop_reason}")
         timestamps["trained"] = now_utc()
 
-    ledger = stages.ledger(ledger_dir, scan.dataset.sha256, gate.privacy_requirements.max_epsilon)
+    ledger = stages.ledger(doc, ledger_dir, training, gate, scan.dataset.sha256)
     say("[4/5] writing evidence and rendering " + ", ".join(formats))
     evidence = build_evidence(doc, gate, scan=scan, training=training, training_outcome=outcome, ledger=ledger,
                               waivers=waivers, artifacts=artifacts, timestamps=timestamps)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from auditor.findings import Finding, severity_rank
 from auditor.report.charts import bar_chart, epsilon_chart
 from auditor.report.evidence import EvidenceBundle
+from auditor.report.guarantee import GuaranteeView, guarantee
 
 
 class _Frozen(BaseModel):
@@ -100,6 +101,8 @@ class ReportView(_Frozen):
     risks: list[RiskRow]
     measures: list[Row]
     dp: list[Row]
+    guarantee: GuaranteeView | None = Field(default=None, description="The DP claim in plain words, and "
+                                                                        "which released numbers it covers")
     model_card: list[Row]
     mapping: list[MappingRow]
     verify_commands: list[str] = Field(default_factory=list)
@@ -347,10 +350,10 @@ def _risks(ev: EvidenceBundle) -> list[RiskRow]:
                              source="plan", severity="medium", mitigation="mechanism: " + _ref(mech)))
     ledger = ev.ledger
     if ledger and ledger.max_epsilon_allowed is not None and ledger.composed_epsilon > ledger.max_epsilon_allowed:
-        risks.append(RiskRow(risk=f"Composed ε across {ledger.runs} runs on this dataset "
+        risks.append(RiskRow(risk=f"Composed ε across {ledger.runs} runs on these people "
                                   f"({_num(ledger.composed_epsilon)}) exceeds the allowed "
                                   f"{_num(ledger.max_epsilon_allowed)}", source="privacy ledger",
-                             severity="high", mitigation="stop training further models on this dataset"))
+                             severity="high", mitigation="stop training further models on these people"))
     return risks
 
 
@@ -393,8 +396,8 @@ def _dp(ev: EvidenceBundle) -> list[Row]:
                 f"{t.cross_check_accountant} (independent cross-check): {_num(t.epsilon_pld)}",
                 note="the larger of the two is enforced"),
             Row(label="Target ε (noise calibrated for)", value=_num(t.target_epsilon)),
-            Row(label="δ", value=_num(t.delta), note=f"n = {t.privacy_units:,} privacy units; bound: "
-                + (f"1/n ({bound['delta_one_over_n']})" if "delta_one_over_n" in bound else "plan")),
+            Row(label="δ", value=_num(t.delta), note=f"n = {t.privacy_units:,} privacy units; set by "
+                + (t.settings["delta"].source if "delta" in t.settings else "the plan")),
             Row(label="Noise multiplier σ", value=_num(t.noise_multiplier)),
             Row(label="Sampling", value=f"{t.sampling}, q = {_num(t.sample_rate, 5)}",
                 note=f"logical batch {t.logical_batch_size}, physical {t.physical_batch_size}"),
@@ -406,14 +409,22 @@ def _dp(ev: EvidenceBundle) -> list[Row]:
                 f"({t.epochs_planned} epoch{'s' if t.epochs_planned != 1 else ''})",
                 note=f"stopped: {t.stop_reason}" + (f" — {t.stop_detail}" if t.stop_detail else ""),
                 status="ok" if t.stop_reason == "completed" else "warn"),
-            Row(label="Unit of privacy", value=t.unit, note=f"{t.privacy_units:,} units"),
+            Row(label="Unit of privacy", value=t.unit,
+                note=f"{t.privacy_units:,} units; {t.units.contribution_bound}"
+                     + (f"; user ids {t.units.user_id_normalisation}" if t.units.user_id_normalisation else "")),
+            Row(label="Mechanism randomness", value="OS CSPRNG → ChaCha20, fresh per run, never written",
+                note="Opacus secure_mode is off (it needs torchcsprng, which is unavailable); the checkpoint "
+                     "holding the key is 0600 and deleted when the run ends"),
         ]
     else:
         rows += [
             Row(label="Mechanism (planned)", value=plan.mechanism),
             Row(label="ε allowed", value=_num(req.max_epsilon), note="bound by " + bound.get("max_epsilon", "—")),
-            Row(label="δ bound", value=_num(ev.delta_resolved),
-                note="1/n applies" if req.delta_one_over_n else ""),
+            Row(label="δ bound", value=_num(ev.delta_resolved) if ev.delta_resolved is not None
+                else str(req.delta_shown(None) or "—"),
+                note="set by " + (req.delta_origin(ev.gate.privacy_units) or "the plan")),
+            Row(label="Minimum privacy units", value=str(req.min_units) if req.min_units else "—",
+                note="set by " + bound.get("min_units", "—") if req.min_units else ""),
             Row(label="Clipping norm bound", value=_num(req.max_grad_norm)),
             Row(label="Sampling", value=req.sampling or plan.sampling),
             Row(label="Accountant (planned)", value=plan.accountant),
@@ -424,9 +435,11 @@ def _dp(ev: EvidenceBundle) -> list[Row]:
     if ev.ledger is not None:
         lg = ev.ledger
         over = lg.max_epsilon_allowed is not None and lg.composed_epsilon > lg.max_epsilon_allowed + 1e-9
-        rows.append(Row(label="Ledger: composed ε on this dataset", value=_num(lg.composed_epsilon),
-                        note=f"{lg.runs} run(s); spent {_num(lg.epsilon_spent)}, reserved "
-                             f"{_num(lg.epsilon_reserved)}; δ {_num(lg.composed_delta)}",
+        rows.append(Row(label="Ledger: composed ε for these people", value=_num(lg.composed_epsilon),
+                        note=f"worst-off unit over {lg.runs} run(s), composed by the accountants at δ "
+                             f"{_num(lg.composed_delta)}; {lg.units_in_earlier_runs:,} of {lg.units:,} units were "
+                             f"in earlier runs; plain sum of the runs' own ε: spent {_num(lg.epsilon_spent)}, "
+                             f"reserved {_num(lg.epsilon_reserved)}",
                         status="bad" if over else "ok"))
     return rows
 
@@ -441,13 +454,15 @@ def _model_card(ev: EvidenceBundle) -> list[Row]:
         return rows
     rows += [
         Row(label="Training / evaluation records", value=f"{t.train_records:,} / {t.eval_records:,}"),
-        Row(label="Accuracy (held out)", value=_num(t.eval.accuracy)),
-        Row(label="Macro F1 (held out)", value=_num(t.eval.macro_f1)),
+        Row(label="Accuracy (held out)", value=_num(t.eval.accuracy), note="not covered by the DP guarantee"),
+        Row(label="Macro F1 (held out)", value=_num(t.eval.macro_f1), note="not covered by the DP guarantee"),
         Row(label="Learning rate", value=_num(t.learning_rate, 6)),
         Row(label="Trainable parameters", value=f"{t.clipping.trainable_parameters:,} of "
             f"{t.clipping.total_parameters:,}", note=t.clipping.trainable_layers),
         Row(label="Device / precision", value=f"{t.device} / {t.precision}"),
-        Row(label="Seed", value=str(t.seed), note="resumed from a checkpoint" if t.resumed else ""),
+        Row(label="Public seed", value=str(t.randomness.public_seed),
+            note="head initialisation and dropout only; the DP mechanism's randomness is secret"
+                 + ("; resumed from a checkpoint" if t.resumed else "")),
         Row(label="Wall time", value=f"{t.wall_time_s:,.0f} s"),
         Row(label="Weights sha256", value=t.model_weights_sha256),
         Row(label="Libraries", value=f"torch {t.versions.torch}, transformers {t.versions.transformers}, "
@@ -477,8 +492,8 @@ def _summary(ev: EvidenceBundle, signing: SigningInfo) -> list[Row]:
         rows.append(Row(label="Privacy budget", value=f"ε ≤ {_num(req.max_epsilon)} required",
                         note="no training in this run"))
     if ev.ledger is not None:
-        rows.append(Row(label="Ledger, this dataset", value=f"ε {_num(ev.ledger.composed_epsilon)} composed",
-                        note=f"over {ev.ledger.runs} run(s)"))
+        rows.append(Row(label="Ledger, these people", value=f"ε {_num(ev.ledger.composed_epsilon)} composed",
+                        note=f"worst-off unit, over {ev.ledger.runs} run(s)"))
     rows.append(Row(label="Signer key", value=signing.key_fingerprint or "UNSIGNED",
                     status="" if signing.signed else "bad"))
     return rows
@@ -544,7 +559,7 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
         met=[f for f in ordered if f.status == "pass"],
         not_applicable=[f for f in ordered if f.status == "not_applicable" and f.policy in applying],
         inapplicable_policies=inapplicable, waivers=_waivers(ev),
-        necessity=_necessity(ev), risks=_risks(ev), measures=_measures(ev), dp=_dp(ev),
+        necessity=_necessity(ev), risks=_risks(ev), measures=_measures(ev), dp=_dp(ev), guarantee=guarantee(ev),
         model_card=_model_card(ev), mapping=list(MAPPING), verify_commands=verify)
 
 

@@ -13,15 +13,17 @@ from typing import Any
 from auditor.findings import Finding, GateResult, PolicyRef, WaiverRef
 from auditor.plan import load_plan
 from auditor.privacy.ledger import LedgerTotals
-from auditor.privacy.requirements import PrivacyRequirement
+from auditor.privacy.requirements import DeltaBoundRef, PrivacyRequirement
 from auditor.report.evidence import EvidenceBundle, TrainingOutcome, build_evidence
 from auditor.scan.model import CategoryStats, DatasetInfo, EngineInfo, EntityStats, ScanResult
 from auditor.train.evidence import (
     ClippingInfo,
     EvalMetrics,
+    RandomnessInfo,
     SettingSource,
     StepEpsilon,
     TrainingEvidence,
+    UnitInfo,
     Versions,
 )
 
@@ -118,20 +120,26 @@ def gate_result(verdict: str = "pass", url: str = "https://eur-lex.europa.eu/eli
                   PolicyRef(id="hipaa", title="HIPAA", version="2026.11", applies=False, sha256="c" * 64,
                             source="policies/hipaa.yaml")],
         findings=findings,
-        privacy_requirements=PrivacyRequirement(dp_required=True, max_epsilon=8.0, max_delta=1e-5,
-                                                delta_one_over_n=True, max_grad_norm=1.0, sampling="poisson",
-                                                bound_by={"max_epsilon": "gdpr/GDPR-25-DP",
-                                                          "delta_one_over_n": "pipl/PIPL-28-DP"}),
+        privacy_requirements=PrivacyRequirement(
+            dp_required=True, max_epsilon=8.0, max_delta=1e-5, max_grad_norm=1.0, sampling="poisson",
+            delta_bounds=[DeltaBoundRef(expr="min(1e-5, 1/(10*n))", origin="pipl/PIPL-28-DP")], min_units=100,
+            bound_by={"max_epsilon": "gdpr/GDPR-25-DP", "max_delta": "pipl/PIPL-28-DP",
+                      "min_units": "pipl/PIPL-28-DP"}),
         privacy_units=2400, scan_used=True)
 
 
 def training_evidence(steps: int = 24, weights_sha: str = "e" * 64) -> TrainingEvidence:
-    curve = [StepEpsilon(step=i, epsilon_opacus=2.9 * (i / steps) ** 0.5, epsilon_pld=2.85 * (i / steps) ** 0.5,
-                         loss=1.4 - i * 0.02) for i in range(1, steps + 1)]
+    curve = [StepEpsilon(step=i, epsilon_opacus=2.9 * (i / steps) ** 0.5, epsilon_pld=2.85 * (i / steps) ** 0.5)
+             for i in range(1, steps + 1)]
     return TrainingEvidence(
         run_id="run-1", plan_name="support-ticket-triage", plan_sha256="f" * 64, dataset_sha256=DATASET_SHA,
         model_base="bundled:minilm", model_weights_sha256=weights_sha, records=2400, train_records=2160,
-        eval_records=240, unit="record", privacy_units=2160, mechanism="dp-sgd", noise_multiplier=1.1,
+        eval_records=240, unit="user", privacy_units=2160, mechanism="dp-sgd", noise_multiplier=1.1,
+        units=UnitInfo(unit="user", privacy_units=2160, user_id_field="customer_id",
+                       user_id_normalisation="trimmed, Unicode NFKC-normalised and case-folded",
+                       users_with_multiple_records=408,
+                       contribution_bound="at most one clipped gradient (norm ≤ C) per person per step"),
+        randomness=RandomnessInfo(public_seed=7),
         sample_rate=256 / 2160, max_grad_norm=1.0, logical_batch_size=256, physical_batch_size=32,
         clipping=ClippingInfo(requested="ghost", used="ghost", trainable_parameters=1_200_000,
                               total_parameters=22_700_000, trainable_layers="top 2 encoder layers + head"),
@@ -143,7 +151,7 @@ def training_evidence(steps: int = 24, weights_sha: str = "e" * 64) -> TrainingE
         eval=EvalMetrics(records=240, accuracy=0.81, macro_f1=0.79), device="cpu",
         versions=Versions(auditor="0.1.0", python="3.11", torch="2.5", transformers="4.50", opacus="1.6",
                           dp_accounting="0.4"),
-        seed=7, started_at="2026-11-23T10:01:00Z", wall_time_s=240.0)
+        started_at="2026-11-23T10:01:00Z", wall_time_s=240.0)
 
 
 def evidence(tmp: Path, *, verdict: str = "pass", trained: bool = True, **kw: Any) -> EvidenceBundle:
@@ -154,8 +162,8 @@ def evidence(tmp: Path, *, verdict: str = "pass", trained: bool = True, **kw: An
         reason="the gate failed" if verdict == "fail" else "--no-train")
     return build_evidence(doc, gate_result(verdict), scan=kw.pop("scan", scan_result()), training=training,
                           training_outcome=outcome,
-                          ledger=LedgerTotals(dataset_sha256=DATASET_SHA, runs=1, epsilon_reserved=0.0,
-                                              epsilon_spent=2.9, composed_epsilon=2.9, composed_delta=4e-5,
-                                              max_epsilon_allowed=8.0) if training else None,
+                          ledger=LedgerTotals(dataset_sha256=DATASET_SHA, units=2400, runs=1,
+                                              epsilon_reserved=0.0, epsilon_spent=2.9, composed_epsilon=2.9,
+                                              composed_delta=1e-5, max_epsilon_allowed=8.0) if training else None,
                           report_id="00000000-0000-4000-8000-000000000001", created_at="2026-11-23T10:05:00Z",
                           **kw)
