@@ -61,7 +61,8 @@ class LedgerTotals(BaseModel):
 
     dataset_sha256: str
     units: int = Field(ge=0, description="Privacy units in this dataset")
-    units_in_earlier_runs: int = Field(default=0, ge=0, description="Of them, units an earlier run also held")
+    units_in_earlier_runs: int = Field(default=0, ge=0, description="Of them, units that runs in the ledger hold "
+                                                                   "(a run about to start not counted)")
     runs: int = Field(ge=0, description="Runs that held at least one of these units")
     composed_epsilon: float = Field(ge=0, description="Worst unit: ε of its whole history, composed at "
                                                       "composed_delta (what is enforced)")

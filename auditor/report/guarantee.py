@@ -46,7 +46,9 @@ def _unit_words(t: TrainingEvidence) -> tuple[str, str]:
 
 
 def _tpr(epsilon: float, delta: float, fpr: float) -> float:
-    return min(1.0, math.exp(epsilon) * fpr + delta)
+    """The most power any test can have at this false-positive rate against an (ε, δ)-DP mechanism: both
+    sides of the hypothesis-testing region (Kairouz, Oh, Viswanath 2015)."""
+    return max(fpr, min(1.0, math.exp(epsilon) * fpr + delta, 1.0 - math.exp(-epsilon) * (1.0 - delta - fpr)))
 
 
 def guarantee(ev: EvidenceBundle) -> GuaranteeView | None:
@@ -64,16 +66,17 @@ def guarantee(ev: EvidenceBundle) -> GuaranteeView | None:
                  "report and the training folder publish.")
     reading = (f"As a test: an attacker who must decide whether a given {who} was in the training data, and "
                f"wrongly accuses at most 1% of those who were not, correctly identifies at most "
-               f"{_tpr(eps, delta, 0.01):.1%} of those who were (TPR ≤ e^ε·FPR + δ; at FPR 0.1%: "
-               f"{_tpr(eps, delta, 0.001):.2%}, at 10%: {_tpr(eps, delta, 0.1):.0%}).")
+               f"{_tpr(eps, delta, 0.01):.1%} of those who were (TPR ≤ e^ε·FPR + δ and TPR ≤ 1 − e^−ε·(1 − δ − FPR); "
+               f"at FPR 0.1%: "
+               f"{_tpr(eps, delta, 0.001):.2%}, at 10%: {_tpr(eps, delta, 0.1):.1%}).")
     if t.ledger is not None and t.ledger.runs > 1:
         reading += (f" Over every run recorded for these people the worst-off unit has composed "
                     f"ε = {t.ledger.composed_epsilon:.3g} at δ = {t.ledger.composed_delta:.2g}.")
     r = t.randomness
     randomness = (f"Sampling, the choice of each person's record, the train/eval split and the noise were drawn "
                   f"from {r.mechanism_generator}; the noise is {r.gaussian}. {r.secure_mode_note}. The public "
-                  f"seed {r.public_seed} covers only {', '.join(r.public_seed_covers)}: re-running with it does "
-                  "not reproduce the model.")
+                  f"seed {r.public_seed} covers only the {' and the '.join(r.public_seed_covers)}: re-running with it "
+                  "does not reproduce the model.")
     limits = [
         "Data about a person inside other people's records (a customer named in someone else's ticket) is "
         "protected only as part of those records: each unit's own contribution is what is bounded.",

@@ -337,7 +337,9 @@ def _risks(ev: EvidenceBundle) -> list[RiskRow]:
                              source="scan", severity="high",
                              mitigation="Art. 9(2) condition: "
                                         + _ref(ev.plan.content.legal.gdpr.special_category_condition)
-                                        + "; differential privacy bounds each record's influence"))
+                                        + "; differential privacy bounds each "
+                                        + ("person's" if ev.plan.content.privacy.unit == "user" else "record's")
+                                        + " influence"))
     minors = _category(ev, "minors")
     if minors or ev.plan.content.data_subjects.minors:
         risks.append(RiskRow(risk="Personal data of minors", source="scan" if minors else "plan",
@@ -437,9 +439,9 @@ def _dp(ev: EvidenceBundle) -> list[Row]:
         over = lg.max_epsilon_allowed is not None and lg.composed_epsilon > lg.max_epsilon_allowed + 1e-9
         rows.append(Row(label="Ledger: composed ε for these people", value=_num(lg.composed_epsilon),
                         note=f"worst-off unit over {lg.runs} run(s), composed by the accountants at δ "
-                             f"{_num(lg.composed_delta)}; {lg.units_in_earlier_runs:,} of {lg.units:,} units were "
-                             f"in earlier runs; plain sum of the runs' own ε: spent {_num(lg.epsilon_spent)}, "
-                             f"reserved {_num(lg.epsilon_reserved)}",
+                             f"{_num(lg.composed_delta)}; {lg.units_in_earlier_runs:,} of {lg.units:,} units are "
+                             f"held by runs in the ledger; plain sum of the runs' own ε: spent "
+                             f"{_num(lg.epsilon_spent)}, reserved {_num(lg.epsilon_reserved)}",
                         status="bad" if over else "ok"))
     return rows
 

@@ -46,6 +46,25 @@ def test_unsigned_report_says_so(ev: EvidenceBundle, kind: str) -> None:
     assert "auditor verify" not in text
 
 
+@pytest.mark.parametrize("kind", ["html", "md"])
+def test_the_guarantee_is_stated_in_plain_words_with_what_it_covers(ev: EvidenceBundle, kind: str) -> None:
+    text = render_text(kind, ev, SIGNED)  # type: ignore[arg-type]
+    assert "The guarantee in plain words" in text
+    assert "For any one person (the privacy unit), the released model is (2.9, 4.2e-05)-indistinguishable" in text
+    # TPR ≤ e^ε·FPR + δ at FPR 1%: e^2.9 · 0.01 = 18.2%
+    assert "correctly identifies at most 18.2% of those who were" in text
+    assert "ChaCha20" in text and "public seed 7 covers only the initial weights" in text
+    released = text[text.index("Covered by ε"):]
+    cell = "</td><td>" if kind == "html" else " | "
+    assert f"Held-out accuracy and macro-F1{cell}no" in released
+    assert f"and any prediction made with it{cell}yes" in released
+
+
+def test_no_guarantee_is_stated_without_a_dp_run(tmp_path: Path) -> None:
+    for kind in ("html", "md"):
+        assert "The guarantee in plain words" not in render_text(kind, evidence(tmp_path, trained=False), SIGNED)
+
+
 def test_failed_gate_report_says_training_was_refused(tmp_path: Path) -> None:
     text = render_text("html", evidence(tmp_path, verdict="fail"), SIGNED)
     assert "FAIL — 2 finding(s) at or above" in text
