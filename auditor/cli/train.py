@@ -18,7 +18,9 @@ from auditor.cli.options import gate_options
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out (same accounting).")
 @click.option("--ledger", "ledger_dir", type=click.Path(path_type=Path), default=None,
               help="Privacy ledger directory (default: the user's data directory).")
-@click.option("--seed", type=int, default=None, help="Override training.seed for determinism.")
+@click.option("--seed", type=int, default=None,
+              help="Override training.seed (public: seeds only a new head and dropout; the DP mechanism "
+                   "always draws a fresh secret).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @gate_options
 def train(plan: Path, scan_path: Path | None, out_dir: Path, resume: bool, ledger_dir: Path | None,
