@@ -240,7 +240,9 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
     evidence = TrainingEvidence(
         run_id=run_id, plan_name=plan.name, plan_sha256=doc.sha256, dataset_sha256=dataset_sha,
         model_base=plan.model.base, model_weights_sha256=weights_sha,
-        records=data.records, train_records=len(train_examples), eval_records=len(data.eval_examples),
+        records=data.records, unreadable_lines=data.unreadable_lines,
+        unreadable_first_lines=list(data.unreadable_first),
+        train_records=len(train_examples), eval_records=len(data.eval_examples),
         unit=data.unit, privacy_units=data.privacy_units, units=unit_info,
         mechanism=plan.privacy.mechanism if settings.dp else "none",
         noise_multiplier=sigma, sample_rate=q, max_grad_norm=settings.max_grad_norm,

@@ -12,9 +12,7 @@ nobody can tell from the public seed which side a unit fell on.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 from auditor.errors import GateFailed, TrainingInputError
 from auditor.plan import PlanDocument
 from auditor.privacy.ledger import UnitIdentity
-from auditor.scan.read import user_id_at
+from auditor.scan.read import extract, user_id_at
 from auditor.units import normalise_user_id, normalised_text
 
 
@@ -55,6 +53,8 @@ class TrainingData:
     privacy_units: int
     unit: str
     users_with_multiple_records: int | None  # None without a user id field
+    unreadable_lines: int = 0  # skipped as the scan skips them (its read errors)
+    unreadable_first: tuple[int, ...] = ()
 
     @property
     def train_examples(self) -> list[Example]:
@@ -69,32 +69,58 @@ class TrainingData:
         return self.train + self.eval
 
 
-def _rows(path: Path, fmt: str) -> list[tuple[int, dict[str, Any]]]:
-    if fmt == "jsonl":
+def _rows(doc: PlanDocument) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]:
+    """The rows the scan reads, through the scan's own readers (one reader per format serves both, so they
+    cannot disagree about what a file holds: gzip by content, invalid UTF-8, oversized lines, Parquet row
+    groups). Lines the scan would count as read errors are skipped here too -- the gate's facts describe
+    exactly the records trained on -- and counted, with the first few line numbers (no content)."""
+    from auditor.errors import ScanError
+    from auditor.scan.read import ReadProblem, check_readable, infer_format, make_reader
+
+    path = doc.dataset_path
+    spec = doc.plan.dataset
+    try:
+        fmt, compressed = infer_format(path, spec.format)
+        if fmt == "text":
+            raise TrainingInputError(f"{path}: format 'text' has no labels; training needs jsonl, csv or parquet")
+        check_readable(path, fmt, compressed)
+        fields = [*spec.text_fields, spec.label_field or "", spec.user_id_field or ""]
+        columns = sorted({f.split(".")[0] for f in fields if f})
         rows: list[tuple[int, dict[str, Any]]] = []
-        with path.open(encoding="utf-8-sig") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError:
-                    raise TrainingInputError(f"{path}:{number}: not valid JSON") from None
-                if not isinstance(value, dict):
-                    raise TrainingInputError(f"{path}:{number}: expected a JSON object per line")
-                rows.append((number, value))
-        return rows
-    if fmt == "csv":
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            return [(number, dict(row)) for number, row in enumerate(csv.DictReader(handle), start=2)]
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return list(enumerate(pq.read_table(path).to_pylist(), start=1))
-    raise TrainingInputError(f"{path}: format '{fmt}' has no labels; training needs jsonl, csv or parquet")
+        skipped, first = 0, list[int]()
+        for number, row in make_reader(path, fmt, compressed, columns).rows():
+            if isinstance(row, ReadProblem):
+                skipped += 1
+                if len(first) < 5:
+                    first.append(row.line)
+                continue
+            rows.append((number, row))
+    except ScanError as exc:
+        raise TrainingInputError(exc.message) from None
+    return rows, skipped, first
 
 
-def _examples(doc: PlanDocument) -> list[Example]:
+def _label(path: Path, number: int, row: dict[str, Any], field: str, num_labels: int) -> int:
+    """The integer class of one row; every error names the line and the field, never the value (a
+    mislabelled column can hold an identifier)."""
+    if field not in row or row[field] in (None, ""):
+        raise TrainingInputError(f"{path}:{number}: no label field '{field}'")
+    raw = row[field]
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        label = int(raw)
+        if isinstance(raw, float) and raw != label:
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        raise TrainingInputError(f"{path}:{number}: label field '{field}' is not an integer") from None
+    if not 0 <= label < num_labels:
+        raise TrainingInputError(f"{path}:{number}: label field '{field}' is outside 0..{num_labels - 1} "
+                                 f"(model.num_labels is {num_labels})")
+    return label
+
+
+def _examples(doc: PlanDocument) -> tuple[list[Example], int, list[int]]:
     plan = doc.plan
     path = doc.dataset_path
     spec = plan.dataset
@@ -103,27 +129,14 @@ def _examples(doc: PlanDocument) -> list[Example]:
                                  "(sequence classification)")
     if plan.privacy.unit == "user" and not spec.user_id_field:
         raise TrainingInputError(f"{doc.source}: dataset.user_id_field: unit 'user' needs a user id field")
-    if not path.is_file():
+    if not path.exists():
         raise TrainingInputError(f"{path}: dataset not found (dataset.path in {doc.source})")
-    fmt = spec.format or {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}.get(path.suffix, "text")
+    rows, skipped, first = _rows(doc)
+    paths = [f.split(".") for f in spec.text_fields]
     examples: list[Example] = []
-    num_labels = plan.model.num_labels
-    for number, row in _rows(path, fmt):
-        if spec.label_field not in row or row[spec.label_field] in (None, ""):
-            raise TrainingInputError(f"{path}:{number}: no label field '{spec.label_field}'")
-        raw_label = row[spec.label_field]
-        try:
-            label = int(raw_label)
-            if isinstance(raw_label, float) and raw_label != label:
-                raise ValueError
-        except (TypeError, ValueError, OverflowError):
-            raise TrainingInputError(f"{path}:{number}: label field '{spec.label_field}' is not an integer"
-                                     ) from None
-        if not 0 <= label < num_labels:
-            # never the value: a mislabelled column can hold an identifier
-            raise TrainingInputError(f"{path}:{number}: label field '{spec.label_field}' is outside "
-                                     f"0..{num_labels - 1} (model.num_labels is {num_labels})")
-        parts = [str(row[f]) for f in spec.text_fields if row.get(f) is not None]
+    for number, row in rows:
+        label = _label(path, number, row, spec.label_field, plan.model.num_labels)
+        parts = [text for p in paths for _, text in extract(row, p) if text]  # the strings the scan scanned
         user: str | None = None
         if spec.user_id_field:
             raw = user_id_at(row, spec.user_id_field)
@@ -134,7 +147,7 @@ def _examples(doc: PlanDocument) -> list[Example]:
         examples.append(Example(line=number, text=" ".join(parts), label=label, user=user))
     if not examples:
         raise TrainingInputError(f"{path}: dataset is empty: nothing to train on")
-    return examples
+    return examples, skipped, first
 
 
 def _group(doc: PlanDocument, examples: list[Example]) -> tuple[list[Unit], int | None]:
@@ -168,7 +181,7 @@ def split_side(key: bytes, unit: Unit, eval_fraction: float) -> bool:
 
 def load_training_data(doc: PlanDocument, split_key: bytes) -> TrainingData:
     """Read, validate, group into privacy units and split (secretly keyed, unit by unit)."""
-    examples = _examples(doc)
+    examples, skipped, first = _examples(doc)
     units, repeated = _group(doc, examples)
     fraction = doc.plan.training.eval_fraction
     held = [split_side(split_key, u, fraction) for u in units]
@@ -178,7 +191,8 @@ def load_training_data(doc: PlanDocument, split_key: bytes) -> TrainingData:
         raise TrainingInputError(f"{doc.dataset_path}: no training records left after the evaluation split "
                                  f"(training.eval_fraction {fraction})")
     return TrainingData(train=train, eval=held_out, records=len(examples), privacy_units=len(units),
-                        unit=doc.plan.privacy.unit, users_with_multiple_records=repeated)
+                        unit=doc.plan.privacy.unit, users_with_multiple_records=repeated,
+                        unreadable_lines=skipped, unreadable_first=tuple(first))
 
 
 def unit_identities(data: TrainingData) -> list[UnitIdentity]:

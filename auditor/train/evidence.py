@@ -114,6 +114,8 @@ class TrainingEvidence(_Frozen):
 
     # The data actually loaded.
     records: int = Field(ge=0, description="Records loaded from the dataset")
+    unreadable_lines: int = Field(default=0, ge=0, description="Lines skipped as the scan skips them (read errors)")
+    unreadable_first_lines: list[int] = Field(default_factory=list, description="The first few of them")
     train_records: int = Field(ge=0)
     eval_records: int = Field(ge=0)
     unit: Literal["record", "user"]
