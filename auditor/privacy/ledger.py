@@ -24,8 +24,9 @@ from auditor 0.1) still count, for every unit, when the dataset's digest matches
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -226,14 +227,26 @@ class Ledger:
                         int(booked.units or 0))
         return _multiplicity(keys, old)
 
-    def _lock(self) -> Any:
-        from filelock import FileLock
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One writer at a time; a lock that cannot be taken (read-only folder, a run holding it for a
+        minute) refuses the run rather than let it train unrecorded."""
+        from filelock import FileLock, Timeout
 
+        path = self.directory / "ledger.lock"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(path), timeout=60)
+            lock.acquire()
         except OSError as exc:
-            raise os_error(self.directory, exc) from None
-        return FileLock(str(self.directory / "ledger.lock"), timeout=60)
+            raise os_error(path, exc) from None
+        except Timeout:
+            raise InputError(f"{path}: another auditor run has held the privacy ledger for 60 s; try again when "
+                             "it has finished") from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def _salt_id(self) -> str | None:
         salt = read_salt(self.directory / SALT_FILE, self.path.exists(), create=False)

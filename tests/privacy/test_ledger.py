@@ -271,3 +271,51 @@ def test_many_units_compose_exactly(tmp_path: Path) -> None:
 def test_default_directory_is_the_user_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert Ledger().directory == tmp_path / "auditor" / "ledger"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A 64 KiB tmpfs, where the machine lets us mount one (root in a sandbox); skipped elsewhere."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True,
+                          check=False)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here; the fault-injection test covers short writes")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
+
+
+def test_a_full_disk_refuses_the_reservation_and_loses_nothing(small_disk: Path) -> None:
+    import os
+
+    ledger = Ledger(small_disk / "ledger")
+    _reserve(ledger, ALICE_BOB, "r1", 2.0)
+    before = ledger.totals(ALICE_BOB, SHA, delta=1e-5).composed_epsilon
+    filler = small_disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # fill every free block: only page slack is left
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    assert os.statvfs(small_disk).f_bavail == 0
+    with pytest.raises(InputError, match=r"privacy ledger cannot be written \(No space left on device\)"):
+        _reserve(ledger, ALICE_BOB, "r2", 1.0)
+    assert ledger.totals(ALICE_BOB, SHA, delta=1e-5).composed_epsilon == before  # what was spent still counts
+    assert ledger.reservation("r2") is None
+    filler.unlink()
+    _reserve(ledger, ALICE_BOB, "r2", 1.0)  # with room again, the chain continues intact
+    assert len(ledger.entries()) == 2
+    import subprocess
+
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)  # a read-only ledger folder
+    with pytest.raises(InputError, match=r"privacy ledger cannot be written \(Read-only file system\)"):
+        _reserve(ledger, ALICE_BOB, "r3", 1.0)
+    assert len(ledger.entries()) == 2
