@@ -270,6 +270,6 @@ def load_plan(path: Path | str) -> PlanDocument:
         plan = TrainingPlan.model_validate(loaded.data)
     except ValidationError as exc:
         raise PlanError(describe_validation_error(exc, path, loaded)) from None
-    text = path.read_text(encoding="utf-8-sig")
-    return PlanDocument(plan=plan, source=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), text=text,
+    text = loaded.raw.decode("utf-8-sig")
+    return PlanDocument(plan=plan, source=path, sha256=hashlib.sha256(loaded.raw).hexdigest(), text=text,
                         lines=loaded.lines)

@@ -60,6 +60,7 @@ class LoadedYaml:
     source: Path
     data: Any
     lines: dict[PathKey, int] = field(default_factory=dict)
+    raw: bytes = b""  # the bytes parsed: digests must be of these, not of a second read of the path
 
     def line_of(self, loc: PathKey) -> int | None:
         """The line of ``loc`` or of its closest ancestor that has one.
@@ -82,16 +83,57 @@ def _line_in(lines: Mapping[PathKey, int], loc: PathKey) -> int | None:
     return None
 
 
-def read_text(path: Path, what: str, error: type[InputError] = InputError) -> str:
-    """Read a user-named text file, turning every way it can be wrong into one clear line."""
-    if not path.exists():
-        raise error(f"{path}: {what} not found")
-    if path.is_dir():
-        raise error(f"{path}: is a directory, expected a {what} file")
+#: Inputs that are documents a person writes (plans, policies, waivers, policy tests): far below this.
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+#: Bounds on the parsed YAML, checked on the node tree before anything is constructed: an alias bomb
+#: ("billion laughs") is a small file whose expansion is not, and a self-referencing alias never ends.
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+MAX_SCALAR_CHARS = 1024 * 1024
+MAX_INT_DIGITS = 100
+
+
+def check_input_file(path: Path, what: str, error: type[InputError] = InputError,
+                     max_bytes: int = MAX_DOCUMENT_BYTES) -> None:
+    """Every file a user names: it exists, is a regular file (a FIFO would block forever, ``/dev/zero``
+    would never end) and is not larger than ``max_bytes``."""
+    import stat
+
     try:
-        raw = path.read_bytes()
+        info = path.stat()
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found") from None
     except OSError as exc:
         raise error(f"{path}: cannot read {what}: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise error(f"{path}: is a directory, expected a {what} file")
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{path}: not a regular file (a pipe or device); save the {what} to a file first")
+    if info.st_size > max_bytes:
+        raise error(f"{path}: {what} is {info.st_size:,} bytes, more than the {max_bytes:,} accepted")
+
+
+def read_bytes(path: Path, what: str, error: type[InputError] = InputError,
+               max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
+    """A user-named file's bytes, checked first and read no further than ``max_bytes`` (it may grow)."""
+    check_input_file(path, what, error, max_bytes)
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what}: {exc.strerror}") from None
+    if len(raw) > max_bytes:
+        raise error(f"{path}: {what} is more than the {max_bytes:,} bytes accepted")
+    return raw
+
+
+def read_text(path: Path, what: str, error: type[InputError] = InputError,
+              max_bytes: int = MAX_DOCUMENT_BYTES) -> str:
+    """Read a user-named text file, turning every way it can be wrong into one clear line."""
+    return _decode(read_bytes(path, what, error, max_bytes), path, what, error)
+
+
+def _decode(raw: bytes, path: Path, what: str, error: type[InputError]) -> str:
     if b"\x00" in raw[:8192]:
         raise error(f"{path}: looks like a binary file, expected a {what} in YAML")
     try:
@@ -105,13 +147,21 @@ def read_text(path: Path, what: str, error: type[InputError] = InputError) -> st
 
 
 def load_yaml(path: Path, what: str, error: type[InputError] = InputError) -> LoadedYaml:
-    """Parse one YAML document with the safe loader; syntax errors carry the line and column."""
-    text = read_text(path, what, error)
+    """Parse one YAML document with the safe loader; syntax errors carry the line and column.
+
+    The node tree is walked (bounded: nodes counted with aliases expanded, depth, scalar sizes) before any
+    value is constructed, so a hostile document costs at most ``MAX_NODES`` steps.
+    """
+    raw = read_bytes(path, what, error)
+    text = _decode(raw, path, what, error)
     loader = _Loader(text)
     try:
         # Parse once: the node tree gives the lines, and the data is constructed from the same tree
         # (what ``yaml.load`` does internally after composing).
         node = loader.get_single_node()
+        lines: dict[PathKey, int] = {}
+        if node is not None:
+            _walk(node, lines, path, error)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -120,37 +170,63 @@ def load_yaml(path: Path, what: str, error: type[InputError] = InputError) -> Lo
         raise error(f"{where}: invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise error(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # e.g. a timestamp or number Python refuses
+        raise error(f"{path}: invalid YAML value ({type(exc).__name__})") from None
     finally:
         loader.dispose()
-    lines: dict[PathKey, int] = {}
-    if node is not None:
-        _walk(node, (), lines, path, error)
-    return LoadedYaml(source=path, data=data, lines=lines)
+    return LoadedYaml(source=path, data=data, lines=lines, raw=raw)
 
 
-def _walk(node: yaml.Node, prefix: PathKey, lines: dict[PathKey, int], source: Path,
-          error: type[InputError]) -> None:
+def _walk(root: yaml.Node, lines: dict[PathKey, int], source: Path, error: type[InputError]) -> None:
     """Record the line of every key and item; a key repeated in one mapping is an error, at any depth.
 
     YAML loaders keep the last of two equal keys, so a second ``privacy:`` block would silently replace the
-    first -- exactly the kind of edit a reviewer misses in a compliance document.
+    first -- exactly the kind of edit a reviewer misses in a compliance document. Iterative, and bounded:
+    aliases are followed (so an alias bomb counts as what it expands to), depth and scalars are capped.
     """
-    lines.setdefault(prefix, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.start_mark)
-            line = key_node.start_mark.line + 1
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                if key in seen:
-                    raise error(f"{source}:{line}: duplicate key '{key}' (first at line {seen[key]})")
-                seen[key] = line
-            lines[(*prefix, key)] = line
-            _walk(value_node, (*prefix, key), lines, source, error)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines[(*prefix, index)] = item.start_mark.line + 1
-            _walk(item, (*prefix, index), lines, source, error)
+    stack: list[tuple[yaml.Node, PathKey]] = [(root, ())]
+    visited = 0
+    while stack:
+        node, prefix = stack.pop()
+        visited += 1
+        line = node.start_mark.line + 1
+        if visited > MAX_NODES:
+            raise error(f"{source}:{line}: the document expands to more than {MAX_NODES:,} values (aliases "
+                        "included); that is not a plan or policy")
+        if len(prefix) > MAX_DEPTH:
+            raise error(f"{source}:{line}: nested more than {MAX_DEPTH} levels deep (or an alias refers to "
+                        "itself)")
+        lines.setdefault(prefix, line)
+        if isinstance(node, yaml.ScalarNode):
+            _check_scalar(node, source, error)
+        elif isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.start_mark)
+                key_line = key_node.start_mark.line + 1
+                if isinstance(key_node, yaml.ScalarNode):
+                    _check_scalar(key_node, source, error)
+                    if key_node.tag != "tag:yaml.org,2002:merge":
+                        if key in seen:
+                            raise error(f"{source}:{key_line}: duplicate key '{key}' (first at line {seen[key]})")
+                        seen[key] = key_line
+                else:
+                    stack.append((key_node, (*prefix, key)))
+                lines[(*prefix, key)] = key_line
+                stack.append((value_node, (*prefix, key)))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[(*prefix, index)] = item.start_mark.line + 1
+                stack.append((item, (*prefix, index)))
+
+
+def _check_scalar(node: yaml.ScalarNode, source: Path, error: type[InputError]) -> None:
+    line = node.start_mark.line + 1
+    if len(node.value) > MAX_SCALAR_CHARS:
+        raise error(f"{source}:{line}: a value of {len(node.value):,} characters is longer than the "
+                    f"{MAX_SCALAR_CHARS:,} accepted")
+    if node.tag == "tag:yaml.org,2002:int" and len(node.value) > MAX_INT_DIGITS:
+        raise error(f"{source}:{line}: an integer of {len(node.value):,} digits (at most {MAX_INT_DIGITS})")
 
 
 def _is_loc_tag(part: str | int) -> bool:

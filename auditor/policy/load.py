@@ -67,7 +67,7 @@ def load_policy(path: Path | str, *, bundled: bool = False) -> Policy:
         blocks.append(PrivacyBlock(spec=block, when=_compile(loaded, ("privacy", index, "when"), block.when,
                                                               f"privacy {block.id}")))
     applies = _compile(loaded, ("applies_when",), spec.applies_when, f"policy {spec.id}")
-    return Policy(spec=spec, source=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+    return Policy(spec=spec, source=path, sha256=hashlib.sha256(loaded.raw).hexdigest(),
                   bundled=bundled, applies_when=applies, rules=tuple(rules), privacy=tuple(blocks))
 
 

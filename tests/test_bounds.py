@@ -1,0 +1,77 @@
+"""Every input is bounded in time and memory: YAML bombs, deep nesting, huge scalars, pipes and devices are
+exit 2 with the file and line, never a hang or an internal error."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from auditor.cli import cli
+from auditor.errors import InputError
+from auditor.plan import load_plan
+from auditor.policy.load import load_policy
+from auditor.policy.waivers import load_waivers
+
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (LAUGHS, r"doc.yaml:\d+: the document expands to more than 200,000 values"),
+    ("a: &a [*a]\n", r"doc.yaml:1: .*(nested more than 64 levels|alias refers to itself)|doc.yaml:1:.*invalid YAML"),
+    ("x: " + "[" * 100 + "]" * 100 + "\n", r"doc.yaml:1: nested more than 64 levels deep"),
+    ("x: " + "[" * 5000 + "]" * 5000 + "\n", r"doc.yaml:1:\d+: invalid YAML: exceeded maximum nesting depth"),
+    ("version: " + "9" * 5000 + "\n", r"doc.yaml:1: an integer of 5,000 digits \(at most 100\)"),
+    ("name: '" + "a" * (1024 * 1024 + 1) + "'\n", r"doc.yaml:1: a value of 1,048,577 characters is longer"),
+])
+@pytest.mark.parametrize("loader", [load_plan, load_policy, load_waivers])
+def test_hostile_yaml_is_bounded_and_exit_2(tmp_path: Path, text: str, message: str, loader: object) -> None:
+    path = tmp_path / "doc.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=message) as err:
+        loader(path)  # type: ignore[operator]
+    assert "\n" not in err.value.message
+
+
+def test_a_document_too_large_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(17 * 1024 * 1024)  # sparse: 17 MiB without writing them
+    with pytest.raises(InputError, match=r"plan.yaml: training plan is 17,825,792 bytes, more than the 16,777,216"):
+        load_plan(path)
+
+
+def _fifo(tmp_path: Path) -> Path:
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    return fifo
+
+
+@pytest.mark.parametrize("args", [
+    lambda p, fifo: ["check", str(fifo)],
+    lambda p, fifo: ["check", str(p), "--scan", str(fifo)],
+    lambda p, fifo: ["check", str(p), "--policy", str(fifo)],
+    lambda p, fifo: ["check", str(p), "--waivers", str(fifo)],
+    lambda p, fifo: ["check", "/dev/zero"],
+    lambda p, fifo: ["check", str(p), "--scan", "/dev/zero"],
+])
+def test_pipes_and_devices_are_refused_not_read(tmp_path: Path, args: object) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("version: 1\nname: t\ndataset: {path: d.jsonl}\n", encoding="utf-8")
+    fifo = _fifo(tmp_path)
+    result: list[object] = []
+    worker = threading.Thread(target=lambda: result.append(
+        CliRunner().invoke(cli, args(plan, fifo))), daemon=True)  # type: ignore[operator]
+    worker.start()
+    worker.join(20)
+    if worker.is_alive():  # unblock the reader before failing, so the test run does not hang
+        with open(fifo, "wb"):
+            pass
+        pytest.fail("blocked on a pipe")
+    outcome = result[0]
+    assert outcome.exit_code == 2, outcome.output  # type: ignore[attr-defined]
+    assert "not a regular file" in outcome.output and "Traceback" not in outcome.output  # type: ignore[attr-defined]
