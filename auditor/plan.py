@@ -12,7 +12,7 @@ wrong types, values outside a closed list).
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -50,7 +50,7 @@ class _Section(BaseModel):
 
 
 class DataSubjects(_Section):
-    regions: list[str] = Field(default_factory=list,
+    regions: list[str] = Field(default_factory=list, max_length=64,
                                description="Where the people are: EU, EEA, UK, CN, US, US-CA, ...")
     count: int | None = Field(default=None, ge=0, description="Estimated number of people in the data")
     minors: bool | None = Field(default=None, description="Anyone under 14 (PIPL) / 16 (GDPR consent age)")
@@ -136,7 +136,7 @@ class Assessments(_Section):
 class DatasetSpec(_Section):
     path: str = Field(description="Relative to the plan file")
     format: Literal["jsonl", "csv", "parquet", "text"] | None = None
-    text_fields: list[str] = Field(default_factory=lambda: ["text"], min_length=1)
+    text_fields: list[str] = Field(default_factory=lambda: ["text"], min_length=1, max_length=64)
     label_field: str | None = None
     user_id_field: str | None = None
     user_id_normalisation: UserIdNormalisation = Field(
@@ -146,13 +146,13 @@ class DatasetSpec(_Section):
     original_purpose: str | None = None
     retention_days: int | None = Field(default=None, ge=0)
     checkpoint_retention_days: int | None = Field(default=None, ge=0)
-    languages: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list, max_length=64)
 
 
 class Transfers(_Section):
     storage_region: str | None = None
     compute_region: str | None = None
-    mechanism: TransferMechanism | list[TransferMechanism] | None = Field(
+    mechanism: TransferMechanism | Annotated[list[TransferMechanism], Field(max_length=16)] | None = Field(
         default=None, description="One mechanism, or a list when several exports need one each (EU and CN)")
 
     @field_validator("storage_region", "compute_region")

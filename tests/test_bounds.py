@@ -75,3 +75,40 @@ def test_pipes_and_devices_are_refused_not_read(tmp_path: Path, args: object) ->
     outcome = result[0]
     assert outcome.exit_code == 2, outcome.output  # type: ignore[attr-defined]
     assert "not a regular file" in outcome.output and "Traceback" not in outcome.output  # type: ignore[attr-defined]
+
+
+POLICY = """id: costly
+title: t
+version: "1"
+rules:
+  - id: COSTLY-1
+    title: t
+    citation: {{ref: "Art. 1", url: "https://example.org"}}
+    severity: high
+    require: '{expr}'
+    explain: x
+    remediation: y
+"""
+
+
+@pytest.mark.parametrize(("expr", "message"), [
+    (" || ".join(["facts.dp_planned"] * 50_000), r"more than 4,096"),
+    (" || ".join(["true"] * 300), r"more than 256 operators"),
+    ("[" + ",".join(["1"] * 1000) + "].map(a, [1].map(b, [2].map(c, c))).size() > 0",
+     r"a list literal of more than 64 items"),
+    ("[1].map(a, [1].map(b, [2].map(c, c))).size() > 0", r"comprehensions nested more than 2 deep"),
+])
+def test_a_condition_over_its_evaluation_budget_is_refused_at_load(tmp_path: Path, expr: str, message: str) -> None:
+    path = tmp_path / "costly.yaml"
+    path.write_text(POLICY.format(expr=expr), encoding="utf-8")
+    with pytest.raises(InputError, match=r"costly.yaml:\d+: .*COSTLY-1.*" + message):
+        load_policy(path)  # refused at load: nothing is evaluated
+
+
+def test_plan_lists_are_bounded_so_conditions_over_them_stay_cheap(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    regions = ", ".join(f"R{i}" for i in range(65))
+    path.write_text(f"version: 1\nname: t\ndata_subjects: {{regions: [{regions}]}}\ndataset: {{path: d.jsonl}}\n",
+                    encoding="utf-8")
+    with pytest.raises(InputError, match=r"plan.yaml:3: data_subjects.regions: .*at most 64"):
+        load_plan(path)

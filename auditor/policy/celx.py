@@ -75,8 +75,56 @@ def cel_context(variables: dict[str, Any]) -> CelContext:
     return _cel().Context(variables)
 
 
+#: What one condition may cost. The CEL library has no evaluation budget, so the cost is bounded by the
+#: expression's shape at compile time and by the sizes of what it reads (the plan's lists are capped in
+#: the schema, facts are fixed-size): at most MAX_COMPREHENSION_DEPTH nested comprehensions over at most
+#: MAX_LIST_ITEMS items each, inside an expression of at most MAX_EXPR_CHARS and MAX_OPERATORS operators.
+MAX_EXPR_CHARS = 4096
+MAX_OPERATORS = 256
+MAX_COMPREHENSIONS = 8
+MAX_COMPREHENSION_DEPTH = 2
+MAX_LIST_ITEMS = 64
+_MACRO = re.compile(r"\.\s*(?:map|filter|all|exists|exists_one)\s*\($")
+_OPERATOR = re.compile(r"&&|\|\||\?")
+
+
+def _check_budget(source: str) -> None:
+    """Refuse, at load, an expression whose evaluation could hang the gate (a 50k-term ``||``, nested
+    ``.map()`` over huge lists); the column points at the first thing over budget."""
+    if len(source) > MAX_EXPR_CHARS:
+        raise CelSyntaxError(f"expression is {len(source):,} characters, more than {MAX_EXPR_CHARS:,}", None)
+    stripped = _STRING.sub(lambda m: "''" + " " * (len(m.group(0)) - 2), source)  # same columns
+    operators = list(_OPERATOR.finditer(stripped))
+    if len(operators) > MAX_OPERATORS:
+        raise CelSyntaxError(f"more than {MAX_OPERATORS} operators (&&, ||, ?:)", operators[MAX_OPERATORS].start() + 1)
+    stack: list[str] = []  # "(" / "[" / "m" (a comprehension macro's parenthesis)
+    items: list[int] = []
+    comprehensions = 0
+    for column, char in enumerate(stripped, start=1):
+        if char in "([":
+            macro = char == "(" and _MACRO.search(stripped[:column]) is not None
+            if macro:
+                comprehensions += 1
+                if comprehensions > MAX_COMPREHENSIONS:
+                    raise CelSyntaxError(f"more than {MAX_COMPREHENSIONS} comprehensions (map, filter, all, "
+                                         "exists)", column)
+                if stack.count("m") >= MAX_COMPREHENSION_DEPTH:
+                    raise CelSyntaxError(f"comprehensions nested more than {MAX_COMPREHENSION_DEPTH} deep", column)
+            stack.append("m" if macro else char)
+            items.append(1)
+        elif char in ")]" and stack:
+            stack.pop()
+            items.pop()
+        elif char == "," and stack and stack[-1] == "[":
+            items[-1] += 1
+            if items[-1] > MAX_LIST_ITEMS:
+                raise CelSyntaxError(f"a list literal of more than {MAX_LIST_ITEMS} items", column)
+
+
 def compile_expr(source: str) -> Expr:
-    """Compile once; raise :class:`CelSyntaxError` with the column of the first syntax error."""
+    """Compile once; raise :class:`CelSyntaxError` with the column of the first syntax error, or of what
+    puts the expression over its evaluation budget."""
+    _check_budget(source)
     try:
         program = _cel().compile(source)
     except (ValueError, RuntimeError) as exc:

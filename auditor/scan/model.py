@@ -122,9 +122,10 @@ class ScanResult(_Frozen):
     records_with_personal_data: int = Field(ge=0)
     distinct_users: int | None = Field(default=None, description="Distinct user_id_field values, when named")
     users: UserStats | None = Field(default=None, description="Records per person, when a user id field is named")
-    languages: dict[str, int] = Field(default_factory=dict)
-    entities: dict[str, EntityStats] = Field(default_factory=dict)
-    categories: dict[str, CategoryStats] = Field(default_factory=dict)
+    # bounded: these become the facts every rule's CEL condition may iterate over
+    languages: dict[str, int] = Field(default_factory=dict, max_length=256)
+    entities: dict[str, EntityStats] = Field(default_factory=dict, max_length=256)
+    categories: dict[str, CategoryStats] = Field(default_factory=dict, max_length=256)
     read_errors: list[ReadIssue] = Field(default_factory=list, description="First errors, for the report")
     read_errors_total: int = 0
     sample: SampleInfo | None = None
