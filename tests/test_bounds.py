@@ -112,3 +112,36 @@ def test_plan_lists_are_bounded_so_conditions_over_them_stay_cheap(tmp_path: Pat
                     encoding="utf-8")
     with pytest.raises(InputError, match=r"plan.yaml:3: data_subjects.regions: .*at most 64"):
         load_plan(path)
+
+
+def _gzip(path: Path, chunk: bytes, count: int) -> Path:
+    import gzip
+
+    with gzip.open(path, "wb", compresslevel=1) as handle:
+        handle.write(b'{"text": "first"}\n')
+        for _ in range(count):
+            handle.write(chunk)
+        handle.write(b'{"text": "after the bomb"}\n')
+    return path
+
+
+def test_a_gzip_of_blank_lines_stops_with_one_problem(tmp_path: Path) -> None:
+    from auditor.scan.read import RecordStream
+
+    data = _gzip(tmp_path / "bomb.jsonl.gz", b"\n" * (1 << 20), 20)  # 20 MiB of blank lines, ~20 KB on disk
+    assert data.stat().st_size < 200_000
+    stream = RecordStream(data, "jsonl", True, ["text"], None)
+    records = list(stream)
+    assert len(records) == 1 and stream.problems_total == 1
+    assert "more than 100,000 blank lines in a row" in stream.problems[0].reason
+
+
+def test_a_gzip_that_expands_past_the_ratio_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.scan import read
+    from auditor.scan.read import RecordStream
+
+    monkeypatch.setattr(read, "MIN_EXPANDED_BYTES", 1 << 20)  # the floor, lowered so the ratio decides
+    data = _gzip(tmp_path / "bomb.jsonl.gz", b"a" * (1 << 20), 40)  # one 40 MiB line, ~40 KB on disk
+    stream = RecordStream(data, "jsonl", True, ["text"], None)
+    assert len(list(stream)) == 1
+    assert "expands to more than 200 times the file's size" in stream.problems[0].reason
