@@ -145,3 +145,18 @@ def test_a_gzip_that_expands_past_the_ratio_stops(tmp_path: Path, monkeypatch: p
     stream = RecordStream(data, "jsonl", True, ["text"], None)
     assert len(list(stream)) == 1
     assert "expands to more than 200 times the file's size" in stream.problems[0].reason
+
+
+def test_keys_that_may_be_names_are_counted_not_shown(tmp_path: Path) -> None:
+    data = tmp_path / "canary.jsonl"
+    data.write_text('{"Quackenbush": "x", "meta": {"Okonkwo": 1, "smith": 2, "created_at": 3}, "subject": "y"}\n',
+                    encoding="utf-8")
+    result = CliRunner().invoke(cli, ["scan", str(data), "--text-field", "nosuchfield", "--no-progress"])
+    assert result.exit_code == 2
+    assert "fields present: meta, meta.created_at, subject (and 3 more not shown)" in result.output
+    for name in ("Quackenbush", "Okonkwo", "smith"):
+        assert name not in result.output
+    headerless = tmp_path / "h.csv"
+    headerless.write_text("Quackenbush,jane@example.org,3\nrefund please,bob@example.org,2\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["scan", str(headerless), "--text-field", "text", "--no-progress"])
+    assert result.exit_code == 2 and "Quackenbush" not in result.output and "jane" not in result.output
