@@ -52,8 +52,7 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
     click.echo(f"files: {', '.join([*report.subjects, *([report.envelope] if report.envelope else [])])}")
     if report.envelope:
         click.echo(f"signed: {out_dir / report.envelope} (key {report.key_fingerprint})")
-        public = outcome.public_key or "YOUR_PUBLIC_KEY.pub"
-        click.echo(f"verify: auditor verify {out_dir / report.envelope} --key {public}")
+        click.echo(f"verify: auditor verify {out_dir / report.envelope} --fingerprint {report.key_fingerprint}")
     if outcome.generated_key:
         click.echo(f"key: generated {outcome.key} — share {outcome.public_key} with whoever verifies; "
                    "keep the private key secret (it is not part of the signed report)")

@@ -10,30 +10,14 @@ import click
 from auditor.errors import InputError, VerificationFailed
 
 
-def public_key_hint(key: Path | None, out_dir: Path) -> str:
-    """How the report should name the public key in its verify command: beside the private key if there."""
-    from auditor.report.sign import PUBLIC_KEY_NAME
-
-    if key is None:
-        return PUBLIC_KEY_NAME
-    public = Path(key).with_suffix(".pub")
-    if not public.is_file():
-        return PUBLIC_KEY_NAME
-    try:
-        return public.resolve().relative_to(Path(out_dir).resolve()).as_posix()
-    except ValueError:
-        return str(public)
-
-
-def echo_written(out_dir: Path, files: list[str], envelope: str | None, fingerprint: str | None,
-                 public_key: str) -> None:
+def echo_written(out_dir: Path, files: list[str], envelope: str | None, fingerprint: str | None) -> None:
     """The lines every report-writing command ends with; unsigned output is said loudly, on stderr."""
     report = out_dir / ("report.html" if "report.html" in files else files[-1])
     click.echo(f"report: {report}")
     click.echo(f"wrote {len(files)} files to {out_dir}: {', '.join(files)}")
     if envelope:
         click.echo(f"signed: {out_dir / envelope} (key {fingerprint})")
-        click.echo(f"verify: auditor verify {out_dir / envelope} --key {public_key}")
+        click.echo(f"verify: auditor verify {out_dir / envelope} --fingerprint {fingerprint}")
     else:
         click.secho("WARNING: this report is UNSIGNED; nobody can check it was not altered. "
                     "Pass --key (make one with 'auditor keygen').", err=True, fg="red", bold=True)
@@ -66,17 +50,14 @@ def report(evidence_dir: Path | None, key: Path | None, formats: str, out_dir: P
     source_dir = evidence_dir if evidence_dir.is_dir() else evidence_dir.parent
     target = out_dir or source_dir
     key = _default_key(key, source_dir, target)
-    hint = public_key_hint(key, target)
-    written = write_report(evidence, target, key=key, formats=wanted, templates=templates, public_key_hint=hint)
+    written = write_report(evidence, target, key=key, formats=wanted, templates=templates)
     for missing in written.skipped_artifacts:
         click.echo(f"note: {missing} is not in {target}; its digest stays recorded in evidence.json only",
                    err=True)
     for name in written.stale:
         click.echo(f"note: {target / name} is from an earlier render and is NOT covered by the new signature",
                    err=True)
-    public = Path(key).with_suffix(".pub") if key is not None else None
-    echo_written(target, written.files, written.envelope, written.key_fingerprint,
-                 str(public) if public is not None and public.is_file() else "SIGNER_PUBLIC_KEY.pub")
+    echo_written(target, written.files, written.envelope, written.key_fingerprint)
 
 
 def _default_key(key: Path | None, source_dir: Path, target: Path) -> Path | None:
@@ -101,13 +82,23 @@ def _default_key(key: Path | None, source_dir: Path, target: Path) -> Path | Non
 @click.command("verify")
 @click.argument("envelope", type=click.Path(path_type=Path))
 @click.option("--key", type=click.Path(path_type=Path),
-              help="The signer's public key (PEM). Default: keys/auditor.pub beside the envelope.")
+              help="The signer's public key (PEM), as the signer publishes it. Without it, keys/auditor.pub "
+                   "beside the envelope is used, and trusted only if --fingerprint or --trust names it.")
+@click.option("--fingerprint", "fingerprints", multiple=True,
+              help="A signer key fingerprint you accept (SHA256:..., as 'auditor keygen' prints); repeatable.")
+@click.option("--trust", "trust_file", type=click.Path(path_type=Path),
+              help="A file of accepted signer fingerprints, one per line ('#' comments).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def verify(envelope: Path, key: Path | None, as_json: bool) -> None:
-    """Check a signed report: signature, statement, and the sha256 of every file it lists."""
-    from auditor.report.verify import verify_envelope
+def verify(envelope: Path, key: Path | None, fingerprints: tuple[str, ...], trust_file: Path | None,
+           as_json: bool) -> None:
+    """Check a signed report: who signed it, the signature, the statement, and the sha256 of every file it
+    lists. Exit 1 unless the signer is a key you brought (--key) or named (--fingerprint, --trust)."""
+    from auditor.report.verify import normalise_fingerprint, read_trust_file, verify_envelope
 
-    result = verify_envelope(envelope, key)
+    accepted = {normalise_fingerprint(f) for f in fingerprints}
+    if trust_file is not None:
+        accepted |= read_trust_file(trust_file)
+    result = verify_envelope(envelope, key, fingerprints=accepted or None)
     if as_json:
         click.echo(json.dumps({"ok": result.ok, **result.model_dump(mode="json", by_alias=True)}, indent=2))
     else:
@@ -119,10 +110,9 @@ def verify(envelope: Path, key: Path | None, as_json: bool) -> None:
             p = result.statement.predicate
             click.echo(f"verified {len(result.statement.subject)} files; report {p.report_id}, verdict {p.verdict}, "
                        f"training {p.training}, created {p.created_at}")
-    if result.key_next_to_report:
-        click.echo("warning: checked against the public key shipped inside the report folder; this proves the "
-                   "files match each other, not who signed them. Compare the fingerprint above with one you "
-                   "obtained separately, or pass --key.", err=True)
+    for name in result.unsigned:
+        click.echo(f"warning: {name} is in the folder but NOT covered by the signature; it is not part of the "
+                   "signed report", err=True)
     if not result.ok:
         failed = result.failures()
         first = "; ".join(f"{c.what}: {c.detail}" for c in failed[:3])

@@ -20,7 +20,6 @@ from auditor.report.evidence import EVIDENCE_NAME, EvidenceBundle
 from auditor.report.render import FORMATS, OUTPUT_NAMES, Format, render_all
 from auditor.report.sign import (
     ENVELOPE_NAME,
-    PUBLIC_KEY_NAME,
     PolicyDigest,
     ReportPredicate,
     Statement,
@@ -62,12 +61,12 @@ def predicate_for(evidence: EvidenceBundle) -> ReportPredicate:
         delta=t.delta if t else evidence.delta_resolved)
 
 
-def signing_info(key: Ed25519PrivateKey | None, public_key_hint: str = PUBLIC_KEY_NAME) -> SigningInfo:
+def signing_info(key: Ed25519PrivateKey | None) -> SigningInfo:
     if key is None:
-        return SigningInfo(signed=False, envelope=ENVELOPE_NAME, public_key_hint=public_key_hint)
+        return SigningInfo(signed=False, envelope=ENVELOPE_NAME)
     public = key.public_key()
     return SigningInfo(signed=True, key_fingerprint=fingerprint(public), key_id=key_id(public),
-                       envelope=ENVELOPE_NAME, public_key_hint=public_key_hint)
+                       envelope=ENVELOPE_NAME)
 
 
 def _report_folder(out_dir: Path) -> Path:
@@ -77,8 +76,7 @@ def _report_folder(out_dir: Path) -> Path:
 
 
 def write_report(evidence: EvidenceBundle, out_dir: Path, *, key: Path | None,
-                 formats: tuple[Format, ...] = FORMATS, templates: Path | None = None,
-                 public_key_hint: str = PUBLIC_KEY_NAME) -> ReportFiles:
+                 formats: tuple[Format, ...] = FORMATS, templates: Path | None = None) -> ReportFiles:
     """Write ``evidence.json`` and the reports into ``out_dir``, then sign them (when ``key`` is given).
 
     Artifacts listed in the evidence (model weights, training.json) are signed too when they lie inside
@@ -87,7 +85,7 @@ def write_report(evidence: EvidenceBundle, out_dir: Path, *, key: Path | None,
     """
     out_dir = _report_folder(Path(out_dir))
     private = load_private_key(key) if key is not None else None
-    signing = signing_info(private, public_key_hint)
+    signing = signing_info(private)
     rendered = render_all(evidence, signing, formats, templates)
 
     artifact_subjects: list[Subject] = []

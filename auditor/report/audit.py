@@ -213,11 +213,8 @@ def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool
     evidence = build_evidence(doc, gate, scan=scan, training=training, training_outcome=outcome, ledger=ledger,
                               waivers=waivers, artifacts=artifacts, timestamps=timestamps)
     private, public, generated = _resolve_key(out_dir, key, say)
-    hint = public.resolve().relative_to(out_dir.resolve()).as_posix() if public is not None and \
-        public.resolve().is_relative_to(out_dir.resolve()) else (str(public) if public else PUBLIC_KEY_NAME)
     say("[5/5] signing")
-    report = write_report(evidence, out_dir, key=private, formats=formats, templates=templates,
-                          public_key_hint=hint)
+    report = write_report(evidence, out_dir, key=private, formats=formats, templates=templates)
     return AuditOutcome(out_dir=str(out_dir), verdict=gate.verdict, exit_code=gate.exit_code, training=outcome,
                         report=report, key=str(private), public_key=str(public) if public else None,
                         generated_key=generated, blocking=blocking,

@@ -1,8 +1,15 @@
-"""Check a signed report folder: signature, payload and statement types, and every subject's digest.
+"""Check a signed report folder: who signed it, the signature, the statement, and every subject's digest.
+
+A signature proves something only about the key that made it, so verification first establishes *which
+key is trusted*: one the verifier brings (``--key`` outside the folder), or any key whose fingerprint the
+verifier brings (``--fingerprint``, or a ``--trust`` file listing the keys an organisation publishes). A key
+found in the folder being verified proves only that the files match each other -- a forger who re-signs an
+edited report drops their own key there -- so with nothing else it is a failed check ("signer").
 
 Verification collects every problem instead of stopping at the first, so whoever holds a tampered folder
 sees all of what changed; :func:`verify_envelope` returns the per-check outcome and the CLI decides the
-exit code. A subject name that tries to leave the report folder is itself a failure, never followed.
+exit code. A subject that leaves the report folder (``..``, an absolute name, or a symlinked folder) is a
+failure, never followed; files in the folder that no subject names are listed as unsigned.
 """
 
 from __future__ import annotations
@@ -45,8 +52,10 @@ class VerifyResult(BaseModel):
     key: str
     key_fingerprint: str
     key_next_to_report: bool = Field(description="The key came from the report folder, not from the user")
+    signer_trusted: bool = Field(default=False, description="The key is one the verifier brought or named")
     checks: list[Check]
     statement: Statement | None = None
+    unsigned: list[str] = Field(default_factory=list, description="Files in the folder no subject covers")
 
     @property
     def ok(self) -> bool:
@@ -65,20 +74,78 @@ def _safe_subject_path(base: Path, name: str) -> Path | None:
     pure = PurePosixPath(name)
     if not name or pure.is_absolute() or ".." in pure.parts or "\\" in name:
         return None
-    return base.joinpath(*pure.parts)
+    path = base.joinpath(*pure.parts)
+    try:  # a symlinked folder or file on the way may point anywhere: it must still end inside the folder
+        path.resolve().relative_to(base.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return None
+    return path
 
 
-def verify_envelope(envelope_path: Path, public_key_path: Path | None = None) -> VerifyResult:
-    """Verify one envelope file; bad *input* (no envelope, bad key file) raises InputError instead."""
+def normalise_fingerprint(text: str) -> str:
+    """``SHA256:ab12:cd34…``, ``sha256:AB12CD34…`` or the bare hex: the 64 hex digits, lower case."""
+    value = text.strip().lower().removeprefix("sha256:").replace(":", "")
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise InputError(f"{text.strip()[:80]!r}: not a key fingerprint (SHA256: and 64 hex digits, as "
+                         "'auditor keygen' prints)")
+    return value
+
+
+def read_trust_file(path: Path) -> set[str]:
+    """Accepted signer fingerprints, one per line (``#`` comments and text after the fingerprint allowed)."""
+    from auditor.yamlio import read_text
+
+    accepted: set[str] = set()
+    for number, line in enumerate(read_text(Path(path), "trust file").splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if entry:
+            try:
+                accepted.add(normalise_fingerprint(entry.split()[0]))
+            except InputError:
+                raise InputError(f"{path}:{number}: not a key fingerprint (SHA256: and 64 hex digits)") from None
+    if not accepted:
+        raise InputError(f"{path}: the trust file lists no key fingerprint")
+    return accepted
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def verify_envelope(envelope_path: Path, public_key_path: Path | None = None, *,
+                    fingerprints: set[str] | None = None) -> VerifyResult:
+    """Verify one envelope file; bad *input* (no envelope, bad key file) raises InputError instead.
+
+    ``fingerprints``: the signer keys the verifier accepts (normalised, see :func:`normalise_fingerprint`).
+    The signer is trusted when the key was brought from outside the report folder or its fingerprint is
+    accepted; otherwise the "signer" check fails.
+    """
     envelope_path = Path(envelope_path)
     envelope = read_envelope(envelope_path)
-    from_folder = public_key_path is None
+    base = envelope_path.parent
     key_path = default_public_key(envelope_path) if public_key_path is None else Path(public_key_path)
-    if from_folder and not key_path.is_file():
+    if public_key_path is None and not key_path.is_file():
         raise InputError(f"{envelope_path}: no --key given and no {key_path} beside the envelope; "
                          "pass the signer's public key with --key")
+    from_folder = _inside(key_path, base)
     public_key = load_public_key(key_path)
     checks: list[Check] = []
+    if fingerprints:
+        trusted = key_id(public_key) in fingerprints
+        checks.append(Check(what="signer", ok=trusted,
+                            detail=f"key {fingerprint(public_key)} is one you accept" if trusted else
+                            f"key {fingerprint(public_key)} is not among the fingerprints you accept"))
+    else:
+        trusted = not from_folder
+        checks.append(Check(what="signer", ok=trusted,
+                            detail=f"key {key_path} that you brought" if trusted else
+                            "unverified: the only key is the one inside the folder being verified, which proves "
+                            "the files match each other, not who signed them; pass --key with the signer's "
+                            "published key, --fingerprint, or --trust"))
 
     signed = signature_valid(envelope, public_key)
     checks.append(Check(what="signature", ok=signed,
@@ -93,15 +160,39 @@ def verify_envelope(envelope_path: Path, public_key_path: Path | None = None) ->
     except (ValueError, ValidationError) as exc:
         reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else "payload is not base64 JSON"
         checks.append(Check(what="statement", ok=False, detail=f"not an in-toto Statement v1: {reason}"))
+    unsigned: list[str] = []
     if statement is not None:
         checks.append(Check(what="statement", ok=True, detail=STATEMENT_TYPE))
         checks.append(Check(what="predicateType", ok=statement.predicateType == PREDICATE_TYPE,
                             detail=statement.predicateType))
-        base = envelope_path.parent
         for subject in statement.subject:
             checks.append(_check_subject(base, subject.name, subject.digest))
+        unsigned = _unsigned(base, {s.name for s in statement.subject}, envelope_path, key_path)
     return VerifyResult(envelope=str(envelope_path), key=str(key_path), key_fingerprint=fingerprint(public_key),
-                        key_next_to_report=from_folder, checks=checks, statement=statement)
+                        key_next_to_report=from_folder, signer_trusted=trusted, checks=checks,
+                        statement=statement, unsigned=unsigned)
+
+
+def _unsigned(base: Path, subjects: set[str], envelope: Path, key: Path) -> list[str]:
+    """Files beside the signed ones that the signature does not cover (a ``report-final.html`` with a script
+    planted next to the real report): named so a reader does not take them for part of the report. The
+    key folder is left out (keys are not report content); symlinks are listed, never followed."""
+    import os
+
+    found: list[str] = []
+    for folder, dirs, files in os.walk(base):  # never follows a symlinked folder
+        dirs.sort()
+        rel = Path(folder).relative_to(base)
+        if rel.parts[:1] == ("keys",):
+            continue
+        for entry in sorted(files + [d for d in dirs if (Path(folder) / d).is_symlink()]):
+            path = Path(folder) / entry
+            name = (rel / entry).as_posix()
+            if path not in (envelope, key) and name not in subjects:
+                found.append(name)
+            if len(found) >= 50:
+                return found
+    return found
 
 
 def _check_subject(base: Path, name: str, digest: dict[str, str]) -> Check:

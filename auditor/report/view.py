@@ -29,7 +29,6 @@ class SigningInfo(_Frozen):
     key_fingerprint: str | None = None
     key_id: str | None = None
     envelope: str = "report.intoto.jsonl"
-    public_key_hint: str = "auditor.pub"
 
 
 class Row(_Frozen):
@@ -550,7 +549,9 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
                                     note=p.reason))
     verify = []
     if signing.signed:
-        verify = [f"auditor verify {signing.envelope} --key {signing.public_key_hint}"]
+        # never a key from this folder: a forger who re-signs an edited report puts their own key there
+        verify = [f"auditor verify {signing.envelope} --key ORGANISATION-PUBLIC-KEY.pub",
+                  f"auditor verify {signing.envelope} --fingerprint PUBLISHED-FINGERPRINT"]
     return ReportView(
         title=f"Audit report — {plan.name}", verdict=ev.gate.verdict, verdict_line=verdict_line,
         training_line=training_line, summary=_summary(ev, signing), identification=identification,

@@ -99,7 +99,11 @@ def _dataset(tmp_path: Path, texts: list[str]) -> Path:
 
 
 def _verify(runner: CliRunner, out: Path) -> Any:
-    return runner.invoke(cli, ["verify", str(out / "report.intoto.jsonl"), "--key", str(out / "keys" / "auditor.pub")])
+    """As the signer does right after the audit: the key in the folder, trusted by the fingerprint it printed."""
+    from auditor.report.sign import fingerprint, load_public_key
+
+    trusted = fingerprint(load_public_key(out / "keys" / "auditor.pub"))
+    return runner.invoke(cli, ["verify", str(out / "report.intoto.jsonl"), "--fingerprint", trusted])
 
 
 def test_example_plan_no_train_yields_a_signed_verifiable_report(tmp_path: Path) -> None:

@@ -112,15 +112,69 @@ def test_bad_evidence_names_the_field(runner: CliRunner, evidence_dir: Path) -> 
     assert result.output.strip() == f"auditor: {path}: field plan.sha256: Field required"
 
 
-def test_verify_defaults_to_the_key_in_the_folder_and_warns(runner: CliRunner, evidence_dir: Path) -> None:
-    keys = evidence_dir / "keys"
+def test_verify_trusts_no_key_from_the_folder_it_verifies(runner: CliRunner, evidence_dir: Path,
+                                                           tmp_path: Path) -> None:
+    """The forgery: edit the report, re-sign with your own key, drop your public key into keys/."""
+    import json
+
+    from auditor.report.sign import fingerprint, load_public_key
+
+    keys = tmp_path / "org-keys"  # the organisation's key, published outside the report folder
     assert runner.invoke(cli, ["keygen", "--out", str(keys)]).exit_code == 0
     assert runner.invoke(cli, ["report", str(evidence_dir), "--key", str(keys / "auditor.key"),
                                "--format", "md"]).exit_code == 0
-    assert "auditor verify report.intoto.jsonl --key keys/auditor.pub" in (evidence_dir / "report.md").read_text()
-    result = runner.invoke(cli, ["verify", str(evidence_dir / "report.intoto.jsonl")])
-    assert result.exit_code == 0, result.output
-    assert "not who signed them" in result.output
+    report = (evidence_dir / "report.md").read_text()
+    assert "--fingerprint PUBLISHED-FINGERPRINT" in report and "keys/auditor.pub" not in report
+    org = fingerprint(load_public_key(keys / "auditor.pub"))
+    envelope = str(evidence_dir / "report.intoto.jsonl")
+    assert runner.invoke(cli, ["verify", envelope, "--key", str(keys / "auditor.pub")]).exit_code == 0
+    assert runner.invoke(cli, ["verify", envelope, "--fingerprint", org, "--key", str(keys / "auditor.pub")]
+                         ).exit_code == 0
+    # the forger re-signs an edited evidence.json with their own key and plants it in the folder
+    evidence = json.loads((evidence_dir / "evidence.json").read_text())
+    evidence["gate"]["verdict"] = "pass"
+    (evidence_dir / "evidence.json").write_text(json.dumps(evidence))
+    forger = evidence_dir / "keys"
+    assert runner.invoke(cli, ["keygen", "--out", str(forger)]).exit_code == 0
+    assert runner.invoke(cli, ["report", str(evidence_dir), "--key", str(forger / "auditor.key"),
+                               "--format", "md"]).exit_code == 0
+    for args in ([], ["--key", str(forger / "auditor.pub")]):
+        result = runner.invoke(cli, ["verify", envelope, *args])
+        assert result.exit_code == 1 and "signer: unverified" in result.output, result.output
+    trust = tmp_path / "trusted-signers.txt"
+    trust.write_text(f"# Example GmbH compliance signing key\n{org}  compliance@example.com\n")
+    for args in (["--fingerprint", org], ["--trust", str(trust)], ["--key", str(keys / "auditor.pub")]):
+        result = runner.invoke(cli, ["verify", envelope, *args])
+        assert result.exit_code == 1, result.output  # the forger's key is not the organisation's
+    bad = runner.invoke(cli, ["verify", envelope, "--fingerprint", "SHA256:nope"])
+    assert bad.exit_code == 2 and "not a key fingerprint" in bad.output
+
+
+def test_subjects_through_symlinks_are_refused_and_extra_files_are_named(runner: CliRunner, evidence_dir: Path,
+                                                                         tmp_path: Path) -> None:
+    import os
+
+    from auditor.report.verify import verify_envelope
+
+    keys = tmp_path / "k"
+    assert runner.invoke(cli, ["keygen", "--out", str(keys)]).exit_code == 0
+    assert runner.invoke(cli, ["report", str(evidence_dir), "--key", str(keys / "auditor.key"),
+                               "--format", "md"]).exit_code == 0
+    (evidence_dir / "report-final.html").write_text("<script>alert(1)</script>")
+    result = runner.invoke(cli, ["verify", str(evidence_dir / "report.intoto.jsonl"), "--key",
+                                 str(keys / "auditor.pub")])
+    assert result.exit_code == 0 and "report-final.html is in the folder but NOT covered" in result.output
+    # a signed subject reached through a symlinked folder must stay inside the report folder
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "report.md").write_bytes((evidence_dir / "report.md").read_bytes())
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("report.intoto.jsonl", "evidence.json"):
+        (moved / name).write_bytes((evidence_dir / name).read_bytes())
+    os.symlink(outside / "report.md", moved / "report.md")
+    checks = verify_envelope(moved / "report.intoto.jsonl", keys / "auditor.pub").failures()
+    assert [c.detail for c in checks if c.what == "subject report.md"] == ["name points outside the report folder"]
 
 
 def test_rerender_without_key_keeps_the_report_signed(runner: CliRunner, evidence_dir: Path, tmp_path: Path) -> None:
@@ -130,7 +184,10 @@ def test_rerender_without_key_keeps_the_report_signed(runner: CliRunner, evidenc
     result = runner.invoke(cli, ["report", str(evidence_dir), "--format", "md"])
     assert result.exit_code == 0, result.output
     assert f"signing with the existing key {keys / 'auditor.key'}" in result.output and "UNSIGNED" not in result.output
-    ok = runner.invoke(cli, ["verify", str(evidence_dir / "report.intoto.jsonl"), "--key", str(keys / "auditor.pub")])
+    from auditor.report.sign import fingerprint, load_public_key
+
+    ok = runner.invoke(cli, ["verify", str(evidence_dir / "report.intoto.jsonl"), "--fingerprint",
+                             fingerprint(load_public_key(keys / "auditor.pub"))])
     assert ok.exit_code == 0, ok.output
     # a signed report whose key is elsewhere is not silently turned unsigned
     other = tmp_path / "k2"
