@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 
 from auditor.errors import InputError
 from auditor.report.evidence import EvidenceBundle
+from auditor.report.sandbox import BoundedSandbox, bounded_render
 from auditor.report.view import SigningInfo, template_context
 
 Format = Literal["html", "md", "pdf"]
@@ -78,15 +79,15 @@ def fmt_num(value: Any, digits: int = 3) -> str:
     return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
 
 
-def _environment(kind: Literal["html", "md"], user_dir: Path | None) -> SandboxedEnvironment:
+def _environment(kind: Literal["html", "md"], user_dir: Path | None) -> SandboxedEnvironment:  # bounded
     loaders = [FileSystemLoader(str(user_dir))] if user_dir is not None else []
     loaders.append(FileSystemLoader(str(builtin_templates())))
     if kind == "html":
-        env = SandboxedEnvironment(loader=ChoiceLoader(loaders), autoescape=True, undefined=StrictUndefined,
-                                   trim_blocks=True, lstrip_blocks=True)
+        env = BoundedSandbox(loader=ChoiceLoader(loaders), autoescape=True, undefined=StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
     else:
-        env = SandboxedEnvironment(loader=ChoiceLoader(loaders), autoescape=False, undefined=StrictUndefined,
-                                   trim_blocks=True, lstrip_blocks=True, finalize=md_escape)
+        env = BoundedSandbox(loader=ChoiceLoader(loaders), autoescape=False, undefined=StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, finalize=md_escape)
         env.filters["md"] = md_escape
     env.filters["safe_url"] = safe_url
     env.filters["num"] = fmt_num
@@ -103,7 +104,7 @@ def render_text(kind: Literal["html", "md"], evidence: EvidenceBundle, signing: 
     name = TEMPLATE_NAMES[kind]
     try:
         template = env.get_template(name)
-        return template.render(**template_context(evidence, signing))
+        return bounded_render(template.generate(**template_context(evidence, signing)))
     except TemplateNotFound as exc:
         raise InputError(f"{templates or builtin_templates()}: template not found: {exc.name}") from None
     except SecurityError as exc:
@@ -111,6 +112,12 @@ def render_text(kind: Literal["html", "md"], evidence: EvidenceBundle, signing: 
     except TemplateError as exc:
         file, line = _template_position(exc, _where(templates, name))
         raise InputError(f"{file}{f':{line}' if line else ''}: template error: {exc.message}") from None
+    except RecursionError:
+        raise InputError(f"{_where(templates, name)}: template recurses without end (it includes or extends "
+                         "itself)") from None
+    except (OverflowError, MemoryError, ArithmeticError) as exc:  # range() over MAX_RANGE, float overflow
+        raise InputError(f"{_where(templates, name)}: template refused: {type(exc).__name__} "
+                         f"({str(exc)[:120]})") from None
 
 
 def _template_position(exc: TemplateError, default: str) -> tuple[str, int | None]:

@@ -114,6 +114,31 @@ def test_md_escape_neutralises_markdown_and_html() -> None:
     assert md_escape(3) == 3
 
 
+@pytest.mark.parametrize(("body", "message"), [
+    ("{{ 'a' * 10**9 }}", "a repeated value longer than"),
+    ("{{ [1] * 10**9 }}", "a repeated value longer than"),
+    ("{{ 2 ** 5000 }}", "a power larger than"),
+    ("{% for i in range(10**9) %}x{% endfor %}", "OverflowError|call argument larger"),
+    ("{{ 'a'.ljust(10**9) }}", "call argument larger"),
+    ("{{ '%999999999s' % 1 }}", "format width larger"),
+    ("{{ '{:>999999999}'.format(1) }}", "format width larger"),
+    ("{% include 'report.html.j2' %}", "recurses without end"),
+    ("{% for i in range(100000) %}{% for j in range(100000) %}xxxxxxxxxx{% endfor %}{% endfor %}",
+     "longer than 1,000,000 characters"),
+])
+def test_user_templates_have_a_budget(tmp_path: Path, ev: EvidenceBundle, monkeypatch: pytest.MonkeyPatch,
+                                      body: str, message: str) -> None:
+    from auditor.report import sandbox
+
+    monkeypatch.setattr(sandbox, "MAX_OUTPUT", 1_000_000)  # the real budget is 64 MiB: the same check, sooner
+    templates = tmp_path / "t"
+    templates.mkdir()
+    (templates / "report.html.j2").write_text(body)
+    with pytest.raises(InputError, match=r"report.html.j2.*(" + message + ")") as err:
+        render_text("html", ev, SIGNED, templates)
+    assert "\n" not in err.value.message
+
+
 def test_user_templates_are_sandboxed(tmp_path: Path, ev: EvidenceBundle) -> None:
     templates = tmp_path / "t"
     templates.mkdir()
