@@ -8,6 +8,7 @@ metrics only -- the scan's masked examples are the closest it comes to dataset c
 from __future__ import annotations
 
 import json
+import math
 import platform
 import uuid
 from datetime import UTC, datetime
@@ -157,18 +158,65 @@ def write_evidence(bundle: EvidenceBundle, out_dir: Path) -> Path:
     return path
 
 
+#: evidence.json embeds the plan, scan and training evidence: megabytes at most, never this.
+MAX_EVIDENCE_BYTES = 64 * 1024 * 1024
+
+
+#: The deepest evidence.json auditor writes is about a dozen levels; free-form fields (a finding's facts)
+#: must not smuggle in a structure that rendering would recurse through.
+MAX_EVIDENCE_DEPTH = 48
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest > MAX_EVIDENCE_DEPTH:
+                return deepest
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _not_finite(token: str) -> float:
+    raise _NotFinite(token)
+
+
+def _finite(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise _NotFinite(token[:20])
+    return value
+
+
 def load_evidence(path: Path) -> EvidenceBundle:
     """Read ``evidence.json`` (or a folder holding one); errors name the file and the field path."""
+    from auditor.yamlio import read_bytes
+
     path = Path(path)
     if path.is_dir():
         path = path / EVIDENCE_NAME
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{path}: evidence file not found (expected {EVIDENCE_NAME} from 'auditor audit')")
+    data = read_bytes(path, "evidence file", max_bytes=MAX_EVIDENCE_BYTES)
     try:
-        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+        # Infinity, NaN and 1e400 are refused here: no number the report draws may be non-finite
+        raw: Any = json.loads(data.decode("utf-8"), parse_constant=_not_finite, parse_float=_finite)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         line = getattr(exc, "lineno", None)
         raise InputError(f"{path}{f':{line}' if line else ''}: not valid JSON") from None
+    except RecursionError:
+        raise InputError(f"{path}: not an evidence file: JSON nested too deeply") from None
+    except _NotFinite as exc:
+        raise InputError(f"{path}: a number is not finite ({exc}); evidence holds finite numbers only") from None
+    if _depth(raw) > MAX_EVIDENCE_DEPTH:
+        raise InputError(f"{path}: not an evidence file: nested more than {MAX_EVIDENCE_DEPTH} levels deep")
     try:
         return EvidenceBundle.model_validate(raw)
     except ValidationError as exc:

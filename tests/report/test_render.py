@@ -213,3 +213,24 @@ def test_charts_escape_labels_and_scale_to_the_data() -> None:
     assert widths == [380.0, 190.0]  # largest first, proportional
     curve = str(epsilon_chart([1, 2, 3], [("prv", [0.5, 1.0, 1.5])], 4.0))
     assert "allowed ε = 4" in curve and curve.count("<polyline") == 1
+
+
+@pytest.mark.parametrize("edit", ["infinity", "huge", "nan", "deep", "deep_any"])
+def test_hostile_evidence_is_exit_2_before_rendering(tmp_path: Path, ev: EvidenceBundle, edit: str) -> None:
+    path = write_evidence(ev, tmp_path)
+    text = path.read_text()
+    data = json.loads(text)
+    first = '"epsilon_opacus": ' + json.dumps(data["training"]["epsilon_per_step"][0]["epsilon_opacus"])
+    if edit in ("infinity", "huge"):
+        text = text.replace(first, '"epsilon_opacus": ' + ("Infinity" if edit == "infinity" else "1e400"), 1)
+    elif edit == "nan":
+        text = text.replace('"epsilon": ' + json.dumps(data["training"]["epsilon"]), '"epsilon": NaN', 1)
+    elif edit == "deep":
+        text = "[" * 100_000 + "]" * 100_000
+    else:  # deep inside a free-form field (a finding's facts), within what json itself parses
+        text = text.replace('"facts": {', '"facts": {"x": ' + "[" * 900 + "]" * 900 + ", ", 1)
+    assert text != path.read_text()
+    path.write_text(text)
+    with pytest.raises(InputError, match=r"evidence.json") as err:
+        load_evidence(tmp_path)
+    assert "\n" not in err.value.message
