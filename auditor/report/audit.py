@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict
 
 from auditor.errors import AuditorError, InputError
 from auditor.findings import GateResult
-from auditor.fsutil import atomic_write
+from auditor.fsutil import atomic_write, ensure_folder
 from auditor.plan import PlanDocument, load_plan
 from auditor.privacy.ledger import LedgerTotals
-from auditor.report.api import ReportFiles, write_report
+from auditor.report.api import ReportFiles, signing_info, write_report
 from auditor.report.evidence import (
     Artifact,
     TrainingOutcome,
@@ -157,13 +157,23 @@ def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool
     doc = load_plan(plan)
     if waivers is not None and not Path(waivers).is_file():
         raise InputError(f"{waivers}: waivers file not found")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir}: --out must be a folder")
     if templates is not None and not Path(templates).is_dir():
         raise InputError(f"{templates}: --templates must be a folder holding report.html.j2 / report.md.j2")
+    # Everything that could fail after the scan and the training (which spends ε) is checked now: the key,
+    # the output folder, the policies and waivers, and the templates -- rendered once, in memory, on the
+    # evidence as it stands before the scan.
     if key is not None:
-        load_private_key(key)  # a bad key should fail now, not after a long scan and training
-    run_gate(doc, None, policies, waivers, fail_on)  # pre-flight: policy ids and waivers are valid
+        load_private_key(key)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: --out must be a folder")
+    preflight = run_gate(doc, None, policies, waivers, fail_on)
+    if templates is not None:
+        from auditor.report.render import render_all
+
+        text_formats = tuple(f for f in formats if f != "pdf") or ("html",)  # the PDF is the HTML printed
+        render_all(build_evidence(doc, preflight, training_outcome=TrainingOutcome(status="skipped")),
+                   signing_info(None), text_formats, templates)
+    ensure_folder(out_dir, "--out")  # last: a refused option leaves no folder behind
 
     say(f"[1/5] scanning {doc.dataset_path}")
     scan = stages.scan(doc, progress)

@@ -20,6 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from auditor.cli import cli
+from auditor.errors import InputError
+from auditor.report.audit import Stages, run_audit
 from tests.report import report_factories as factories
 
 REPO = Path(__file__).resolve().parents[2]
@@ -259,3 +261,16 @@ def test_bad_options_fail_before_the_scan(tmp_path: Path, monkeypatch: pytest.Mo
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert scans == [] and not out.exists()
+
+
+@pytest.mark.parametrize("body", ["{% if %}", "{{ no_such_name }}", "{{ 'a' * 10**9 }}"])
+def test_bad_templates_are_refused_before_the_scan_and_the_training(tmp_path: Path, body: str) -> None:
+    templates = tmp_path / "t"
+    templates.mkdir()
+    (templates / "report.html.j2").write_text(body)
+    scanned: list[Any] = []
+    stages = Stages(scan=lambda doc, progress: scanned.append(doc) or _fake_scan(doc))
+    with pytest.raises(InputError, match=r"report.html.j2"):
+        run_audit(REPO / "examples" / "plan.yaml", tmp_path / "out", templates=templates, stages=stages)
+    assert not scanned and not TRAIN_CALLS
+    assert not (tmp_path / "out" / "model").exists() and not (tmp_path / "out" / "training.json").exists()
