@@ -79,3 +79,70 @@ def test_random_datasets_through_scan_check_and_the_training_reader(tmp_path: Pa
     except AuditorError as exc:
         assert exc.exit_code in (1, 2) and "\n" not in exc.message
         _assert_clean(exc.message)
+
+
+def _mutate(doc: Any, path: list[Any], value: Any) -> Any:
+    """``doc`` with the node at ``path`` (as far as it exists) replaced by ``value``."""
+    if not path or not isinstance(doc, dict | list) or not doc:
+        return value
+    key = path[0]
+    if isinstance(doc, dict):
+        name = sorted(doc)[key % len(doc)] if isinstance(key, int) else key
+        return {**doc, name: _mutate(doc[name], path[1:], value)}
+    index = key % len(doc) if isinstance(key, int) else 0
+    return [*doc[:index], _mutate(doc[index], path[1:], value), *doc[index + 1:]]
+
+
+hostile = st.one_of(scalar, st.just(float("inf")), st.just(10**400), st.just("x" * 200_000),
+                    st.just([[[[[[[[[[[[[]]]]]]]]]]]]]), st.dictionaries(st.text(max_size=5), scalar, max_size=3))
+
+
+@FUZZ
+@given(path=st.lists(st.integers(0, 40), min_size=1, max_size=5), value=hostile)
+def test_hostile_scan_and_evidence_json_are_exit_0_1_or_2(tmp_path: Path, path: list[int], value: Any) -> None:
+    from tests.report.report_factories import evidence, scan_result
+
+    runner = CliRunner()
+    scan = json.loads(scan_result().model_dump_json())
+    (tmp_path / "scan.json").write_text(json.dumps(_mutate(scan, path, value)), encoding="utf-8")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("version: 1\nname: t\ndata_subjects: {regions: [EU]}\ndataset: {path: missing.jsonl}\n",
+                    encoding="utf-8")
+    checked = runner.invoke(cli, ["check", str(plan), "--scan", str(tmp_path / "scan.json"), "--format", "json"])
+    assert checked.exit_code in (0, 1, 2), checked.output
+    assert "Traceback" not in checked.output
+    folder = tmp_path / "ev"
+    folder.mkdir(exist_ok=True)
+    bundle = json.loads(evidence(folder).to_json())
+    (folder / "evidence.json").write_text(json.dumps(_mutate(bundle, path, value), allow_nan=True),
+                                          encoding="utf-8")
+    rendered = runner.invoke(cli, ["report", str(folder), "--format", "md", "--out", str(tmp_path / "r")])
+    assert rendered.exit_code in (0, 2), rendered.output
+    assert "Traceback" not in rendered.output
+
+
+TEMPLATE_BITS = ["{{ evidence.gate.verdict }}", "{% for f in view.findings %}{{ f.rule }}{% endfor %}",
+                 "{{ 'a' * 10**8 }}", "{{ range(10**9) | list }}", "{% include 'report.html.j2' %}",
+                 "{{ ''.__class__ }}", "{{ 2 ** 99999 }}", "{{ '%99999999d' % 1 }}", "{% if %}", "{{ x }}",
+                 "{{ view.title | upper }}", "{% raw %}{{{% endraw %}", "{{ 1 / 0 }}", "{{ [1, 2] * 3 }}",
+                 "{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ m(1) }}"]
+
+
+@FUZZ
+@given(parts=st.lists(st.sampled_from(TEMPLATE_BITS), min_size=1, max_size=4))
+def test_random_user_templates_are_exit_0_or_2(tmp_path: Path, parts: list[str]) -> None:
+    from tests.report.report_factories import evidence
+
+    folder = tmp_path / "ev"
+    folder.mkdir(exist_ok=True)
+    evidence(folder)
+    from auditor.report.evidence import write_evidence
+
+    write_evidence(evidence(folder), folder)
+    templates = tmp_path / "t"
+    templates.mkdir(exist_ok=True)
+    (templates / "report.html.j2").write_text("".join(parts), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["report", str(folder), "--format", "html", "--templates", str(templates),
+                                      "--out", str(tmp_path / "r")])
+    assert result.exit_code in (0, 2), result.output
+    assert "Traceback" not in result.output
