@@ -13,21 +13,20 @@ import datetime as _dt
 import gzip
 import json
 import os
-import re
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 
 from auditor.errors import ScanError
+from auditor.scan.keys import safe_key, shown_field_name, unflagged
 
 if TYPE_CHECKING:
-    from auditor.scan.identifiers import IdentifierTier
+    pass
 
 Format = Literal["jsonl", "csv", "parquet", "text"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet", "text")
@@ -61,39 +60,9 @@ class ReadProblem(BaseModel):
     reason: str
 
 
-#: A data key safe to echo once identifier-like parts are masked: a plain name, possibly holding masks.
-#: Keys are data too: a dataset keyed by e-mail address, card number or name must not have those keys
-#: printed, so a key that is (or starts with) an identifier, or holds anything but letters, digits, ``_``
-#: and ``-`` (a ``.``, an ``@``, a space) is only counted, never shown.
-#: It must start with a lower-case letter or ``_`` as schema names do (``text``, ``customer_id``, ``userId``): a
-#: capitalised word as a key (``Quackenbush``, or a headerless CSV's first row read as its header) is as
-#: likely a name as a field.
-_PLAIN_KEY = re.compile(r"[a-z_][A-Za-z0-9_\-]*(?:<[A-Z_]+>[A-Za-z0-9_\-]*)*")
-_LONG_DIGITS = re.compile(r"[0-9]{6,}")
 #: Deeper than this, object and list values are not descended into (a pathological nesting must not
 #: exhaust the stack); JSON itself rarely nests past a handful of levels.
 MAX_DEPTH = 64
-
-
-@lru_cache(maxsize=1)
-def _identifier_tier() -> IdentifierTier:
-    """The pattern tier without Hyperscan: a handful of short keys do not pay for compiling its database."""
-    from auditor.scan.identifiers import IdentifierTier
-
-    return IdentifierTier(use_hyperscan=False)
-
-
-@lru_cache(maxsize=4096)
-def safe_key(key: str) -> str | None:
-    """``key`` with identifier-like content masked (``phone_4155550132`` -> ``phone_<PHONE_NUMBER>``), or None
-    when it cannot be shown at all. Used wherever a key read from the data would reach an output."""
-    if not key or len(key) > 64 or "@" in key:
-        return None
-    masked = key
-    for span in sorted(_identifier_tier().find(key), key=lambda s: s.start, reverse=True):
-        masked = f"{masked[:span.start]}<{span.entity}>{masked[span.end:]}"
-    masked = _LONG_DIGITS.sub("<DIGITS>", masked)
-    return masked if _PLAIN_KEY.fullmatch(masked) else None
 
 
 def _check_path_kind(path: Path) -> None:
@@ -260,47 +229,6 @@ def field_keys(value: Any, prefix: tuple[str, ...] = (), depth: int = 0) -> list
             names.append(name)
             names.extend(n for n in field_keys(item, name, depth + 1) if n not in names)
     return names
-
-
-#: Words that are field names before they are anything else: a key made only of these (and masks) is shown
-#: without asking NER, which on a bare word flags "label" as readily as "smith".
-_SCHEMA_WORDS = frozenset({
-    "id", "ids", "text", "texts", "label", "labels", "body", "subject", "title", "content", "contents", "message",
-    "messages", "role", "user", "users", "customer", "customers", "client", "account", "ticket", "tickets", "email",
-    "mail", "phone", "address", "city", "country", "region", "name", "date", "time", "created", "updated", "at",
-    "by", "on", "type", "kind", "category", "categories", "status", "priority", "source", "meta", "metadata", "data",
-    "value", "values", "note", "notes", "summary", "description", "comment", "comments", "lang", "language", "score",
-    "rating", "channel", "team", "queue", "product", "order", "amount", "payment", "record", "records", "field",
-    "fields", "key", "keys", "tag", "tags", "url", "chat", "turn", "turns", "conversation", "prompt", "response",
-    "answer", "question", "context", "input", "output", "instruction", "assistant", "system", "event", "events",
-    "item", "items", "line", "lines", "number", "count"
-})
-_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
-
-
-def _unflagged(names: list[str]) -> list[str]:
-    """The names the whole scanner (identifiers, NER, special-category lexicon) finds nothing in: a key such
-    as ``smith`` is a surname before it is a field. NER is asked about each word bare, capitalised and as a
-    name in a sentence (a false alarm only hides a field name, which is still counted); keys made only of
-    common schema words skip it. Only error messages pay for this (the NER model loads once)."""
-    masked = [re.sub(r"<[A-Z_]+>", " ", name) for name in names]
-    ask = [i for i, m in enumerate(masked) if any(w.lower() not in _SCHEMA_WORDS for w in _WORDS.findall(m))]
-    if not ask:
-        return names
-    from auditor.scan.engine import get_detector
-
-    texts = [" ".join(_WORDS.findall(masked[i])) for i in ask]
-    contexts = texts + [t.title() for t in texts] + [f"Ask {t.title()} about it." for t in texts]
-    results = get_detector(ner=True).detect(contexts)
-    flagged = {ask[i % len(ask)] for i, result in enumerate(results) if result.spans}
-    return [name for i, name in enumerate(names) if i not in flagged]
-
-
-def shown_field_name(keys: Sequence[str]) -> str | None:
-    """A key path as it may appear in a message: every key masked by :func:`safe_key`; None if any key
-    cannot be shown (then the field is only counted)."""
-    shown = [safe_key(key) for key in keys]
-    return None if any(s is None for s in shown) else ".".join(cast(list[str], shown))
 
 
 class Reader(ABC):
@@ -624,7 +552,7 @@ class RecordStream:
             for row in rows[:20]:
                 available.extend(n for n in field_keys(row) if n not in available)
             visible = [name for name in map(shown_field_name, available) if name is not None]
-            shown = _unflagged(list(dict.fromkeys(visible))[:30])
+            shown = unflagged(list(dict.fromkeys(visible))[:30])
             hidden = len(available) - len(shown)
             listed = ", ".join(shown) or "(none)"
             if hidden:
