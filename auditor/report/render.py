@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -79,8 +80,26 @@ def fmt_num(value: Any, digits: int = 3) -> str:
     return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
 
 
+class _FileLoader(FileSystemLoader):
+    """Templates are user input too: a FIFO or device named like a template would block the render, and a
+    huge file would be read whole; each is refused like any other input file."""
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
+        from jinja2.loaders import split_template_path
+
+        from auditor.yamlio import check_input_file
+
+        parts = split_template_path(template)
+        for folder in self.searchpath:
+            candidate = Path(folder, *parts)
+            if candidate.exists() or candidate.is_symlink():
+                check_input_file(candidate, "template", max_bytes=4 * 1024 * 1024)
+                break
+        return super().get_source(environment, template)
+
+
 def _environment(kind: Literal["html", "md"], user_dir: Path | None) -> SandboxedEnvironment:  # bounded
-    loaders = [FileSystemLoader(str(user_dir))] if user_dir is not None else []
+    loaders: list[FileSystemLoader] = [_FileLoader(str(user_dir))] if user_dir is not None else []
     loaders.append(FileSystemLoader(str(builtin_templates())))
     if kind == "html":
         env = BoundedSandbox(loader=ChoiceLoader(loaders), autoescape=True, undefined=StrictUndefined,

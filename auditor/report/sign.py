@@ -141,13 +141,9 @@ def generate_keypair(out_dir: Path) -> tuple[Path, Path]:
 
 
 def _read_pem(path: Path, what: str) -> bytes:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: {what} not found")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    from auditor.yamlio import read_bytes
+
+    return read_bytes(Path(path), what, max_bytes=64 * 1024)  # a PEM key is a few hundred bytes
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:

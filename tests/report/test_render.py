@@ -234,3 +234,13 @@ def test_hostile_evidence_is_exit_2_before_rendering(tmp_path: Path, ev: Evidenc
     with pytest.raises(InputError, match=r"evidence.json") as err:
         load_evidence(tmp_path)
     assert "\n" not in err.value.message
+
+
+def test_a_template_that_is_a_pipe_is_refused_not_read(tmp_path: Path, ev: EvidenceBundle) -> None:
+    import os
+
+    templates = tmp_path / "t"
+    templates.mkdir()
+    os.mkfifo(templates / "report.html.j2")
+    with pytest.raises(InputError, match=r"report.html.j2: not a regular file"):
+        render_text("html", ev, SIGNED, templates)
