@@ -160,3 +160,15 @@ def test_keys_that_may_be_names_are_counted_not_shown(tmp_path: Path) -> None:
     headerless.write_text("Quackenbush,jane@example.org,3\nrefund please,bob@example.org,2\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["scan", str(headerless), "--text-field", "text", "--no-progress"])
     assert result.exit_code == 2 and "Quackenbush" not in result.output and "jane" not in result.output
+
+
+def test_finding_locations_name_no_key_that_may_be_a_person(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"msg": {"smith": "mail jane.roe@example.org", "subject": "mail bob.poe@example.org"}}\n',
+                    encoding="utf-8")
+    findings = tmp_path / "f.jsonl"
+    result = CliRunner().invoke(cli, ["scan", str(data), "--text-field", "msg", "--findings", str(findings),
+                                      "-o", str(tmp_path / "s.json"), "--no-progress", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    written = findings.read_text() + (tmp_path / "s.json").read_text()
+    assert "smith" not in written and "msg.subject" in written and "msg.<key#0>" in written

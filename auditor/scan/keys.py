@@ -82,6 +82,29 @@ def unflagged(names: list[str]) -> list[str]:
     return [name for i, name in enumerate(names) if i not in flagged]
 
 
+#: Distinct data keys the scan asks NER about while naming finding locations; past this, an unknown key is
+#: hidden without asking (a file with a million distinct keys must not cost a million NER calls).
+MAX_KEYS_CHECKED = 256
+_checked: dict[str, bool] = {}
+
+
+def location_key(key: str) -> str | None:
+    """A key as it may appear in a finding's location (``meta.<key#0>``): :func:`safe_key`, and -- unless it
+    is made of common schema words -- cleared by the whole scanner once (cached, at most
+    :data:`MAX_KEYS_CHECKED` distinct keys)."""
+    shown = safe_key(key)
+    if shown is None:
+        return None
+    masked = re.sub(r"<[A-Z_]+>", " ", shown)
+    if all(w.lower() in _SCHEMA_WORDS for w in _WORDS.findall(masked)):
+        return shown
+    if shown not in _checked:
+        if len(_checked) >= MAX_KEYS_CHECKED:
+            return None
+        _checked[shown] = bool(unflagged([shown]))
+    return shown if _checked[shown] else None
+
+
 def shown_field_name(keys: Sequence[str]) -> str | None:
     """A key path as it may appear in a message: every key masked by :func:`safe_key`; None if any key
     cannot be shown (then the field is only counted)."""

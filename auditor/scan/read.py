@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, cast
 from pydantic import BaseModel, ConfigDict
 
 from auditor.errors import ScanError
-from auditor.scan.keys import safe_key, shown_field_name, unflagged
+from auditor.scan.keys import location_key, shown_field_name, unflagged
 
 if TYPE_CHECKING:
     pass
@@ -131,7 +131,8 @@ def extract(value: Any, path: Sequence[str], concrete: str = "", depth: int = 0)
 
     A field whose value is an object (a JSON object, a Parquet struct) yields every string leaf inside it:
     skipping it would report an object full of e-mail addresses as clean. The leaves' keys come from the
-    data, so they enter the concrete name only through :func:`safe_key` (else as ``<key#N>``).
+    data, so they enter the concrete name only through :func:`~auditor.scan.keys.location_key` (else as
+    ``<key#N>``).
     """
     if depth > MAX_DEPTH:
         return
@@ -143,7 +144,7 @@ def extract(value: Any, path: Sequence[str], concrete: str = "", depth: int = 0)
                 yield from extract(item, path, f"{concrete}[{i}]", depth + 1)
         elif isinstance(value, dict):
             for i, (key, item) in enumerate(value.items()):
-                shown = safe_key(str(key)) or f"<key#{i}>"
+                shown = location_key(str(key)) or f"<key#{i}>"
                 yield from extract(item, path, f"{concrete}.{shown}" if concrete else shown, depth + 1)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             yield concrete, str(value)
