@@ -25,6 +25,9 @@ MAX_INT_BITS = 4096
 _WIDTH = re.compile(r"%[-+ #0]*(\d+)|\{[^{}]*?:[^{}]*?(\d{7,})")
 
 
+_PADDING = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
+
+
 def _too_wide(text: str) -> bool:
     """A %-format or str.format spec asking for a field wider than the value budget."""
     return any(int(g) > MAX_VALUE for m in _WIDTH.finditer(text) for g in m.groups() if g)
@@ -63,14 +66,16 @@ class BoundedSandbox(SandboxedEnvironment):
         return super().wrap_str_format(value)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        owner = getattr(__obj, "__self__", None)  # 'a'.ljust(n), '{:>n}'.format(x)
+        if isinstance(owner, str):
+            if _too_wide(owner):
+                raise SecurityError("a format width larger than the value budget")
+            if getattr(__obj, "__name__", "") in _PADDING and any(
+                    isinstance(v, int) and v > MAX_VALUE for v in (*args, *kwargs.values())):
+                raise SecurityError(f"a padded string longer than {MAX_VALUE:,}")
         for value in (*args, *kwargs.values()):
-            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_VALUE:
-                raise SecurityError(f"a call argument larger than {MAX_VALUE:,}")
             if isinstance(value, str) and _too_wide(value):
                 raise SecurityError("a format width larger than the value budget")
-        owner = getattr(__obj, "__self__", None)  # 'a'.ljust(n), '{:>n}'.format(x)
-        if isinstance(owner, str) and _too_wide(owner):
-            raise SecurityError("a format width larger than the value budget")
         return super().call(__context, __obj, *args, **kwargs)
 
 

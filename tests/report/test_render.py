@@ -118,8 +118,8 @@ def test_md_escape_neutralises_markdown_and_html() -> None:
     ("{{ 'a' * 10**9 }}", "a repeated value longer than"),
     ("{{ [1] * 10**9 }}", "a repeated value longer than"),
     ("{{ 2 ** 5000 }}", "a power larger than"),
-    ("{% for i in range(10**9) %}x{% endfor %}", "OverflowError|call argument larger"),
-    ("{{ 'a'.ljust(10**9) }}", "call argument larger"),
+    ("{% for i in range(10**9) %}x{% endfor %}", "OverflowError"),
+    ("{{ 'a'.ljust(10**9) }}", "a padded string longer"),
     ("{{ '%999999999s' % 1 }}", "format width larger"),
     ("{{ '{:>999999999}'.format(1) }}", "format width larger"),
     ("{% include 'report.html.j2' %}", "recurses without end"),
@@ -137,6 +137,13 @@ def test_user_templates_have_a_budget(tmp_path: Path, ev: EvidenceBundle, monkey
     with pytest.raises(InputError, match=r"report.html.j2.*(" + message + ")") as err:
         render_text("html", ev, SIGNED, templates)
     assert "\n" not in err.value.message
+
+
+def test_the_budget_does_not_refuse_ordinary_big_numbers(tmp_path: Path, ev: EvidenceBundle) -> None:
+    templates = tmp_path / "t"
+    templates.mkdir()
+    (templates / "report.html.j2").write_text("{{ '{:,}'.format(123456789) }} {{ 2 ** 64 }} {{ ([0] * 1000) | length }}")
+    assert render_text("html", ev, SIGNED, templates).strip() == "123,456,789 18446744073709551616 1000"
 
 
 def test_user_templates_are_sandboxed(tmp_path: Path, ev: EvidenceBundle) -> None:
