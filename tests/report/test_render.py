@@ -142,7 +142,8 @@ def test_user_templates_have_a_budget(tmp_path: Path, ev: EvidenceBundle, monkey
 def test_the_budget_does_not_refuse_ordinary_big_numbers(tmp_path: Path, ev: EvidenceBundle) -> None:
     templates = tmp_path / "t"
     templates.mkdir()
-    (templates / "report.html.j2").write_text("{{ '{:,}'.format(123456789) }} {{ 2 ** 64 }} {{ ([0] * 1000) | length }}")
+    (templates / "report.html.j2").write_text(
+        "{{ '{:,}'.format(123456789) }} {{ 2 ** 64 }} {{ ([0] * 1000) | length }}")
     assert render_text("html", ev, SIGNED, templates).strip() == "123,456,789 18446744073709551616 1000"
 
 
