@@ -30,6 +30,7 @@ def normalise_user_id(raw: str, mode: UserIdNormalisation = "casefold") -> str:
 
 
 def normalised_text(text: str) -> str:
-    """A record's content as a privacy unit: NFKC, whitespace runs collapsed (a copy re-exported with other
-    line ends or trailing blanks is still the same person's text)."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
+    """A record's content as a privacy unit: NFKC, case-folded, whitespace runs collapsed (a copy re-exported
+    with other line ends, trailing blanks or in upper case is still the same person's text). A text edited in
+    substance (redacted, rewritten) is a new text: the ledger then recognises its person by id or not at all."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())

@@ -15,6 +15,12 @@ tickets as Parquet must not be a fresh budget. So the ledger is keyed on privacy
   privacy otherwise) at the policies' δ, and the run is allowed when the worst unit stays within their ε.
   Matching texts is conservative: two people who both wrote "thanks" are charged as one.
 
+The chain detects accidental damage and casual edits: a changed, reordered, emptied, truncated or deleted
+ledger is refused (unit files without entries give truncation and deletion away). Someone with write access
+who rewrites the whole chain consistently is caught only against a head recorded earlier: every signed
+report carries the ledger's entry count and head hash. The folder is as sensitive as a membership list --
+with the salt, anyone can test whether a given id was trained on -- so it is created 0700.
+
 Keys are truncated to 64 bits: a collision can only merge two units, which over-counts. Cost for a million
 units (one record each), measured on 2 cores: 1.9 s of hashing, 24 MB on disk per run, a reservation in
 ~4 s against one earlier run of them (one sort-and-search per earlier run, one accountant call per distinct
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,6 +79,10 @@ class LedgerTotals(BaseModel):
     epsilon_spent: float = Field(ge=0, description="Worst unit: the plain sum of its settled runs' own ε")
     epsilon_reserved: float = Field(ge=0, description="Worst unit: the plain sum of its open reservations' ε")
     max_epsilon_allowed: float | None = None
+    ledger_default: bool = Field(default=True, description="Checked against the user's own ledger, not a "
+                                                           "separate one given with --ledger")
+    ledger_entries: int = Field(default=0, ge=0, description="Entries in the ledger when it was read")
+    ledger_head: str = Field(default="", description="Hash of its last entry: a later ledger must extend it")
 
 
 @dataclass(frozen=True)
@@ -111,8 +122,31 @@ class Ledger:
         self.directory = Path(directory) if directory is not None else default_ledger_dir()
         self.path = self.directory / LEDGER_FILE
 
+    @property
+    def is_default(self) -> bool:
+        """The user's own ledger: a report composed against another one says so (``--ledger`` is for tests)."""
+        try:
+            return self.directory.resolve() == default_ledger_dir().resolve()
+        except OSError:
+            return False
+
     def entries(self) -> list[LedgerEntry]:
-        return read_chain(self.path) if self.path.exists() else []
+        """The chain, verified; and the ledger's files must agree with it: unit files of runs the chain does
+        not hold mean lines were cut off (or the whole file deleted), which would forget what they spent."""
+        committed = {p.stem for p in (self.directory / UNITS_DIR).glob("*.npz")} \
+            if (self.directory / UNITS_DIR).is_dir() else set()
+        if not self.path.exists():
+            if committed:
+                raise InputError(f"{self.path}: missing, but {len(committed)} run(s) of unit keys are beside it: the "
+                                 "ledger was deleted or moved; restore it from a backup -- without it every ε "
+                                 "spent is forgotten")
+            return []
+        entries = read_chain(self.path)
+        orphans = committed - {e.run_id for e in entries if e.kind == "reserve"}
+        if orphans:
+            raise InputError(f"{self.path}: {len(orphans)} run(s) in {self.directory / UNITS_DIR} have no entry in "
+                             "the ledger: lines were removed; restore it from a backup")
+        return entries
 
     def reservation(self, run_id: str) -> LedgerEntry | None:
         """The open (unsettled) reservation of ``run_id``: what ``--resume`` continues under."""
@@ -147,13 +181,21 @@ class Ledger:
             keys = self._keys(units, create_salt=True)
             after = self._check(keys, dataset_sha256, planned, max_epsilon_allowed, delta,
                                 accountant, None, bound_by)
-            digest = save_keys(self.directory / UNITS_DIR / f"{run_id}.npz", keys)
+            # the keys are written aside, the entry appended, then the keys renamed into place: unit files
+            # without an entry can then only mean lines were cut off the ledger
+            final = self.directory / UNITS_DIR / f"{run_id}.npz"
+            pending = final.with_name(f".{run_id}.pending")
+            digest = save_keys(pending, keys)
             append_entry(self.path, self.entries(), {
                 "kind": "reserve", "run_id": run_id, "dataset_sha256": dataset_sha256,
                 "epsilon": planned.epsilon, "delta": planned.delta, "accountant": accountant,
                 "plan_sha256": plan_sha256, "unit": unit, "units": keys.count, "units_sha256": digest,
                 "salt_id": self._salt_id(), "noise_multiplier": planned.noise_multiplier,
                 "sample_rate": planned.sample_rate, "steps": planned.steps}, _now())
+            try:
+                os.replace(pending, final)
+            except OSError as exc:
+                raise os_error(final, exc) from None
             return after
 
     def settle(self, *, run_id: str, dataset_sha256: str, epsilon: float, delta: float, steps: int,
@@ -194,7 +236,8 @@ class Ledger:
                 accountant: Accountant) -> tuple[LedgerTotals, Any, list[Charge]]:
         import numpy as np
 
-        runs = self._runs(dataset_sha256, exclude_run)
+        entries = self.entries()
+        runs = self._runs(entries, dataset_sha256, exclude_run)
         rows = [self._matches(keys, booked, dataset_sha256) for booked, _ in runs]
         matches = np.array(rows, dtype=np.float64).reshape(len(rows), keys.count)
         charges = [_charge(booked, final) for booked, final in runs]
@@ -205,12 +248,14 @@ class Ledger:
             runs=worst.runs_touched + (1 if planned else 0), composed_epsilon=worst.epsilon,
             composed_delta=worst.delta, epsilon_spent=worst.spent,
             epsilon_reserved=worst.reserved + (planned.epsilon if planned else 0.0),
-            max_epsilon_allowed=max_epsilon), matches, charges
+            max_epsilon_allowed=max_epsilon, ledger_default=self.is_default, ledger_entries=len(entries),
+            ledger_head=entries[-1].hash if entries else ""), matches, charges
 
-    def _runs(self, dataset_sha256: str, exclude_run: str | None) -> list[tuple[LedgerEntry, LedgerEntry | None]]:
+    def _runs(self, entries: list[LedgerEntry], dataset_sha256: str,
+              exclude_run: str | None) -> list[tuple[LedgerEntry, LedgerEntry | None]]:
         """Each run's reservation and, once settled, its settlement (legacy per-file runs included)."""
         legacy = self.directory / f"{dataset_sha256}.jsonl"
-        entries = self.entries() + (read_chain(legacy) if legacy.is_file() else [])
+        entries = entries + (read_chain(legacy) if legacy.is_file() else [])
         booked = {e.run_id: e for e in entries if e.kind == "reserve" and e.run_id != exclude_run}
         final = {e.run_id: e for e in entries if e.kind == "spend"}
         return [(entry, final.get(run)) for run, entry in booked.items()]
@@ -223,7 +268,9 @@ class Ledger:
         if booked.salt_id != self._salt_id():
             raise InputError(f"{self.path}: entry {booked.seq} was made under another salt than "
                              f"{self.directory / SALT_FILE}; restore the ledger's own salt")
-        old = load_keys(self.directory / UNITS_DIR / f"{booked.run_id}.npz", booked.units_sha256,
+        final = self.directory / UNITS_DIR / f"{booked.run_id}.npz"
+        pending = final.with_name(f".{booked.run_id}.pending")  # a crash between the entry and the rename
+        old = load_keys(final if final.exists() or not pending.exists() else pending, booked.units_sha256,
                         int(booked.units or 0))
         return _multiplicity(keys, old)
 
@@ -235,7 +282,7 @@ class Ledger:
 
         path = self.directory / "ledger.lock"
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             lock = FileLock(str(path), timeout=60)
             lock.acquire()
         except OSError as exc:

@@ -60,18 +60,18 @@ def guarantee(ev: EvidenceBundle) -> GuaranteeView | None:
     who, unit = _unit_words(t)
     statement = (f"For any one {who} (the privacy unit), the released model is ({eps:.3g}, {delta:.2g})-"
                  f"indistinguishable from a model trained without that {who}'s data: whatever anyone does "
-                 f"with the model, the outcome is at most e^{eps:.3g} ≈ {math.exp(eps):.3g} times more (or less) "
-                 f"likely, except with probability {delta:.2g}, whether or not the {who} was in the training "
-                 "data. This holds against an attacker who knows every other record and reads everything this "
-                 "report and the training folder publish.")
+                 f"with the model, the probability of any outcome is at most e^{eps:.3g} ≈ {math.exp(eps):.3g} "
+                 f"times what it would be without that {who}, plus {delta:.2g}. This holds for the model and "
+                 "anything computed from it alone, against an attacker who knows every other record and the "
+                 "mechanism's parameters; the numbers marked 'no' in the table below are released outside it.")
     reading = (f"As a test: an attacker who must decide whether a given {who} was in the training data, and "
                f"wrongly accuses at most 1% of those who were not, correctly identifies at most "
                f"{_tpr(eps, delta, 0.01):.1%} of those who were (TPR ≤ e^ε·FPR + δ and TPR ≤ 1 − e^−ε·(1 − δ − FPR); "
                f"at FPR 0.1%: "
                f"{_tpr(eps, delta, 0.001):.2%}, at 10%: {_tpr(eps, delta, 0.1):.1%}).")
     if t.ledger is not None and t.ledger.runs > 1:
-        reading += (f" Over every run recorded for these people the worst-off unit has composed "
-                    f"ε = {t.ledger.composed_epsilon:.3g} at δ = {t.ledger.composed_delta:.2g}.")
+        reading += (f" Over every run recorded for these people in the ledger checked, the worst-off unit has "
+                    f"composed ε = {t.ledger.composed_epsilon:.3g} at δ = {t.ledger.composed_delta:.2g}.")
     r = t.randomness
     randomness = (f"Sampling, the choice of each person's record, the train/eval split and the noise were drawn "
                   f"from {r.mechanism_generator}; the noise is {r.gaussian}. {r.secure_mode_note}. The public "
@@ -82,7 +82,11 @@ def guarantee(ev: EvidenceBundle) -> GuaranteeView | None:
         "protected only as part of those records: each unit's own contribution is what is bounded.",
         "The base model's own pre-training data, and any copy of the dataset kept elsewhere, are outside it.",
         "ε composes: other models or statistics released from the same people add to it, and only runs in "
-        "this privacy ledger are counted.",
+        "the privacy ledger this run was checked against are counted"
+        + ("" if t.ledger is None or t.ledger.ledger_default else
+           " -- here a separate ledger (--ledger), not the user's own") + ".",
+        "One person under several ids (or records nobody linked to them) counts as several units: such a "
+        "person is protected only at about k·ε for k units.",
         "The arithmetic is checked by two accountants (Opacus and dp-accounting PLD, the larger enforced); it "
         "assumes Poisson sampling, which the training performs.",
     ]

@@ -442,6 +442,11 @@ def _dp(ev: EvidenceBundle) -> list[Row]:
                              f"held by runs in the ledger; plain sum of the runs' own ε: spent "
                              f"{_num(lg.epsilon_spent)}, reserved {_num(lg.epsilon_reserved)}",
                         status="bad" if over else "ok"))
+        rows.append(Row(label="Ledger checked", value="the user's own ledger" if lg.ledger_default else
+                        "a separate ledger (--ledger), not the user's own",
+                        note=f"{lg.ledger_entries} entries, head {lg.ledger_head[:16]}…: a later ledger must extend "
+                             "this chain" if lg.ledger_head else "empty before this run",
+                        status="" if lg.ledger_default else "warn"))
     return rows
 
 

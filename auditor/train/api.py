@@ -56,10 +56,17 @@ class _Run:
         last = self.records[-1] if self.records else None
         eps = max(last.epsilon_opacus, last.epsilon_pld) if last else 0.0
         assert self.settings.delta is not None
-        self.ledger.settle(run_id=self.run_id, dataset_sha256=self.dataset_sha, epsilon=eps,
-                           delta=self.settings.delta if last else 0.0, steps=len(self.records),
-                           accountant=self.settings.accountant, plan_sha256=self.doc.sha256)
-        shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+        try:
+            self.ledger.settle(run_id=self.run_id, dataset_sha256=self.dataset_sha, epsilon=eps,
+                               delta=self.settings.delta if last else 0.0, steps=len(self.records),
+                               accountant=self.settings.accountant, plan_sha256=self.doc.sha256)
+        except AuditorError as exc:
+            # the steps were taken: the reservation stands at the planned ε, so the ledger over-reports
+            raise TrainingInputError(f"{self.ledger.path}: the run trained {len(self.records)} step(s) but "
+                                     "what it spent could not be recorded; its reservation stands at the "
+                                     f"planned ε ({exc.message.split(': ', 1)[-1]})") from None
+        finally:
+            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)  # the key goes, whatever the ledger did
         return self.ledger.totals(identities, self.dataset_sha, max_epsilon_allowed=requirement.max_epsilon,
                                   delta=self.settings.delta, accountant=self.settings.accountant)
 
@@ -170,7 +177,8 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
         assert settings.target_epsilon is not None
         try:  # before the ledger: a model the clipping cannot bound must cost no ε
             reference = probe.check_independence(model, device, num_labels=plan.model.num_labels,
-                                                 max_len=spec.max_seq_len)
+                                                 max_len=spec.max_seq_len,
+                                                 size=min(spec.physical_batch_size, probe.MAX_BATCH))
         except probe.ProbeFailed as failed:
             raise TrainingInputError(f"{doc.source}: model.base: {plan.model.base}: {failed.reason}; "
                                      "refused before any ε was reserved") from None

@@ -32,15 +32,20 @@ def output_folder(out_dir: Path) -> Path:
 
 def save_model(model: Any, tokenizer: Any, out_dir: Path) -> str:
     """save_pretrained into a temporary folder, then swap it in: never a half-written model directory."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / ".model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    final = out_dir / "model"
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        final = out_dir / "model"
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except OSError as exc:  # a full disk or a read-only --out: say where, not "internal error"
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise TrainingInputError(f"{out_dir}: cannot save the trained model ({exc.strerror or type(exc).__name__})"
+                                 ) from None
     weights = final / "model.safetensors"
     return sha256_file(weights) if weights.is_file() else ""
 

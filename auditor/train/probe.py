@@ -40,6 +40,7 @@ from typing import Any
 from auditor.train.finetune import DpHandles, Encoded
 
 BATCH = 5                   # examples in the synthetic batch, of different lengths (so some are padded)
+MAX_BATCH = 32              # the probe batch follows the physical batch up to this (one-by-one passes cost)
 LOGITS_TOL = (1e-4, 1e-5)   # (rtol, atol), fp32: padding changes a sound model by rounding only (MiniLM: 3e-8)
 NORMS_TOL = (1e-3, 1e-6)    # MiniLM: relative errors below 1e-5 in all three modes
 _SPECIAL_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id", "cls_token_id",
@@ -67,11 +68,12 @@ class Reference:
     params: tuple[int, ...]       # ids of the trainable parameters the norms are over
 
 
-def synthetic_batch(config: Any, *, num_labels: int, max_len: int) -> Encoded:
+def synthetic_batch(config: Any, *, num_labels: int, max_len: int, size: int = 0) -> Encoded:
     """Random non-special ids, lengths ≤ min(max_len, max_position_embeddings - 2) (RoBERTa-style position
     offsets), the longest one at the limit and one at half of it, random labels."""
     import torch
 
+    size = max(size, BATCH)
     gen = torch.Generator().manual_seed(0)
     vocab = int(config.vocab_size)
     limit = max(1, min(max_len, int(getattr(config, "max_position_embeddings", max_len) or max_len) - 2))
@@ -79,24 +81,26 @@ def synthetic_batch(config: Any, *, num_labels: int, max_len: int) -> Encoded:
                if isinstance(i, int) and 0 <= i < vocab}
     low = 1 + max((i for i in special if i < vocab // 2), default=-1)
     lengths = [limit, max(1, limit // 2)]
-    lengths += [int(n) for n in torch.randint(max(1, limit // 4), limit + 1, (BATCH - 2,), generator=gen)]
+    lengths += [int(n) for n in torch.randint(max(1, limit // 4), limit + 1, (size - 2,), generator=gen)]
     ids = []
     for n in lengths:
         seq = torch.randint(low, vocab, (n,), generator=gen)
         seq[torch.isin(seq, torch.tensor(sorted(special | {-1})))] = low
         ids.append([int(t) for t in seq])
-    labels = [int(y) for y in torch.randint(0, num_labels, (BATCH,), generator=gen)]
+    labels = [int(y) for y in torch.randint(0, num_labels, (size,), generator=gen)]
     pad = getattr(config, "pad_token_id", None)
     return Encoded(ids=ids, labels=labels, pad_id=pad if isinstance(pad, int) else 0)
 
 
-def check_independence(model: Any, device: str, *, num_labels: int, max_len: int) -> Reference:
-    """Each example's logits in the padded batch must be its logits alone; run before DP is attached."""
+def check_independence(model: Any, device: str, *, num_labels: int, max_len: int, size: int = 0) -> Reference:
+    """Each example's logits in the padded batch must be its logits alone; run before DP is attached. ``size``
+    (at least the default handful) should be the run's physical batch, up to a cap: a model may mix examples
+    only in batches as large as the training's."""
     import torch
 
     from auditor.train import finetune
 
-    data = synthetic_batch(model.config, num_labels=num_labels, max_len=max_len)
+    data = synthetic_batch(model.config, num_labels=num_labels, max_len=max_len, size=size)
     params = _trainable(model)
     everyone = list(range(len(data.labels)))
     norms, worst, mixed = [], 0.0, False

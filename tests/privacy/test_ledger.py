@@ -101,8 +101,8 @@ def test_re_pseudonymised_ids_are_matched_by_their_texts(tmp_path: Path) -> None
     # ids differ: each person matches the earlier run through 3 texts -> group privacy of 3, basic composition
     assert totals.composed_epsilon == pytest.approx(6.0)
     assert 3 * math.exp(2 * 2.0) * 1e-5 < 1e-2
-    # a copy that only changes whitespace is the same text: matched once, composed by the accountants
-    spaced = [UnitIdentity(user=None, texts=("  ticket 0   from alice\n",))]
+    # a copy that only changes whitespace or case is the same text: matched once, composed by the accountants
+    spaced = [UnitIdentity(user=None, texts=("  TICKET 0   from Alice\n",))]
     assert ledger.totals(spaced, OTHER_SHA, delta=1e-5).composed_epsilon == \
         pytest.approx(composed((2.0, 10)))
 
@@ -319,3 +319,28 @@ def test_a_full_disk_refuses_the_reservation_and_loses_nothing(small_disk: Path)
     with pytest.raises(InputError, match=r"privacy ledger cannot be written \(Read-only file system\)"):
         _reserve(ledger, ALICE_BOB, "r3", 1.0)
     assert len(ledger.entries()) == 2
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate"])
+def test_a_deleted_or_truncated_ledger_is_not_a_fresh_budget(tmp_path: Path, damage: str) -> None:
+    ledger = Ledger(tmp_path)
+    _reserve(ledger, ALICE_BOB, "r1", 5.0, max_eps=6.0)
+    _settle(ledger, "r1", 5.0)
+    _reserve(ledger, people(["carol"]), "r2", 1.0)
+    path = tmp_path / LEDGER_FILE
+    if damage == "delete":
+        path.unlink()
+        expected = "missing, but 2 run.s. of unit keys are beside it"
+    else:
+        path.write_text(path.read_text().splitlines()[0] + "\n")  # keep only r1's reservation
+        expected = "1 run.s. in .* have no entry in the ledger: lines were removed"
+    with pytest.raises(InputError, match=expected):
+        _reserve(ledger, ALICE_BOB, "r3", 5.0, max_eps=6.0)
+
+
+def test_the_totals_say_which_ledger_and_where_its_chain_stood(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    _reserve(ledger, ALICE_BOB, "r1", 1.0)
+    totals = ledger.totals(ALICE_BOB, SHA)
+    assert totals.ledger_entries == 1 and totals.ledger_head == ledger.entries()[-1].hash
+    assert not totals.ledger_default and (tmp_path / "units").stat().st_mode & 0o077 == 0

@@ -209,3 +209,19 @@ def test_check_norms_refuses_a_reference_taken_with_other_trainable_parameters()
     with pytest.raises(ValueError, match="trainable parameters changed"):
         check_norms(model, dp, reference, "cpu")
     dp.hooks.cleanup()
+
+
+class _MixesOnlyInBigBatches(HfLike):
+    def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None,
+                position_ids: Any = None) -> Any:
+        out = super().forward(input_ids, attention_mask, token_type_ids, position_ids)
+        if input_ids.shape[0] > 8:
+            out.logits = out.logits - out.logits.mean(0, keepdim=True)
+        return out
+
+
+def test_the_probe_batch_follows_the_physical_batch() -> None:
+    model = _MixesOnlyInBigBatches("plain").train()
+    check_independence(model, "cpu", num_labels=3, max_len=MAX_LEN)  # a handful of examples: not seen
+    with pytest.raises(ProbeFailed, match="mixes examples"):
+        check_independence(model, "cpu", num_labels=3, max_len=MAX_LEN, size=16)

@@ -435,3 +435,21 @@ def test_a_model_the_clipping_cannot_bound_is_refused_before_any_epsilon(
         _train(make_plan(n=200, epochs=1, batch=50), tmp_path)
     assert "refused before any ε was reserved" in err.value.message
     assert not (tmp_path / "ledger" / "ledger.jsonl").exists()
+
+
+def test_a_settlement_that_fails_still_deletes_the_key_and_says_the_reservation_stands(
+        make_plan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.errors import InputError
+
+    def full_disk(self: Ledger, **_: Any) -> None:
+        raise InputError(f"{self.path}: privacy ledger cannot be written (No space left on device)")
+
+    monkeypatch.setattr(Ledger, "settle", full_disk)
+    plan = make_plan(n=200, epochs=1, batch=50, epsilon=2.0)
+    with pytest.raises(TrainingInputError, match=r"trained \d+ step\(s\) but what it spent could not be recorded; "
+                                                 r"its reservation stands") as err:
+        _train(plan, tmp_path, requirement=ROOMY)
+    assert "nothing was trained" not in err.value.message
+    assert not (tmp_path / "out" / "checkpoint").exists()
+    monkeypatch.undo()
+    assert _totals(plan, tmp_path).epsilon_reserved == pytest.approx(2.0)  # over-reports, never under
