@@ -22,6 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from auditor.errors import InputError
+from auditor.report import fonts
 from auditor.report.evidence import EvidenceBundle
 from auditor.report.sandbox import BoundedSandbox, bounded_render
 from auditor.report.view import SigningInfo, template_context
@@ -154,10 +155,6 @@ def _where(templates: Path | None, name: str) -> str:
     return str(Path(templates) / name) if templates is not None else str(builtin_templates() / name)
 
 
-def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    raise ValueError(f"report PDFs never fetch external resources ({url[:60]})")
-
-
 def render_pdf(html: str) -> bytes:
     """The PDF is the HTML printed by WeasyPrint (A4, from the template's print CSS), fetching nothing."""
     import logging
@@ -166,7 +163,10 @@ def render_pdf(html: str) -> bytes:
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    document = HTML(string=html, base_url=None, url_fetcher=_refuse_fetch)
+    from weasyprint.urls import URLFetcher
+
+    # data: URLs only (the embedded CJK subset): a report never reaches outside itself, whatever it links
+    document = HTML(string=html, base_url=None, url_fetcher=URLFetcher(allowed_protocols={"data"}))
     pdf = document.write_pdf()
     if not isinstance(pdf, bytes):  # pragma: no cover - WeasyPrint returns bytes when no target is given
         raise TypeError("WeasyPrint returned no bytes")
@@ -179,7 +179,7 @@ def render_all(evidence: EvidenceBundle, signing: SigningInfo, formats: tuple[Fo
     out: dict[str, bytes] = {}
     html: str | None = None
     if "html" in formats or "pdf" in formats:
-        html = render_text("html", evidence, signing, templates)
+        html = fonts.embed(render_text("html", evidence, signing, templates))
     if "html" in formats and html is not None:
         out[OUTPUT_NAMES["html"]] = html.encode("utf-8")
     if "md" in formats:

@@ -57,9 +57,9 @@ privacy: {mechanism: dp-sgd, target_epsilon: 3.0, max_grad_norm: 1.0}
 """
 
 
-def write_plan(tmp: Path) -> Path:
+def write_plan(tmp: Path, text: str = PLAN_YAML) -> Path:
     path = tmp / "plan.yaml"
-    path.write_text(PLAN_YAML, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -155,7 +155,7 @@ def training_evidence(steps: int = 24, weights_sha: str = "e" * 64) -> TrainingE
 
 
 def evidence(tmp: Path, *, verdict: str = "pass", trained: bool = True, **kw: Any) -> EvidenceBundle:
-    doc = load_plan(write_plan(tmp))
+    doc = load_plan(write_plan(tmp, kw.pop("plan_text", PLAN_YAML)))
     training = training_evidence() if trained and verdict == "pass" else None
     outcome = TrainingOutcome(status="completed") if training else TrainingOutcome(
         status="refused" if verdict == "fail" else "skipped",

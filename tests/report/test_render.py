@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
+import zlib
 from pathlib import Path
 
 import pytest
 
 from auditor.errors import InputError
 from auditor.report.evidence import EvidenceBundle, evidence_schema, load_evidence, write_evidence
-from auditor.report.render import _refuse_fetch, md_escape, render_pdf, render_text, safe_url
+from auditor.report.render import md_escape, render_all, render_pdf, render_text, safe_url
 from auditor.report.view import SigningInfo
-from tests.report.report_factories import SCRIPT, evidence, scan_result
+from tests.report.report_factories import SCRIPT, evidence, scan_result, write_plan
 
 SIGNED = SigningInfo(signed=True, key_fingerprint="SHA256:abcd:ef01", key_id="abcdef01")
 UNSIGNED = SigningInfo(signed=False)
@@ -208,8 +211,63 @@ def test_pdf_is_rendered_from_the_html_without_fetching(ev: EvidenceBundle) -> N
     pdf = render_pdf(html)
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
     assert len(pdf) > 20_000
-    with pytest.raises(ValueError, match="never fetch external resources"):
-        _refuse_fetch("https://example.com/font.woff")
+
+
+def _pdf_objects(pdf: bytes) -> bytes:
+    """The PDF's dictionaries, with its (Flate-compressed) object streams opened: what pdffonts reads."""
+    parts = [pdf]
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, flags=re.S):
+        try:
+            parts.append(zlib.decompress(stream))
+        except zlib.error:
+            continue
+    return b"\n".join(parts)
+
+
+def test_the_pdf_fetches_nothing_from_outside_the_report(tmp_path: Path) -> None:
+    from PIL import Image
+
+    image = tmp_path / "pixel.png"
+    Image.new("RGB", (40, 40), "red").save(image)
+    html = (f'<html><body><p>x</p><img src="{image.as_uri()}" width="40">'
+            f'<img src="https://example.invalid/a.png"></body></html>')
+    assert b"/Subtype /Image" not in _pdf_objects(render_pdf(html))
+    # the same page with the image as a data: URI does embed it: the check above can fail
+    inline = "data:image/png;base64," + base64.b64encode(image.read_bytes()).decode()
+    assert b"/Subtype /Image" in _pdf_objects(render_pdf(f'<html><body><img src="{inline}"></body></html>'))
+
+
+def test_cjk_text_is_embedded_as_a_font_subset_in_the_html_and_the_pdf(tmp_path: Path) -> None:
+    from auditor.report import fonts
+
+    plan = write_plan(tmp_path).read_text()
+    plan = plan.replace("purpose: Route customer support tickets to the right team",
+                        "purpose: 客服工单分流 Route tickets").replace("controller: Example GmbH",
+                                                                       "controller: 示例有限公司")
+    ev = evidence(tmp_path, plan_text=plan)
+    files = render_all(ev, SIGNED, ("html", "pdf"))
+    html = files["report.html"].decode()
+    assert "客服工单分流" in html and "示例有限公司" in html
+    face = re.search(r'font-family: "Auditor Noto Sans CJK SC";[^}]*base64,([A-Za-z0-9+/=]+)', html)
+    assert face is not None
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(io.BytesIO(base64.b64decode(face.group(1))))
+    covered = {chr(c) for c in font.getBestCmap()}
+    assert set("客服工单分流示例有限公司") <= covered
+    assert len(covered) < 200  # a subset of what the report shows, not the 65k-glyph font
+    assert fonts.cjk_characters(html) and set(fonts.cjk_characters(html)) <= covered
+    objects = _pdf_objects(files["report.pdf"])
+    assert re.search(rb"/BaseFont /[A-Z]{6}\+Auditor-Noto-Sans-CJK-SC", objects), "no CJK font in the PDF"
+
+
+def test_a_report_without_cjk_text_embeds_no_font(ev: EvidenceBundle) -> None:
+    from auditor.report import fonts
+
+    html = render_text("html", ev, SIGNED)
+    if not fonts.cjk_characters(html):
+        assert fonts.embed(html) == html
+    assert fonts.embed("<html><head></head><body>plain</body></html>") == "<html><head></head><body>plain</body></html>"
 
 
 def test_charts_escape_labels_and_scale_to_the_data() -> None:
