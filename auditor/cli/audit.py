@@ -24,10 +24,12 @@ from auditor.cli.options import gate_options
 @click.option("--templates", type=click.Path(path_type=Path),
               help="Folder of your own report templates (rendered in Jinja's sandbox).")
 @click.option("--quiet", is_flag=True, help="No progress output; only the summary.")
+@click.option("--force", is_flag=True,
+              help="Replace an earlier audit in OUT (its report, model and evidence are removed first).")
 @click.pass_context
 def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_train: bool, ledger_dir: Path | None,
           policies: tuple[str, ...], waivers: str | None, fail_on: str, formats: str, templates: Path | None,
-          quiet: bool) -> None:
+          quiet: bool, force: bool) -> None:
     """Audit PLAN end to end and write a signed HTML/Markdown/PDF report into OUT."""
     from auditor.report.audit import run_audit
     from auditor.report.render import parse_formats
@@ -38,12 +40,15 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
 
     outcome = run_audit(plan, out_dir, key=key, train=not no_train, ledger_dir=ledger_dir, policies=policies,
                         waivers=Path(waivers) if waivers else None, fail_on=fail_on,
-                        formats=parse_formats(formats), templates=templates, progress=not quiet, say=say)
+                        formats=parse_formats(formats), templates=templates, progress=not quiet, say=say,
+                        force=force)
     report = outcome.report
     verdict = click.style(outcome.verdict.upper(), fg="green" if outcome.verdict == "pass" else "red", bold=True)
     # A training that fails after a passing gate (a ledger refusal, bad labels) decides the exit code.
     code = (outcome.error_exit_code or 3) if outcome.error is not None else outcome.exit_code
-    click.echo(f"verdict: {verdict} (exit {code}); training {outcome.training.status}"
+    status = outcome.training.status
+    shown = click.style(status.upper(), fg="red", bold=True) if status in ("refused", "failed") else status
+    click.echo(f"verdict: {verdict} (exit {code}); training {shown}"
                + (f": {outcome.training.reason}" if outcome.training.reason else ""))
     for line in outcome.blocking:
         click.echo(f"  blocking: {line}")

@@ -12,13 +12,15 @@ reached through :class:`Stages` so they load only when used, and tests can repla
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from auditor.errors import AuditorError, InputError
+from auditor.errors import AuditorError, GateFailed, InputError
 from auditor.findings import GateResult
 from auditor.fsutil import atomic_write, ensure_folder
 from auditor.plan import PlanDocument, load_plan
@@ -127,6 +129,66 @@ def _resolve_key(out_dir: Path, key: Path | None, say: Say) -> tuple[Path, Path 
     return private, public, True
 
 
+#: What an audit writes into its folder, besides ``keys/``: a folder holding any of them holds another run.
+RUN_FILES = ("evidence.json", "scan.json", "check.json", "training.json", "report.html", "report.md",
+             "report.pdf", "report.intoto.jsonl")
+RUN_FOLDERS = ("model", "checkpoint")
+
+
+def _earlier_run(out_dir: Path) -> list[str]:
+    if not out_dir.is_dir():
+        return []
+    return [name for name in (*RUN_FILES, *RUN_FOLDERS) if (out_dir / name).exists() or (out_dir / name).is_symlink()]
+
+
+def _clear_earlier_run(out_dir: Path, force: bool) -> None:
+    """A signed report is never overwritten in place, and never left beside another run's model.
+
+    Without ``--force`` a folder holding an earlier audit is refused before anything runs (the earlier
+    signed report may be what a regulator already has). With it, the earlier run's files are removed
+    first, so nothing of that run (its unsigned model, its training.json) ends up beside the new report.
+    """
+    found = _earlier_run(out_dir)
+    if not found:
+        return
+    if not force:
+        raise InputError(f"{out_dir}: holds an earlier audit ({', '.join(found[:4])}"
+                         f"{', …' if len(found) > 4 else ''}); choose another --out, or add --force to replace it")
+    for name in found:
+        path = out_dir / name
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot remove the earlier audit's file: {exc.strerror or exc}") from None
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[^\s/:;,()'\"]+/)+[^\s/:;,()'\"]*")
+
+
+def public_reason(message: str, named: dict[str, str]) -> str:
+    """A message fit for a signed report: the named local folders in words, no other absolute path.
+
+    Error messages name paths for the person at the terminal; a report travels to regulators, and the
+    path of someone's home or ledger folder says nothing to them and discloses the machine's layout.
+    """
+    for path, words in sorted(named.items(), key=lambda kv: -len(kv[0])):
+        if path and path not in (".", "/"):
+            message = message.replace(path.rstrip("/") + "/", words + "/").replace(path.rstrip("/"), words)
+    return _ABSOLUTE_PATH.sub("<local path>", message)
+
+
+def _local_folders(out_dir: Path, ledger_dir: Path | None) -> dict[str, str]:
+    from auditor.privacy.ledger import Ledger
+
+    ledger = Ledger(ledger_dir).directory
+    named = {str(ledger): "the privacy ledger", str(ledger.resolve()): "the privacy ledger",
+             str(out_dir): "the output folder", str(out_dir.resolve()): "the output folder"}
+    return {**named, str(Path.home()): "~"}
+
+
 def _training_artifacts(out_dir: Path, training: TrainingEvidence) -> list[Artifact]:
     """Every file of the saved model plus training.json; the weights must match the recorded digest."""
     items: list[Artifact] = []
@@ -147,7 +209,8 @@ def _training_artifacts(out_dir: Path, training: TrainingEvidence) -> list[Artif
 def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool = True,
               ledger_dir: Path | None = None, policies: Sequence[str] = (), waivers: Path | None = None,
               fail_on: str = "high", formats: tuple[Format, ...] = FORMATS, templates: Path | None = None,
-              progress: bool = True, say: Say = _quiet, stages: Stages | None = None) -> AuditOutcome:
+              progress: bool = True, say: Say = _quiet, stages: Stages | None = None,
+              force: bool = False) -> AuditOutcome:
     """Run every stage into ``out_dir`` and return what happened; bad input raises before anything runs."""
     from auditor.gate import run_gate
 
@@ -173,6 +236,7 @@ def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool
         text_formats = tuple(f for f in formats if f != "pdf") or ("html",)  # the PDF is the HTML printed
         render_all(build_evidence(doc, preflight, training_outcome=TrainingOutcome(status="skipped")),
                    signing_info(None), text_formats, templates)
+    _clear_earlier_run(out_dir, force)
     ensure_folder(out_dir, "--out")  # last: a refused option leaves no folder behind
 
     say(f"[1/5] scanning {doc.dataset_path}")
@@ -209,8 +273,10 @@ def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool
             training = stages.train(doc, gate, out_dir, ledger_dir, scan.dataset.sha256, progress)
         except AuditorError as exc:
             failure = exc
-            outcome = TrainingOutcome(status="failed", reason=exc.message)
-            say(f"      training failed: {exc.message}")
+            reason = public_reason(exc.message, _local_folders(out_dir, ledger_dir))
+            # a refusal (the ledger, a DP requirement the plan cannot meet) is a decision, not a crash
+            outcome = TrainingOutcome(status="refused" if isinstance(exc, GateFailed) else "failed", reason=reason)
+            say(f"      training {'refused' if isinstance(exc, GateFailed) else 'failed'}: {exc.message}")
         else:
             outcome = TrainingOutcome(status="completed")
             artifacts += _training_artifacts(out_dir, training)

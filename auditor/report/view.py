@@ -79,6 +79,8 @@ class ReportView(_Frozen):
 
     title: str
     verdict: Literal["pass", "fail"]
+    banner: Literal["pass", "fail", "refused"] = Field(description="What the cover shows: the gate's verdict, "
+                                                       "or 'refused' when it passed but no model was trained")
     verdict_line: str
     training_line: str
     summary: list[Row]
@@ -509,9 +511,16 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
     plan = ev.plan.content
     fail = ev.gate.verdict == "fail"
     blocking = ev.gate.blocking()
-    verdict_line = (f"FAIL — {len(blocking)} finding(s) at or above '{ev.gate.fail_on}' block this fine-tune."
-                    if fail else f"PASS — no unwaived finding at or above '{ev.gate.fail_on}'.")
     outcome = ev.training_outcome
+    banner: Literal["pass", "fail", "refused"] = "fail" if fail else (
+        "refused" if outcome.status in ("refused", "failed") else "pass")
+    verdict_line = {
+        "fail": f"FAIL — {len(blocking)} finding(s) at or above '{ev.gate.fail_on}' block this fine-tune.",
+        "pass": f"PASS — no unwaived finding at or above '{ev.gate.fail_on}'.",
+        "refused": ("TRAINING REFUSED" if outcome.status == "refused" else "TRAINING FAILED")
+        + f" — the policy gate passed (no unwaived finding at or above '{ev.gate.fail_on}'), but no model was "
+          "trained in this run.",
+    }[banner]
     training_line = {
         "completed": "Training ran under the enforced differential-privacy budget.",
         "refused": "Training was refused: " + (outcome.reason or "the gate failed") + ".",
@@ -558,7 +567,7 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
         verify = [f"auditor verify {signing.envelope} --key ORGANISATION-PUBLIC-KEY.pub",
                   f"auditor verify {signing.envelope} --fingerprint PUBLISHED-FINGERPRINT"]
     return ReportView(
-        title=f"Audit report — {plan.name}", verdict=ev.gate.verdict, verdict_line=verdict_line,
+        title=f"Audit report — {plan.name}", verdict=ev.gate.verdict, banner=banner, verdict_line=verdict_line,
         training_line=training_line, summary=_summary(ev, signing), identification=identification,
         policies=policies, laws=_laws(ev),
         provenance=_provenance(ev), scan_summary=_scan_summary(ev), entities=entities, categories=categories,

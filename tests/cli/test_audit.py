@@ -131,7 +131,7 @@ def test_example_plan_no_train_yields_a_signed_verifiable_report(tmp_path: Path)
         assert path.stat().st_mode & 0o777 == expected, path
 
     again = runner.invoke(cli, ["audit", str(REPO / "examples" / "plan.yaml"), "--out", str(out), "--no-train",
-                                "--format", "md"])
+                                "--format", "md", "--force"])
     assert "signing with the existing key" in again.output
     assert _verify(runner, out).exit_code == 0
 
@@ -145,7 +145,7 @@ def test_failing_gate_refuses_training_and_still_signs(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = runner.invoke(cli, ["audit", str(plan), "--out", str(out), "--format", "html,md"])
     assert result.exit_code == 1, result.output
-    assert "verdict: FAIL (exit 1); training refused" in result.output
+    assert "verdict: FAIL (exit 1); training REFUSED" in result.output
     assert "blocking:" in result.output
     assert TRAIN_CALLS == []
     md = (out / "report.md").read_text()
@@ -206,8 +206,64 @@ def test_training_refused_by_the_ledger_after_a_passing_gate_exits_1_and_says_so
     out = tmp_path / "out"
     result = runner.invoke(cli, ["audit", str(plan), "--out", str(out), "--format", "md"])
     assert result.exit_code == 1, result.output
-    assert "verdict: PASS (exit 1); training failed: privacy ledger L" in result.output
+    assert "verdict: PASS (exit 1); training REFUSED: privacy ledger L" in result.output
     assert _verify(runner, out).exit_code == 0  # the refusal is itself signed
+
+
+def test_a_ledger_refusal_is_shown_as_a_refusal_with_its_fix_and_no_local_path(tmp_path: Path) -> None:
+    from auditor.errors import GateFailed
+
+    ledger = tmp_path / "home" / "someone" / ".local" / "share" / "auditor" / "ledger"
+    out = tmp_path / "out"
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise GateFailed(f"privacy ledger {ledger / 'ledger.jsonl'}: this run would take them to ε=4.4, past the "
+                         f"maximum ε=4; lower privacy.target_epsilon to at most 2.730 (checkpoint {out}/ckpt, "
+                         f"cache /var/tmp/x/y.npz)")
+
+    sys.modules["auditor.train.api"].run_training = refuse  # type: ignore[attr-defined]
+    plan = _dataset(tmp_path, ["the app crashes on start"] * 40)
+    result = CliRunner().invoke(cli, ["audit", str(plan), "--out", str(out), "--ledger", str(ledger),
+                                      "--format", "html,md"])
+    assert result.exit_code == 1, result.output
+    evidence = json.loads((out / "evidence.json").read_text())
+    assert evidence["training_outcome"]["status"] == "refused"
+    for name in ("report.html", "report.md", "evidence.json"):
+        text = (out / name).read_text()
+        assert str(tmp_path) not in text and "/var/tmp" not in text, name
+        assert "the privacy ledger/ledger.jsonl" in text and "at most 2.730" in text, name
+        if name != "evidence.json":
+            assert "TRAINING REFUSED — the policy gate passed" in text, name
+            assert "PASS — no unwaived finding" not in text, name
+    assert 'class="verdict verdict-refused"' in (out / "report.html").read_text()
+
+
+def test_an_earlier_audit_is_never_overwritten_without_force(tmp_path: Path) -> None:
+    runner = CliRunner()
+    plan = _dataset(tmp_path, ["the app crashes on start"] * 40)
+    out = tmp_path / "out"
+    first = runner.invoke(cli, ["audit", str(plan), "--out", str(out), "--format", "md"])
+    assert first.exit_code == 0, first.output
+    signed = {name: (out / name).read_bytes() for name in ("report.md", "report.intoto.jsonl", "evidence.json")}
+    again = runner.invoke(cli, ["audit", str(plan), "--out", str(out), "--format", "md"])
+    assert again.exit_code == 2
+    assert again.output.strip().splitlines()[-1].startswith(f"auditor: {out}: holds an earlier audit")
+    assert "--force" in again.output
+    assert {name: (out / name).read_bytes() for name in signed} == signed  # untouched
+    assert len(TRAIN_CALLS) == 1
+
+    # --force replaces it, and a refused second run leaves none of the first run's model beside its report
+    from auditor.errors import GateFailed
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise GateFailed("privacy ledger L: past the maximum")
+
+    sys.modules["auditor.train.api"].run_training = refuse  # type: ignore[attr-defined]
+    forced = runner.invoke(cli, ["audit", str(plan), "--out", str(out), "--format", "md", "--force"])
+    assert forced.exit_code == 1, forced.output
+    assert not (out / "model").exists() and not (out / "training.json").exists()
+    assert (out / "keys" / "auditor.key").is_file()  # the signing key is not part of a run
+    assert _verify(runner, out).exit_code == 0
 
 
 def test_bad_plan_is_exit_2_and_writes_nothing(tmp_path: Path) -> None:
