@@ -55,7 +55,8 @@ class PolicyRef(_Frozen):
     applies: bool
     sha256: str
     source: str
-    reason: str = Field(default="", description="Why it applies or not, e.g. the applies_when facts")
+    reason: str = Field(default="", description="Why it applies or not: the policy's sentence, else the facts")
+    not_covered: list[str] = Field(default_factory=list, description="What this policy does not check")
 
 
 class GateResult(_Frozen):

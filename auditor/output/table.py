@@ -45,6 +45,7 @@ class TableFormatter(Formatter):
         req = result.privacy_requirements
         if req.dp_required or req.max_epsilon is not None:
             delta = result.to_json_v1()["privacy_requirements"]["max_delta"]
+            delta = f"{delta:.3g}" if isinstance(delta, float) else delta
             bound = req.bound_by.get("max_epsilon", "")
             units = f", at least {req.min_units} privacy units" if req.min_units is not None else ""
             console.print(f"Training must use DP-SGD with ε ≤ {req.max_epsilon} (set by {bound}), δ ≤ {delta}, "

@@ -342,10 +342,17 @@ class PrivacyRequirement(BaseModel):
                 f"{self.bound_by.get('min_units', 'the policies')} requires for a meaningful guarantee{eps}")
 
 
+def _also(names: str, origin: str) -> str:
+    """Every block that sets the binding value is named: with EU and Californian subjects, an ε cap that
+    GDPR and CCPA both set is not CCPA's alone (the first to be read)."""
+    return names if origin in names.split(", ") else f"{names}, {origin}"
+
+
 def merge(blocks: list[tuple[str, PrivacyBounds]]) -> PrivacyRequirement:
     """Strictest wins: smallest ε, δ and clipping norm, largest ``min_units``; DP and Poisson sampling if any
     block asks. Every distinct δ bound is kept (which one binds depends on n); ``bound_by["max_delta"]``
-    names the block with the smallest bound that holds for every n."""
+    names the block with the smallest bound that holds for every n. A bound several blocks set alike names
+    them all, comma-separated, in the order read."""
     dp_required = False
     max_epsilon: float | None = None
     max_delta: float | None = None
@@ -361,6 +368,8 @@ def merge(blocks: list[tuple[str, PrivacyBounds]]) -> PrivacyRequirement:
         if block.max_epsilon is not None and (max_epsilon is None or block.max_epsilon < max_epsilon):
             max_epsilon = block.max_epsilon
             bound_by["max_epsilon"] = origin
+        elif block.max_epsilon is not None and block.max_epsilon == max_epsilon:
+            bound_by["max_epsilon"] = _also(bound_by["max_epsilon"], origin)
         expression = block.delta_expression()
         if expression is not None:
             if expression.source not in {b.expr for b in delta_bounds}:
@@ -369,12 +378,18 @@ def merge(blocks: list[tuple[str, PrivacyBounds]]) -> PrivacyRequirement:
             if cap is not None and (max_delta is None or cap < max_delta):
                 max_delta = cap
                 bound_by["max_delta"] = origin
+            elif cap is not None and cap == max_delta:
+                bound_by["max_delta"] = _also(bound_by["max_delta"], origin)
         if block.min_units is not None and (min_units is None or block.min_units > min_units):
             min_units = block.min_units
             bound_by["min_units"] = origin
+        elif block.min_units is not None and block.min_units == min_units:
+            bound_by["min_units"] = _also(bound_by["min_units"], origin)
         if block.max_grad_norm is not None and (max_grad_norm is None or block.max_grad_norm < max_grad_norm):
             max_grad_norm = block.max_grad_norm
             bound_by["max_grad_norm"] = origin
+        elif block.max_grad_norm is not None and block.max_grad_norm == max_grad_norm:
+            bound_by["max_grad_norm"] = _also(bound_by["max_grad_norm"], origin)
         if block.sampling is not None and sampling is None:
             sampling = block.sampling
             bound_by["sampling"] = origin

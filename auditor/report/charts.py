@@ -23,16 +23,20 @@ def _fmt(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def _nice_max(value: float) -> float:
-    """Round an axis maximum up to 1, 2, 2.5 or 5 times a power of ten, so ticks read naturally."""
-    if value <= 0:
-        return 1.0
-    exponent = math.floor(math.log10(value))
-    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
-        candidate = step * 10**exponent
-        if candidate >= value:
-            return float(candidate)
-    return 10.0 ** (exponent + 1)
+def _nice_ticks(value: float, *, integer: bool = False, most: int = 6) -> list[float]:
+    """Ticks from 0 past ``value`` at 1, 2 or 5 times a power of ten, at most ``most`` intervals: an axis of
+    11 steps reads 0, 2, 4 … 12, never 0, 2.75, 5.5 rounded to 0, 3, 6, 8, 11."""
+    value = max(value, 1.0 if integer else 1e-9)
+    exponent = math.floor(math.log10(value / most))
+    for power in (exponent, exponent + 1, exponent + 2):
+        for mult in (1.0, 2.0, 5.0):
+            step = mult * 10.0**power
+            if integer and step < 1:
+                continue
+            count = math.ceil(value / step - 1e-9)
+            if count <= most:
+                return [round(step * i, 10) for i in range(count + 1)]
+    return [0.0, value]  # pragma: no cover - the loop always finds a step
 
 
 def epsilon_chart(steps: Sequence[int], series: Sequence[tuple[str, Sequence[float]]],
@@ -41,8 +45,9 @@ def epsilon_chart(steps: Sequence[int], series: Sequence[tuple[str, Sequence[flo
     left, right, top, bottom = 56, 16, 16, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for _, vs in series for v in vs]
-    y_max = _nice_max(max([*values, limit or 0.0, 1e-9]) * 1.05)
-    x_max = max([*steps, 1])
+    y_ticks = _nice_ticks(max([*values, limit or 0.0, 1e-9]) * 1.02)
+    x_ticks = _nice_ticks(max([*steps, 1]), integer=True)
+    y_max, x_max = y_ticks[-1], x_ticks[-1]
 
     def x(step: float) -> float:
         return left + plot_w * (step / x_max)
@@ -55,13 +60,11 @@ def epsilon_chart(steps: Sequence[int], series: Sequence[tuple[str, Sequence[flo
         f'width="{width}" height="{height}" aria-label="Privacy loss epsilon over training steps">',
         f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" stroke="#999"/>',
     ]
-    for i in range(5):
-        tick = y_max * i / 4
+    for tick in y_ticks:
         ty = y(tick)
         parts.append(f'<line x1="{left}" y1="{ty:.1f}" x2="{left + plot_w}" y2="{ty:.1f}" stroke="#e3e3e3"/>')
         parts.append(f'<text x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end" font-size="11">{_fmt(tick)}</text>')
-    for i in range(5):
-        step = x_max * i / 4
+    for step in x_ticks:
         tx = x(step)
         parts.append(f'<text x="{tx:.1f}" y="{top + plot_h + 16}" text-anchor="middle" font-size="11">'
                      f'{step:.0f}</text>')

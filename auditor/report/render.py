@@ -167,7 +167,8 @@ def render_pdf(html: str) -> bytes:
 
     # data: URLs only (the embedded CJK subset): a report never reaches outside itself, whatever it links
     document = HTML(string=html, base_url=None, url_fetcher=URLFetcher(allowed_protocols={"data"}))
-    pdf = document.write_pdf()
+    # PDF/UA-1: tagged, with the language and title set, so screen readers and archives read it in order
+    pdf = document.write_pdf(pdf_variant="pdf/ua-1")
     if not isinstance(pdf, bytes):  # pragma: no cover - WeasyPrint returns bytes when no target is given
         raise TypeError("WeasyPrint returned no bytes")
     return pdf

@@ -8,6 +8,7 @@ template is ever given.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +17,8 @@ from auditor.findings import Finding, severity_rank
 from auditor.report.charts import bar_chart, epsilon_chart
 from auditor.report.evidence import EvidenceBundle
 from auditor.report.guarantee import GuaranteeView, guarantee
+from auditor.report.scope import ScopeView, scope
+from auditor.train.evidence import TrainingEvidence
 
 
 class _Frozen(BaseModel):
@@ -91,7 +94,10 @@ class ReportView(_Frozen):
     scan_summary: list[Row]
     entities: list[EntityRow]
     categories: list[CategoryRow]
-    finding_counts: dict[str, int]
+    finding_counts: dict[str, int] = Field(description="Statuses of the rules in the policies that apply")
+    rules_outside: int = Field(default=0, description="Rules of policies that do not apply (not counted above)")
+    scope: ScopeView
+    run_details: list[Row] = Field(default_factory=list, description="Appendix: throughput and timings")
     findings: list[Finding]
     open_findings: list[Finding] = Field(description="fail, error and waived: shown in full")
     met: list[Finding]
@@ -136,34 +142,37 @@ def _policy_applies(ev: EvidenceBundle, policy_id: str) -> str:
 MAPPING: tuple[MappingRow, ...] = (
     MappingRow(section="1. Identification", anchor="identification", gdpr="—",
                ai_act="Annex IV §1(a) provider, version; §2(g) test reports dated and signed"),
-    MappingRow(section="2. Processing, purposes and lawful basis", anchor="processing",
+    MappingRow(section="2. Scope and limits of this audit", anchor="scope",
+               gdpr="Art. 35(7) what the assessment covers; Art. 5(2) accountability",
+               ai_act="Annex IV §3 limitations; §7 standards and specifications applied"),
+    MappingRow(section="3. Processing, purposes and lawful basis", anchor="processing",
                gdpr="Art. 35(7)(a) description of processing and purposes, incl. legitimate interest",
                ai_act="Annex IV §1(a) intended purpose; Art. 10(2)(b)"),
-    MappingRow(section="3. Data provenance (datasheet)", anchor="provenance",
+    MappingRow(section="4. Data provenance (datasheet)", anchor="provenance",
                gdpr="Art. 35(7)(a) nature and scope of the data",
                ai_act="Annex IV §2(d) datasheets: provenance, scope, selection, labelling, cleaning; Art. 10(2)"),
-    MappingRow(section="4. What the scan found", anchor="scan",
+    MappingRow(section="5. What the scan found", anchor="scan",
                gdpr="Art. 35(7)(a) categories of data; Art. 9(1) special categories",
                ai_act="Annex IV §2(d) main characteristics of the data; Art. 10(5)"),
-    MappingRow(section="5. Findings and waivers", anchor="findings",
+    MappingRow(section="6. Findings and waivers", anchor="findings",
                gdpr="Art. 35(7)(b)-(d) assessment against the law; Art. 5(2) accountability",
                ai_act="Annex IV §5 risk management (Art. 9); §7 standards applied"),
-    MappingRow(section="6. Necessity and proportionality", anchor="necessity",
+    MappingRow(section="7. Necessity and proportionality", anchor="necessity",
                gdpr="Art. 35(7)(b) necessity and proportionality in relation to the purposes",
                ai_act="Art. 10(2)(a)-(c) design choices, data collection and purpose"),
-    MappingRow(section="7. Risks", anchor="risks",
+    MappingRow(section="8. Risks", anchor="risks",
                gdpr="Art. 35(7)(c) risks to the rights and freedoms of data subjects",
                ai_act="Annex IV §3 foreseeable risks and limitations; §5 risk management"),
-    MappingRow(section="8. Measures, including differential privacy", anchor="measures",
+    MappingRow(section="9. Measures, including differential privacy", anchor="measures",
                gdpr="Art. 35(7)(d) measures, safeguards and security; Art. 25, Art. 32",
                ai_act="Annex IV §2(a), §2(e)-(h) methods, safeguards, cybersecurity; §5"),
-    MappingRow(section="9. Model card", anchor="model",
+    MappingRow(section="10. Model card", anchor="model",
                gdpr="Art. 35(7)(a) the processing's output",
                ai_act="Annex IV §2(b)-(c) design and architecture; §2(g) validation metrics; §3; §4"),
-    MappingRow(section="10. Verdict", anchor="verdict",
+    MappingRow(section="11. Verdict", anchor="verdict",
                gdpr="Art. 35(7)(d) demonstrating compliance; Art. 36 prior consultation if risk remains",
                ai_act="Annex IV §2(g) test results; §8 declaration (provider's own)"),
-    MappingRow(section="11. How to verify this report", anchor="verify",
+    MappingRow(section="12. How to verify this report", anchor="verify",
                gdpr="Art. 5(2) accountability (integrity of the record)",
                ai_act="Annex IV §2(g) signed test reports; Art. 18 documentation kept 10 years"),
 )
@@ -249,7 +258,6 @@ def _scan_summary(ev: EvidenceBundle) -> list[Row]:
         Row(label="Engine", value=f"auditor {scan.engine.auditor}"
             + (f", presidio {scan.engine.presidio}" if scan.engine.presidio else "")
             + (f", spaCy model {scan.engine.spacy_model}" if scan.engine.spacy_model else "")),
-        Row(label="Throughput", value=f"{scan.records_per_s:,.0f} records/s, {scan.mb_per_s:.1f} MB/s"),
     ]
     if scan.sample:
         rows.append(Row(label="Sample", value=f"{scan.sample.sampled_records:,} of "
@@ -399,11 +407,10 @@ def _dp(ev: EvidenceBundle) -> list[Row]:
                 f"{t.cross_check_accountant} (independent cross-check): {_num(t.epsilon_pld)}",
                 note="the larger of the two is enforced"),
             Row(label="Target ε (noise calibrated for)", value=_num(t.target_epsilon)),
-            Row(label="δ", value=_num(t.delta), note=f"n = {t.privacy_units:,} privacy units; set by "
+            Row(label="δ", value=_num(t.delta), note=f"n = {_units(t.privacy_units, t.unit)} in the data; set by "
                 + (t.settings["delta"].source if "delta" in t.settings else "the plan")),
             Row(label="Noise multiplier σ", value=_num(t.noise_multiplier)),
-            Row(label="Sampling", value=f"{t.sampling}, q = {_num(t.sample_rate, 5)}",
-                note=f"logical batch {t.logical_batch_size}, physical {t.physical_batch_size}"),
+            Row(label="Sampling", value=f"{t.sampling}, q = {_num(t.sample_rate, 4)}", note=_q_note(t)),
             Row(label="Clipping norm C", value=_num(t.max_grad_norm),
                 note=f"{t.clipping.used} clipping" + (f" (requested {t.clipping.requested}: "
                                                       f"{t.clipping.fallback_reason})"
@@ -461,7 +468,8 @@ def _model_card(ev: EvidenceBundle) -> list[Row]:
         rows.append(Row(label="Trained", value="no", note=ev.training_outcome.reason, status="warn"))
         return rows
     rows += [
-        Row(label="Training / evaluation records", value=f"{t.train_records:,} / {t.eval_records:,}"),
+        Row(label="Training / evaluation records", value=f"{t.train_records:,} / {t.eval_records:,}",
+            note=_split_note(t)),
         Row(label="Accuracy (held out)", value=_num(t.eval.accuracy), note="not covered by the DP guarantee"),
         Row(label="Macro F1 (held out)", value=_num(t.eval.macro_f1), note="not covered by the DP guarantee"),
         Row(label="Learning rate", value=_num(t.learning_rate, 6)),
@@ -471,12 +479,37 @@ def _model_card(ev: EvidenceBundle) -> list[Row]:
         Row(label="Public seed", value=str(t.randomness.public_seed),
             note="head initialisation and dropout only; the DP mechanism's randomness is secret"
                  + ("; resumed from a checkpoint" if t.resumed else "")),
-        Row(label="Wall time", value=f"{t.wall_time_s:,.0f} s"),
         Row(label="Weights sha256", value=t.model_weights_sha256),
         Row(label="Libraries", value=f"torch {t.versions.torch}, transformers {t.versions.transformers}, "
             f"opacus {t.versions.opacus}, dp-accounting {t.versions.dp_accounting}"),
     ]
     return rows
+
+
+def _units(n: int, unit: str) -> str:
+    return f"{n:,} {'people' if unit == 'user' else 'records'}" if unit in ("user", "record") else f"{n:,} units"
+
+
+def _q_note(t: TrainingEvidence) -> str:
+    """Where q comes from, said with the numbers it is computed from, so a reader can check it."""
+    train = t.units.train_units
+    each = "person" if t.unit == "user" else "record"
+    if train:
+        batches = math.ceil(train / t.logical_batch_size)
+        return (f"q = 1/{batches:,}: the {_units(train, t.unit)} of the training split make ⌈{train:,} / "
+                f"{t.logical_batch_size:,}⌉ = {batches:,} logical batches of {t.logical_batch_size:,}; each {each} "
+                f"is in a step's batch with probability q (about {t.sample_rate * train:,.0f} per step); "
+                f"physical batch {t.physical_batch_size:,}")
+    return f"logical batch {t.logical_batch_size:,}, physical {t.physical_batch_size:,}"
+
+
+def _split_note(t: TrainingEvidence) -> str:
+    train = t.units.train_units
+    if train is None:
+        return ""
+    held = t.privacy_units - train
+    return (f"{_units(train, t.unit)} trained on, {_units(held, t.unit)} held out for evaluation, of "
+            f"{_units(t.privacy_units, t.unit)}; everyone's records stay on one side")
 
 
 def _summary(ev: EvidenceBundle, signing: SigningInfo) -> list[Row]:
@@ -504,6 +537,19 @@ def _summary(ev: EvidenceBundle, signing: SigningInfo) -> list[Row]:
                         note=f"worst-off unit, over {ev.ledger.runs} run(s)"))
     rows.append(Row(label="Signer key", value=signing.key_fingerprint or "UNSIGNED",
                     status="" if signing.signed else "bad"))
+    return rows
+
+
+def _run_details(ev: EvidenceBundle) -> list[Row]:
+    """How long things took: useful to whoever runs the pipeline, meaningless to a regulator up front."""
+    rows: list[Row] = []
+    if ev.scan is not None:
+        rows.append(Row(label="Scan throughput", value=f"{ev.scan.records_per_s:,.0f} records/s"))
+    if ev.training is not None:
+        t = ev.training
+        rows.append(Row(label="Training wall time", value=f"{t.wall_time_s:,.0f} s",
+                        note=f"{t.steps:,} steps on {t.device}; not covered by the DP guarantee"))
+    rows += [Row(label=name.replace("_", " ").capitalize(), value=value) for name, value in ev.timestamps.items()]
     return rows
 
 
@@ -544,9 +590,12 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
                     note=(p.reason or ("applies" if p.applies else "does not apply")) + f"; sha256 {p.sha256}",
                     status="ok" if p.applies else "")
                 for p in ev.gate.policies]
-    counts: dict[str, int] = {}
+    applying = {p.id for p in ev.gate.policies if p.applies}
+    counts: dict[str, int] = {}  # the rules of the policies that apply: what section 6 lists one by one
     for finding in ev.gate.findings:
-        counts[finding.status] = counts.get(finding.status, 0) + 1
+        if finding.policy in applying:
+            counts[finding.status] = counts.get(finding.status, 0) + 1
+    outside = sum(1 for f in ev.gate.findings if f.policy not in applying)
     entities = [EntityRow(name=name, count=s.count, records=s.records, fields=", ".join(s.fields),
                           examples=list(s.examples))
                 for name, s in sorted((ev.scan.entities if ev.scan else {}).items(), key=lambda kv: -kv[1].count)]
@@ -554,7 +603,6 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
                   for name, c in sorted((ev.scan.categories if ev.scan else {}).items(),
                                         key=lambda kv: -kv[1].records) if c.records > 0]
     ordered = _sorted_findings(ev.gate.findings)
-    applying = {p.id for p in ev.gate.policies if p.applies}
     inapplicable = []
     for p in ev.gate.policies:
         if not p.applies:
@@ -571,7 +619,7 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
         training_line=training_line, summary=_summary(ev, signing), identification=identification,
         policies=policies, laws=_laws(ev),
         provenance=_provenance(ev), scan_summary=_scan_summary(ev), entities=entities, categories=categories,
-        finding_counts=counts, findings=ordered,
+        finding_counts=counts, rules_outside=outside, findings=ordered, scope=scope(ev), run_details=_run_details(ev),
         open_findings=[f for f in ordered if f.status in ("fail", "error", "waived")],
         met=[f for f in ordered if f.status == "pass"],
         not_applicable=[f for f in ordered if f.status == "not_applicable" and f.policy in applying],

@@ -237,7 +237,8 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
     eps_spent = max(last.epsilon_opacus, last.epsilon_pld) if last else 0.0
     spec_ds = plan.dataset
     unit_info = UnitInfo(
-        unit=data.unit, privacy_units=data.privacy_units, user_id_field=spec_ds.user_id_field,
+        unit=data.unit, privacy_units=data.privacy_units, train_units=train_units,
+        user_id_field=spec_ds.user_id_field,
         user_id_normalisation=DESCRIPTIONS[spec_ds.user_id_normalisation] if spec_ds.user_id_field else None,
         users_with_multiple_records=data.users_with_multiple_records,
         contribution_bound=(

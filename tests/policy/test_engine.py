@@ -118,6 +118,19 @@ def test_strictest_wins_and_records_what_bound_each_value() -> None:
     assert merged.dp_required and merged.sampling == "poisson"
 
 
+def test_a_bound_several_policies_set_alike_names_them_all() -> None:
+    merged = merge([
+        ("ccpa/CCPA-DP-SPI", PrivacyBounds(max_epsilon=4.0, min_units=100)),
+        ("gdpr/GDPR-DP-SPECIAL", PrivacyBounds(max_epsilon=4.0, min_units=100)),
+        ("gdpr/GDPR-DP-SPECIAL", PrivacyBounds(max_epsilon=4.0)),
+        ("pipl/PIPL-DP-BASELINE", PrivacyBounds(max_epsilon=8.0, min_units=50)),
+    ])
+    assert merged.bound_by["max_epsilon"] == "ccpa/CCPA-DP-SPI, gdpr/GDPR-DP-SPECIAL"
+    assert merged.bound_by["min_units"] == "ccpa/CCPA-DP-SPI, gdpr/GDPR-DP-SPECIAL"
+    stricter = merge([("ccpa/A", PrivacyBounds(max_epsilon=4.0)), ("gdpr/B", PrivacyBounds(max_epsilon=3.0))])
+    assert stricter.bound_by["max_epsilon"] == "gdpr/B"
+
+
 def test_plan_exceeding_privacy_bounds_fails_at_check_time(write: Callable[[str, str], Path],
                                                            mini_policy: Path) -> None:
     plan = write("p.yaml", MINI_PLAN.replace("target_epsilon: 3.0", "target_epsilon: 12.0"))

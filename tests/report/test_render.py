@@ -281,6 +281,16 @@ def test_charts_escape_labels_and_scale_to_the_data() -> None:
     assert "allowed ε = 4" in curve and curve.count("<polyline") == 1
 
 
+def test_chart_axes_tick_at_round_numbers() -> None:
+    from auditor.report.charts import epsilon_chart
+
+    svg = str(epsilon_chart(list(range(1, 12)), [("prv", [0.3 * i for i in range(1, 12)])], 4.0))
+    x_labels = re.findall(r'text-anchor="middle" font-size="11">([^<]+)</text>', svg)
+    assert x_labels == ["0", "2", "4", "6", "8", "10", "12"]
+    y_labels = re.findall(r'text-anchor="end" font-size="11">([^<]+)</text>', svg)
+    assert y_labels == ["0", "1", "2", "3", "4", "5"]
+
+
 @pytest.mark.parametrize("edit", ["infinity", "huge", "nan", "deep", "deep_any"])
 def test_hostile_evidence_is_exit_2_before_rendering(tmp_path: Path, ev: EvidenceBundle, edit: str) -> None:
     path = write_evidence(ev, tmp_path)
@@ -310,3 +320,35 @@ def test_a_template_that_is_a_pipe_is_refused_not_read(tmp_path: Path, ev: Evide
     os.mkfifo(templates / "report.html.j2")
     with pytest.raises(InputError, match=r"report.html.j2: not a regular file"):
         render_text("html", ev, SIGNED, templates)
+
+
+@pytest.mark.parametrize("kind", ["html", "md"])
+def test_scope_and_limits_say_what_was_checked_declared_and_not_covered(ev: EvidenceBundle, kind: str) -> None:
+    text = render_text(kind, ev, SIGNED)  # type: ignore[arg-type]
+    scope = text[text.index("Scope and limits of this audit", text.index("Identification</h2>")
+                            if kind == "html" else text.index("## 1. Identification")):]
+    scope = scope[:scope.index("Processing, purposes and lawful basis")]
+    for expected in ["What auditor checked", "2,400 of 2,400 records", "Declared by the plan, not verified",
+                     "DPIA-2026-07", "LIA-2026-03", "ROPA-114", "explicit consent",
+                     "declared by the plan; not verified",
+                     "checked only against what the scan finds", "Not covered", "data-subject rights handling",
+                     "UK GDPR", "no membership-inference or extraction test was run"]:
+        assert expected in scope, (kind, expected)
+    assert "Encryption at rest" in scope and "Redaction" not in scope  # only what the plan declares
+
+
+@pytest.mark.parametrize("kind", ["html", "md"])
+def test_the_numbers_line_up_with_one_evidence_value_each(ev: EvidenceBundle, kind: str) -> None:
+    text = render_text(kind, ev, SIGNED)  # type: ignore[arg-type]
+    # q is explained by the value it comes from; n is the people in the data, the split is stated
+    assert "q = 0.125" in text and "q = 1/8: the 1,944 people of the training split make ⌈1,944 / 256⌉ = 8" in text
+    assert "1,944 people trained on, 216 people held out for evaluation, of 2,160 people" in text
+    assert "n = 2,160 people in the data" in text
+    # the cover counts only the rules of policies that apply, as section 6 lists them
+    assert ("2 pass" in text and "1 waived" in text and "1 not applicable" not in text
+            and "and 1 more in policies that do not apply" in text)
+    # timings are in the appendix, not among the findings or the model card
+    appendix = text.index("Appendix: run details")
+    assert text.index("Training wall time") > appendix and text.index("Scan throughput") > appendix
+    assert "Throughput" not in text[:appendix]
+    assert not re.search(r"(>|\| )Wall time( \||</th>)", text[:appendix])

@@ -56,6 +56,7 @@ def test_training_writes_model_evidence_and_ledger(make_plan: Any, tmp_path: Pat
     out = tmp_path / "out"
     assert TrainingEvidence.model_validate_json((out / "training.json").read_text()) == ev
     assert ev.records == 200 and ev.privacy_units == 200 and ev.train_records + ev.eval_records == 200
+    assert ev.units.train_units == ev.train_records  # record-level: one unit per training record
     assert 15 <= ev.eval_records <= 70  # each record held out with probability 0.2, independently
     steps = 2 * -(-ev.train_records // 50)
     assert ev.sample_rate == pytest.approx(1 / -(-ev.train_records // 50)) and ev.steps_planned == steps == ev.steps
@@ -245,6 +246,9 @@ def test_user_level_units_are_people_and_each_gives_one_record_per_step(make_pla
     assert ev.units.user_id_normalisation == "trimmed, Unicode NFKC-normalised and case-folded"
     train_users = round(1 / ev.sample_rate * 30)
     assert 90 <= train_users <= 150
+    assert ev.units.train_units is not None and 90 <= ev.units.train_units <= 150
+    # the report states q = 1/⌈train_units / batch⌉ from this one value
+    assert ev.sample_rate == pytest.approx(1 / -(-ev.units.train_units // 30))
 
 
 def test_sampler_takes_at_most_one_record_per_person_and_each_equally_often() -> None:
