@@ -233,3 +233,10 @@ def test_information_uri_comes_from_the_package_metadata_or_is_left_out(monkeypa
     monkeypatch.setattr(importlib.metadata, "metadata", lambda _: Meta(["Changelog, not a uri"]))
     assert information_uri() is None
     information_uri.cache_clear()
+
+
+def test_the_sarif_options_are_documented_in_help_and_readme(runner: CliRunner) -> None:
+    shown = runner.invoke(cli, ["check", "--help"], terminal_width=200).output
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for option in ("--sarif-all", "--sarif-waived", "--category", "--repo-root"):
+        assert option in shown and option in readme, option
