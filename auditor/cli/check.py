@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from auditor.cli.options import gate_options
+from auditor.cli.options import gate_options, sarif_options
+
+if TYPE_CHECKING:
+    from auditor.output import SarifOptions
 
 SUFFIX_FORMATS = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".md": "markdown", ".txt": "table"}
 
@@ -21,15 +25,19 @@ SUFFIX_FORMATS = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".md": "m
               help="Output format (default: from -o's suffix, else table).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Write to FILE (atomically) instead of standard output.")
+@sarif_options
 @click.pass_context
 def check(ctx: click.Context, plan: Path, scan_path: Path | None, policies: tuple[str, ...],
-          waivers: str | None, fail_on: str, fmt: str | None, output: Path | None) -> None:
+          waivers: str | None, fail_on: str, fmt: str | None, output: Path | None, sarif_all: bool,
+          sarif_waived: bool, category: str | None, repo_root: Path | None) -> None:
     """Evaluate PLAN (and a saved scan) against the policies; exit 1 on blocking findings."""
     from auditor.gate import run_gate
     from auditor.output import RenderContext, render_check
     from auditor.plan import load_plan
     from auditor.scan.model import read_scan
 
+    fmt = fmt or (SUFFIX_FORMATS.get(output.suffix.lower(), "table") if output else "table")
+    sarif = _sarif_settings(fmt, sarif_all, sarif_waived, category, repo_root)
     doc = load_plan(plan)
     if output is not None:
         # Before the gate runs: a bad -o is one line (exit 2), and the gate result never replaces an input.
@@ -43,12 +51,19 @@ def check(ctx: click.Context, plan: Path, scan_path: Path | None, policies: tupl
         click.echo(f"note: {scan_path} is a sample scan ({scan.sample.sampled_records:,} of "
                    f"{scan.sample.population_records:,} records); dataset facts are 95% upper bounds, so "
                    "rules may fire on categories the sample did not see. Scan in full to clear them.", err=True)
-    fmt = fmt or (SUFFIX_FORMATS.get(output.suffix.lower(), "table") if output else "table")
     to_terminal = output is None and sys.stdout.isatty()
     width = ctx.terminal_width or 120
     lines = {".".join(str(p) for p in key): line for key, line in doc.lines.items()}
-    text = render_check(result, fmt, RenderContext(plan_path=str(plan), plan_lines=lines, color=to_terminal,
-                                                   width=max(width, 100)))
+    location = None
+    if fmt == "sarif":
+        from auditor.output.location import locate_plan
+
+        location = locate_plan(plan, repo_root)
+        if location.note:
+            click.echo(f"auditor: warning: {plan}: {location.note}", err=True)
+    text = render_check(result, fmt, RenderContext(
+        plan_path=str(plan), plan_lines=lines, color=to_terminal, width=max(width, 100), plan_location=location,
+        scan_sampled=scan is not None and scan.sample is not None, sarif=sarif))
     if output is not None:
         from auditor.fsutil import atomic_write  # tempfile & co.: only when writing a file
 
@@ -57,3 +72,22 @@ def check(ctx: click.Context, plan: Path, scan_path: Path | None, policies: tupl
     else:
         click.echo(text, nl=False)
     ctx.exit(result.exit_code)
+
+
+def _sarif_settings(fmt: str, sarif_all: bool, sarif_waived: bool, category: str | None,
+                    repo_root: Path | None) -> SarifOptions:
+    """The SARIF options, refused (exit 2, before any work) where they cannot mean anything."""
+    from auditor.errors import InputError
+    from auditor.output import SarifOptions
+
+    given = {"--sarif-all": sarif_all, "--sarif-waived": sarif_waived, "--category": category is not None,
+             "--repo-root": repo_root is not None}
+    stray = [name for name, used in given.items() if used]
+    if fmt != "sarif" and stray:
+        raise InputError(f"{', '.join(stray)} only applies to --format sarif (the output is {fmt})")
+    if category is not None and not category.strip():
+        raise InputError("--category: empty; give a name such as auditor/eu-plan")
+    if repo_root is not None and not repo_root.is_dir():
+        raise InputError(f"--repo-root {repo_root}: is not a folder" if repo_root.exists()
+                         else f"--repo-root {repo_root}: no such folder")
+    return SarifOptions(all_results=sarif_all, waived=sarif_waived, category=category.strip() if category else None)

@@ -1,8 +1,9 @@
-"""Option decorators shared by the commands that run the gate (check, train, audit)."""
+"""Option decorators shared by the commands that run the gate (check, train, audit) and format its result."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -21,4 +22,22 @@ def gate_options(func: F) -> F:
     func = click.option("--policy", "policies", multiple=True, metavar="ID|PATH",
                         help="Bundled policy id, policy file or directory; repeatable. Default: all bundled. "
                              "'bundled' = all bundled; a later file with the same id replaces the earlier.")(func)
+    return func
+
+
+def sarif_options(func: F) -> F:
+    """What a SARIF log holds and where its locations point (``auditor check --format sarif``)."""
+    func = click.option("--repo-root", type=click.Path(path_type=Path), default=None, metavar="DIR",
+                        help="SARIF: locations are relative to DIR (default: the nearest folder above the plan "
+                             "holding .git, i.e. the repository's top level).")(func)
+    func = click.option("--category", default=None, metavar="NAME",
+                        help="SARIF: automationDetails.id, so several plans per commit keep separate alerts "
+                             "in code scanning (default: auditor/ and the plan's repository path).")(func)
+    func = click.option("--sarif-waived", is_flag=True,
+                        help="SARIF: include waived findings as level note with suppressions (left out by "
+                             "default: code scanning does not honour suppressions and would open alerts).")(func)
+    func = click.option("--sarif-all", is_flag=True,
+                        help="SARIF: one result per evaluated rule, passed (kind pass), not applicable and "
+                             "waived too; by default only failures and rule errors, since code scanning "
+                             "opens an alert for every result whatever its kind.")(func)
     return func

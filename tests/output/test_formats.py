@@ -10,7 +10,7 @@ import jsonschema
 from auditor.facts import ScanFacts
 from auditor.findings import GateResult
 from auditor.gate import run_gate
-from auditor.output import FORMATS, RenderContext, render_check
+from auditor.output import FORMATS, RenderContext, SarifOptions, render_check
 from auditor.plan import load_plan
 
 SCHEMA = json.loads((Path(__file__).parent / "sarif_required.schema.json").read_text())
@@ -44,7 +44,8 @@ def test_json_schema_v1_contract(mini_plan: Path, mini_policy: Path, write: Call
 
 def test_sarif_meets_required_structure_and_suppresses_waived(mini_plan: Path, mini_policy: Path,
                                                               write: Callable[[str, str], Path]) -> None:
-    ctx = RenderContext(plan_path="plan.yaml", plan_lines={"assessments.dpia": 7, "legal": 4})
+    ctx = RenderContext(plan_path="plan.yaml", plan_lines={"assessments.dpia": 7, "legal": 4},
+                        sarif=SarifOptions(all_results=True))
     log = json.loads(render_check(result_with_waiver(mini_plan, mini_policy, write), "sarif", ctx))
     jsonschema.validate(log, SCHEMA)
     run = log["runs"][0]
@@ -57,6 +58,7 @@ def test_sarif_meets_required_structure_and_suppresses_waived(mini_plan: Path, m
     assert results["MINI-35-DPIA"]["kind"] == "pass"
     assert results["MINI-35-DPIA"]["locations"][0]["physicalLocation"]["region"]["startLine"] == 7
     waived = results["MINI-30-ROPA"]
+    assert waived["level"] == "note"
     assert waived["suppressions"][0]["kind"] == "external" and "dpo@example.com" in waived["suppressions"][0][
         "justification"]
     for result in run["results"]:
