@@ -17,6 +17,7 @@ from auditor.findings import Finding, severity_rank
 from auditor.report.charts import bar_chart, epsilon_chart
 from auditor.report.evidence import EvidenceBundle
 from auditor.report.guarantee import GuaranteeView, guarantee
+from auditor.report.labels import category_label, policy_label
 from auditor.report.scope import ScopeView, scope
 from auditor.train.evidence import TrainingEvidence
 
@@ -58,6 +59,7 @@ class EntityRow(_Frozen):
 
 class CategoryRow(_Frozen):
     name: str
+    label: str = ""
     records: int
     count: int
     entities: str
@@ -515,7 +517,7 @@ def _split_note(t: TrainingEvidence) -> str:
 def _summary(ev: EvidenceBundle, signing: SigningInfo) -> list[Row]:
     """The cover's key facts: what a reader needs before deciding whether to read further."""
     rows: list[Row] = []
-    applied = [p.id for p in ev.gate.policies if p.applies]
+    applied = [policy_label(p.id, p.title) for p in ev.gate.policies if p.applies]
     rows.append(Row(label="Policies applied", value=", ".join(applied) or "none"))
     if ev.scan is not None:
         s = ev.scan
@@ -586,7 +588,7 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
         Row(label="Tool", value=f"auditor {ev.tool.auditor}, Python {ev.tool.python} ({ev.tool.platform})"),
         Row(label="Libraries", value=", ".join(f"{k} {v}" for k, v in sorted(ev.tool.libraries.items()))),
     ]
-    policies = [Row(label=f"{p.id} {p.version}", value=p.title,
+    policies = [Row(label=f"{policy_label(p.id, p.title)} ({p.id} {p.version})", value=p.title,
                     note=(p.reason or ("applies" if p.applies else "does not apply")) + f"; sha256 {p.sha256}",
                     status="ok" if p.applies else "")
                 for p in ev.gate.policies]
@@ -599,7 +601,7 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
     entities = [EntityRow(name=name, count=s.count, records=s.records, fields=", ".join(s.fields),
                           examples=list(s.examples))
                 for name, s in sorted((ev.scan.entities if ev.scan else {}).items(), key=lambda kv: -kv[1].count)]
-    categories = [CategoryRow(name=name, records=c.records, count=c.count, entities=", ".join(c.entities))
+    categories = [CategoryRow(name=name, label=category_label(name), records=c.records, count=c.count, entities=", ".join(c.entities))
                   for name, c in sorted((ev.scan.categories if ev.scan else {}).items(),
                                         key=lambda kv: -kv[1].records) if c.records > 0]
     ordered = _sorted_findings(ev.gate.findings)
@@ -607,7 +609,8 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
     for p in ev.gate.policies:
         if not p.applies:
             n = sum(1 for f in ordered if f.policy == p.id)
-            inapplicable.append(Row(label=p.id, value=f"{n} rule{'s' if n != 1 else ''} not applicable",
+            inapplicable.append(Row(label=policy_label(p.id, p.title),
+                                    value=f"does not apply: {n} rule{'s' if n != 1 else ''} not evaluated",
                                     note=p.reason))
     verify = []
     if signing.signed:
@@ -644,7 +647,8 @@ def charts(ev: EvidenceBundle) -> dict[str, Any]:
     category = None
     if ev.scan is not None:
         entity = bar_chart([(n, s.count) for n, s in ev.scan.entities.items()], label="Detected entities")
-        category = bar_chart([(n, c.records) for n, c in ev.scan.categories.items() if c.records > 0],
+        category = bar_chart([(category_label(n), c.records) for n, c in ev.scan.categories.items()
+                              if c.records > 0],
                              label="Records per legal category")
     return {"epsilon": epsilon, "entities": entity, "categories": category}
 

@@ -352,3 +352,11 @@ def test_the_numbers_line_up_with_one_evidence_value_each(ev: EvidenceBundle, ki
     assert text.index("Training wall time") > appendix and text.index("Scan throughput") > appendix
     assert "Throughput" not in text[:appendix]
     assert not re.search(r"(>|\| )Wall time( \||</th>)", text[:appendix])
+
+
+@pytest.mark.parametrize("kind", ["html", "md"])
+def test_categories_and_policies_are_named_in_words(ev: EvidenceBundle, kind: str) -> None:
+    text = render_text(kind, ev, SIGNED)  # type: ignore[arg-type]
+    assert "Special categories of personal data (GDPR Art. 9)" in text
+    cover = text[:text.index("Identification", text.index("Contents") if kind == "html" else 0)]
+    assert "GDPR, PIPL" in cover and "gdpr, pipl" not in cover
