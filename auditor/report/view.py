@@ -601,7 +601,8 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
     entities = [EntityRow(name=name, count=s.count, records=s.records, fields=", ".join(s.fields),
                           examples=list(s.examples))
                 for name, s in sorted((ev.scan.entities if ev.scan else {}).items(), key=lambda kv: -kv[1].count)]
-    categories = [CategoryRow(name=name, label=category_label(name), records=c.records, count=c.count, entities=", ".join(c.entities))
+    categories = [CategoryRow(name=name, label=category_label(name), records=c.records, count=c.count,
+                              entities=", ".join(c.entities))
                   for name, c in sorted((ev.scan.categories if ev.scan else {}).items(),
                                         key=lambda kv: -kv[1].records) if c.records > 0]
     ordered = _sorted_findings(ev.gate.findings)
