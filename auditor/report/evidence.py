@@ -46,6 +46,8 @@ class PlanEvidence(_Frozen):
     sha256: str
     text: str
     content: TrainingPlan
+    lines: dict[str, int] = Field(default_factory=dict, description="Plan field (dotted, e.g. "
+                                  "'legal.gdpr.lawful_basis') → its line in the text, for 'plan line' pointers")
 
 
 class WaiversEvidence(_Frozen):
@@ -138,7 +140,8 @@ def build_evidence(doc: PlanDocument, gate: GateResult, *, scan: ScanResult | No
         report_id=report_id or str(uuid.uuid4()),
         created_at=created_at or now_utc(),
         tool=tool_info(),
-        plan=PlanEvidence(file=doc.source.name, sha256=doc.sha256, text=doc.text, content=doc.plan),
+        plan=PlanEvidence(file=doc.source.name, sha256=doc.sha256, text=doc.text, content=doc.plan,
+                          lines={".".join(str(p) for p in key): line for key, line in doc.lines.items()}),
         dataset_sha256=dataset_sha,
         waivers=waiver_evidence,
         scan=scan,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from auditor.findings import Finding, severity_rank
 from auditor.report.charts import bar_chart, epsilon_chart
 from auditor.report.evidence import EvidenceBundle
+from auditor.report.finding_rows import FindingRow, finding_rows
 from auditor.report.guarantee import GuaranteeView, guarantee
 from auditor.report.labels import category_label, policy_label
 from auditor.report.scope import ScopeView, scope
@@ -101,9 +102,9 @@ class ReportView(_Frozen):
     scope: ScopeView
     run_details: list[Row] = Field(default_factory=list, description="Appendix: throughput and timings")
     findings: list[Finding]
-    open_findings: list[Finding] = Field(description="fail, error and waived: shown in full")
-    met: list[Finding]
-    not_applicable: list[Finding] = Field(description="Rules not applicable within policies that apply")
+    open_findings: list[FindingRow] = Field(description="fail, error, needs a scan and waived: shown in full")
+    met: list[FindingRow]
+    not_applicable: list[FindingRow] = Field(description="Rules not applicable within policies that apply")
     inapplicable_policies: list[Row] = Field(description="Policies that do not apply, with their rule count")
     waivers: list[Row]
     necessity: list[Row]
@@ -269,7 +270,7 @@ def _scan_summary(ev: EvidenceBundle) -> list[Row]:
 
 
 def _sorted_findings(findings: list[Finding]) -> list[Finding]:
-    order = {"error": 0, "fail": 1, "waived": 2, "pass": 3, "not_applicable": 4}
+    order = {"error": 0, "fail": 1, "needs_scan": 2, "waived": 3, "pass": 4, "not_applicable": 5}
     return sorted(findings, key=lambda f: (order.get(f.status, 9), -severity_rank(f.severity), f.policy, f.rule))
 
 
@@ -624,9 +625,9 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
         policies=policies, laws=_laws(ev),
         provenance=_provenance(ev), scan_summary=_scan_summary(ev), entities=entities, categories=categories,
         finding_counts=counts, rules_outside=outside, findings=ordered, scope=scope(ev), run_details=_run_details(ev),
-        open_findings=[f for f in ordered if f.status in ("fail", "error", "waived")],
-        met=[f for f in ordered if f.status == "pass"],
-        not_applicable=[f for f in ordered if f.status == "not_applicable" and f.policy in applying],
+        open_findings=finding_rows(ev, [f for f in ordered if f.status in ("fail", "error", "needs_scan", "waived")]),
+        met=finding_rows(ev, [f for f in ordered if f.status == "pass"]),
+        not_applicable=finding_rows(ev, [f for f in ordered if f.status == "not_applicable" and f.policy in applying]),
         inapplicable_policies=inapplicable, waivers=_waivers(ev),
         necessity=_necessity(ev), risks=_risks(ev), measures=_measures(ev), dp=_dp(ev), guarantee=guarantee(ev),
         model_card=_model_card(ev), mapping=list(MAPPING), verify_commands=verify)

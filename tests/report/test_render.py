@@ -15,7 +15,7 @@ from auditor.errors import InputError
 from auditor.report.evidence import EvidenceBundle, evidence_schema, load_evidence, write_evidence
 from auditor.report.render import md_escape, render_all, render_pdf, render_text, safe_url
 from auditor.report.view import SigningInfo
-from tests.report.report_factories import SCRIPT, evidence, scan_result, write_plan
+from tests.report.report_factories import PLAN_YAML, SCRIPT, evidence, scan_result, write_plan
 
 SIGNED = SigningInfo(signed=True, key_fingerprint="SHA256:abcd:ef01", key_id="abcdef01")
 UNSIGNED = SigningInfo(signed=False)
@@ -360,3 +360,24 @@ def test_categories_and_policies_are_named_in_words(ev: EvidenceBundle, kind: st
     assert "Special categories of personal data (GDPR Art. 9)" in text
     cover = text[:text.index("Identification", text.index("Contents") if kind == "html" else 0)]
     assert "GDPR, PIPL" in cover and "gdpr, pipl" not in cover
+
+
+def test_each_finding_reads_as_a_conclusion_with_its_fix_and_plan_line(tmp_path: Path) -> None:
+    from auditor.findings import Finding
+    from auditor.report.finding_rows import finding_row
+
+    ev = evidence(tmp_path, verdict="fail")
+    failing = Finding(policy="gdpr", rule="GDPR-6-1-F-BALANCING-TEST", title="Legitimate interests need a "
+                      "balancing test", status="fail", severity="high", citation="GDPR Art. 6(1)(f)",
+                      url="https://eur-lex.europa.eu/eli/reg/2016/679/oj#art_6", message="No balancing test.",
+                      facts={"facts.records": 3, "plan.legal.gdpr.lawful_basis": "legitimate_interests",
+                             "plan.legal.gdpr.no_such_field": None},
+                      remediation="Record the assessment in legal.gdpr.legitimate_interest_assessment.")
+    row = finding_row(ev, failing, {"gdpr": "EU General Data Protection Regulation"})
+    line = PLAN_YAML.splitlines().index(next(x for x in PLAN_YAML.splitlines() if "lawful_basis" in x)) + 1
+    assert row.plan_line == f"plan.yaml:{line} (legal.gdpr.lawful_basis)"
+    assert row.status_word == "Not met" and row.policy_label == "GDPR" and row.fix.startswith("Record")
+    met = finding_row(ev, failing.model_copy(update={"status": "pass", "facts": {}}), {})
+    assert met.status_word == "Met" and met.fix == "" and met.plan_line == ""
+    text = render_text("md", ev, SIGNED)
+    assert "### Not met · high · GDPR GDPR-44-TRANSFER" in text and "What to do: Record the transfer" in text

@@ -1,0 +1,76 @@
+"""Findings as a lawyer reads them: a conclusion in words, the requirement it answers, the fix, the plan line.
+
+The gate's :class:`Finding` is written for pipelines (status codes, facts by CEL path). In the report each
+becomes a row whose first words are a conclusion ("Met", "Not met"), followed by the rule's own sentence for
+that outcome, what to change, and where in the plan the deciding value sits, so the reader can check it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from auditor.findings import Finding, WaiverRef
+from auditor.report.evidence import EvidenceBundle
+from auditor.report.labels import policy_label
+
+STATUS_WORDS: dict[str, str] = {
+    "pass": "Met", "fail": "Not met", "waived": "Not met — waived", "error": "Could not be evaluated",
+    "not_applicable": "Not applicable", "needs_scan": "Not decided — needs a scan",
+}
+
+
+class FindingRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: str
+    policy_label: str
+    rule: str
+    title: str = Field(description="The requirement, as the rule states it")
+    status: str
+    status_word: str = Field(description="The conclusion's first words: Met, Not met, Not applicable …")
+    severity: str
+    citation: str
+    url: str
+    conclusion: str = Field(description="The rule's sentence for this outcome")
+    message: str = Field(description="The gate's message (kept for templates written against it)")
+    fix: str = ""
+    plan_line: str = Field(default="", description="Where the deciding value is: 'plan.yaml:12 (field)'")
+    facts: dict[str, Any] = Field(default_factory=dict)
+    waiver: WaiverRef | None = None
+
+
+def plan_line(ev: EvidenceBundle, finding: Finding) -> str:
+    """The first plan field among the deciding facts that the plan file has (or its nearest parent)."""
+    lines = ev.plan.lines
+    for path in finding.facts:
+        if not path.startswith("plan."):
+            continue
+        parts = path[5:].split(".")
+        while parts:
+            dotted = ".".join(parts)
+            if dotted in lines:
+                return f"{ev.plan.file}:{lines[dotted]} ({path[5:]})"
+            parts = parts[:-1]
+        return f"{ev.plan.file} (add {path[5:]})"  # the field the rule reads is not in the plan at all
+    return ""
+
+
+def finding_row(ev: EvidenceBundle, finding: Finding, titles: dict[str, str]) -> FindingRow:
+    conclusion = getattr(finding, "conclusion", "") or finding.message
+    if finding.status == "waived" and finding.waiver is not None:
+        conclusion = f"{conclusion} Waived: {finding.waiver.reason} (approved by {finding.waiver.approver}, " \
+                     f"until {finding.waiver.expires})."
+    return FindingRow(
+        policy=finding.policy, policy_label=policy_label(finding.policy, titles.get(finding.policy, "")),
+        rule=finding.rule, title=finding.title, status=finding.status,
+        status_word=STATUS_WORDS.get(finding.status, finding.status), severity=finding.severity,
+        citation=finding.citation, url=finding.url, conclusion=conclusion, message=finding.message,
+        fix=finding.remediation if finding.status in ("fail", "error", "waived", "needs_scan") else "",
+        plan_line=plan_line(ev, finding), facts=dict(finding.facts), waiver=finding.waiver)
+
+
+def finding_rows(ev: EvidenceBundle, findings: list[Finding]) -> list[FindingRow]:
+    titles = {p.id: p.title for p in ev.gate.policies}
+    return [finding_row(ev, f, titles) for f in findings]
