@@ -10,7 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from auditor.privacy.requirements import PrivacyRequirement
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
-Status = Literal["pass", "fail", "waived", "not_applicable", "error"]
+#: ``needs_scan``: the rule reads dataset facts and no scan was given. It is not "not applicable" (nobody
+#: knows yet whether it applies), and it blocks the gate at the rule's severity unless the result was
+#: asked for as a plan-only check (``plan_only``): a gate that has not seen the data cannot vouch for it.
+Status = Literal["pass", "fail", "waived", "not_applicable", "needs_scan", "error"]
 SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
 
 
@@ -67,11 +70,14 @@ class GateResult(_Frozen):
     privacy_requirements: PrivacyRequirement
     privacy_units: int | None = Field(default=None, description="n used to resolve the δ bound, when known")
     scan_used: bool = False
+    plan_only: bool = Field(default=False, description="Rules that need a scan were reported, not blocking")
 
     def blocking(self) -> list[Finding]:
-        """Unwaived failures and errors at or above the threshold: what stops a pipeline."""
+        """Unwaived failures, errors and (unless ``plan_only``) rules still needing a scan, at or above the
+        threshold: what stops a pipeline."""
         limit = severity_rank(self.fail_on)
-        return [f for f in self.findings if f.status in ("fail", "error") and severity_rank(f.severity) >= limit]
+        stopping = ("fail", "error") if self.plan_only else ("fail", "error", "needs_scan")
+        return [f for f in self.findings if f.status in stopping and severity_rank(f.severity) >= limit]
 
     def to_json_v1(self) -> dict[str, Any]:
         """``auditor check --format json``, schema v1 (a contract with pipelines)."""
@@ -85,6 +91,8 @@ class GateResult(_Frozen):
             "verdict": self.verdict,
             "exit_code": self.exit_code,
             "fail_on": self.fail_on,
+            "scan_used": self.scan_used,
+            "plan_only": self.plan_only,
             "policies": [p.model_dump(mode="json") for p in self.policies],
             "findings": [f.model_dump(mode="json") for f in self.findings],
             "privacy_requirements": {

@@ -6,7 +6,8 @@ from auditor.findings import GateResult
 from auditor.output import Formatter, RenderContext
 from auditor.output.order import ordered, summary
 
-ICONS = {"fail": "❌ fail", "error": "⚠️ error", "waived": "🟡 waived", "pass": "✅ pass", "not_applicable": "— n/a"}
+ICONS = {"fail": "❌ fail", "error": "⚠️ error", "needs_scan": "🔍 needs a scan", "waived": "🟡 waived",
+         "pass": "✅ pass", "not_applicable": "— n/a"}
 
 
 def _cell(text: str) -> str:
@@ -23,7 +24,8 @@ class MarkdownFormatter(Formatter):
         lines.append("|---|---|---|---|---|---|")
         for f in ordered(result.findings):
             citation = f"[{_cell(f.citation)}]({f.url})" if f.url else _cell(f.citation)
-            remediation = _cell(f.remediation) if f.status in ("fail", "error", "waived") else ""
+            remediation = _cell(f.remediation) if f.status in ("fail", "error", "waived") else (
+                "Run `auditor scan` and pass --scan." if f.status == "needs_scan" else "")
             lines.append(f"| {ICONS[f.status]} | {f.severity} | `{f.rule}` | {citation} | {_cell(f.message)} "
                          f"| {remediation} |")
         lines += ["", "Policies: " + ", ".join(f"{p.id} {p.version} ({'applies' if p.applies else 'n/a'})"

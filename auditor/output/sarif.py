@@ -12,7 +12,7 @@ from typing import Any
 from auditor import __version__
 from auditor.findings import Finding, GateResult
 from auditor.output import Formatter, RenderContext
-from auditor.output.order import ordered
+from auditor.output.order import ordered, plan_line
 
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
@@ -23,15 +23,9 @@ def _kind_level(finding: Finding) -> tuple[str, str]:
         return "fail", LEVELS[finding.severity]
     if finding.status == "pass":
         return "pass", "none"
+    if finding.status == "needs_scan":
+        return "open", "none"  # SARIF's "cannot tell without more information"; a non-fail kind has level none
     return "notApplicable", "none"
-
-
-def _plan_line(finding: Finding, ctx: RenderContext) -> int:
-    if ctx.plan_lines:
-        for path in finding.facts:
-            if path.startswith("plan.") and path[5:] in ctx.plan_lines:
-                return ctx.plan_lines[path[5:]]
-    return 1
 
 
 class SarifFormatter(Formatter):
@@ -70,7 +64,7 @@ class SarifFormatter(Formatter):
                 "message": {"text": f.message},
                 "locations": [{"physicalLocation": {
                     "artifactLocation": {"uri": ctx.plan_path},
-                    "region": {"startLine": _plan_line(f, ctx)}}}],
+                    "region": {"startLine": plan_line(f, ctx.plan_lines) or 1}}}],
                 "properties": {"status": f.status, "severity": f.severity, "policy": f.policy,
                                "citation": f.citation, "facts": f.facts},
             }

@@ -563,7 +563,7 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
         policies=policies, laws=_laws(ev),
         provenance=_provenance(ev), scan_summary=_scan_summary(ev), entities=entities, categories=categories,
         finding_counts=counts, findings=ordered,
-        open_findings=[f for f in ordered if f.status in ("fail", "error", "waived")],
+        open_findings=[f for f in ordered if f.status in ("fail", "error", "needs_scan", "waived")],
         met=[f for f in ordered if f.status == "pass"],
         not_applicable=[f for f in ordered if f.status == "not_applicable" and f.policy in applying],
         inapplicable_policies=inapplicable, waivers=_waivers(ev),
