@@ -52,11 +52,9 @@ def check(ctx: click.Context, plan: Path, scan_path: Path | None, plan_only: boo
     scan = read_scan(scan_path) if scan_path else None
     result = run_gate(doc, scan, policies, Path(waivers) if waivers else None, fail_on, scan_source=scan_path,
                       plan_only=plan_only)
-    if scan is None and not doc.dataset_path.exists():  # after the gate: a bad input stays one line
-        line = doc.line_of("dataset.path")
-        click.echo(f"auditor: warning: {plan}{f':{line}' if line else ''}: dataset.path: {doc.dataset_path} "
-                   "not found; this gate cannot see the data, and `auditor scan --plan` will fail until it "
-                   "is there", err=True)
+    problem = doc.dataset_problem() if scan is None else None
+    if problem is not None:  # after the gate, so that a bad input stays one line
+        click.echo(f"auditor: warning: {problem}; this gate has not seen the data", err=True)
     if scan is not None and scan.sample is not None:
         click.echo(f"note: {scan_path} is a sample scan ({scan.sample.sampled_records:,} of "
                    f"{scan.sample.population_records:,} records); dataset facts are 95% upper bounds, so "

@@ -34,6 +34,7 @@ def train(plan: Path, scan_path: Path | None, out_dir: Path, resume: bool, ledge
     from auditor.train.api import run_training
 
     doc = load_plan(plan)
+    doc.require_dataset()  # training reads it, with or without --scan: a missing one is exit 2 now
     if scan_path is not None:
         scan = load_scan(scan_path)
     else:

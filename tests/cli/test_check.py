@@ -243,7 +243,7 @@ def test_check_without_scan_warns_when_the_plans_dataset_is_missing(runner: CliR
     assert missing.exit_code == 0, missing.output
     warning = [line for line in missing.stderr.splitlines() if "dataset.path" in line]
     assert warning == [f"auditor: warning: {mini_plan}:9: dataset.path: {mini_plan.parent / 'data.jsonl'} not "
-                       "found; this gate cannot see the data, and `auditor scan --plan` will fail until it is there"]
+                       "found (dataset.path is relative to the plan's folder); this gate has not seen the data"]
     (mini_plan.parent / "data.jsonl").write_text('{"text": "hello"}\n')
     present = runner.invoke(cli, args)
     assert present.exit_code == 0 and "dataset.path" not in present.stderr, present.output
