@@ -292,7 +292,7 @@ def load_plan(path: Path | str) -> PlanDocument:
     try:
         plan = TrainingPlan.model_validate(loaded.data)
     except ValidationError as exc:
-        raise PlanError(describe_validation_error(exc, path, loaded)) from None
+        raise PlanError(describe_validation_error(exc, path, loaded, model=TrainingPlan)) from None
     text = loaded.raw.decode("utf-8-sig")
     return PlanDocument(plan=plan, source=path, sha256=hashlib.sha256(loaded.raw).hexdigest(), text=text,
                         lines=loaded.lines)
