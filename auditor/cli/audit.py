@@ -9,7 +9,7 @@ import click
 from auditor.cli.options import gate_options
 
 
-@click.command("audit")
+@click.command("audit", short_help="Scan, gate, train, report and sign: the whole audit in one go.")
 @click.argument("plan", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("audit-out"), show_default=True,
               help="Folder for everything the audit writes.")

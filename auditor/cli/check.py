@@ -12,7 +12,7 @@ from auditor.cli.options import gate_options
 SUFFIX_FORMATS = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".md": "markdown", ".txt": "table"}
 
 
-@click.command("check", short_help="The pre-training gate: evaluate a plan (and its scan) against the policies.")
+@click.command("check", short_help="The pre-training gate: a plan and its scan against the policies.")
 @click.argument("plan", type=click.Path(path_type=Path))
 @click.option("--scan", "scan_path", type=click.Path(path_type=Path), default=None,
               help="scan.json from `auditor scan`. Without it, rules that read dataset facts say 'needs a "

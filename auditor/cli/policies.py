@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 
-@click.group("policies")
+@click.group("policies", short_help="List, show and test policy files.")
 def policies() -> None:
     """List, show and test policy files."""
 
 
-@policies.command("list")
+@policies.command("list", short_help="List policies: version, rule count and source.")
 @click.option("--policy", "refs", multiple=True, metavar="ID|PATH", help="Policies to list (default: bundled).")
 def list_cmd(refs: tuple[str, ...]) -> None:
     """List policies with their version, rule count and source."""
@@ -30,7 +30,7 @@ def list_cmd(refs: tuple[str, ...]) -> None:
     Console(highlight=False).print(table)
 
 
-@policies.command("show")
+@policies.command("show", short_help="Show a policy's rules, conditions and DP requirements.")
 @click.argument("ref", metavar="ID|PATH")
 def show(ref: str) -> None:
     """Show a policy's rules: ID, severity, citation, conditions, and its DP requirements."""
@@ -60,7 +60,7 @@ def show(ref: str) -> None:
         console.print(f"Privacy {block.id} ({block.citation.ref}) when {block.when or 'always'}: {bounds}")
 
 
-@policies.command("test")
+@policies.command("test", short_help="Run policy test cases; exit 1 on any mismatch.")
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 @click.option("--require-coverage/--no-require-coverage", default=None,
               help="Fail when a rule lacks a passing or a failing case (default: on for the bundled tests).")

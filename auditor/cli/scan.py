@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 
-@click.command("scan")
+@click.command("scan", short_help="Scan a dataset for personal data, offline, into scan.json.")
 @click.argument("dataset", type=click.Path(path_type=Path), required=False)
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
               help="Take the dataset, format, text fields and user id field from a training plan.")

@@ -9,7 +9,7 @@ import click
 from auditor.cli.options import gate_options
 
 
-@click.command("train")
+@click.command("train", short_help="Gate a plan, then fine-tune under the policies' DP settings.")
 @click.argument("plan", type=click.Path(path_type=Path))
 @click.option("--scan", "scan_path", type=click.Path(path_type=Path), default=None,
               help="scan.json from `auditor scan`; without it the plan's dataset is scanned first.")
