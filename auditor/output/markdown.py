@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from auditor.findings import GateResult
+from auditor.mdtext import md_text as _cell
 from auditor.output import Formatter, RenderContext
 from auditor.output.order import ordered, summary
 
 ICONS = {"fail": "❌ fail", "error": "⚠️ error", "needs_scan": "🔍 needs a scan", "waived": "🟡 waived",
          "pass": "✅ pass", "not_applicable": "— n/a"}
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class MarkdownFormatter(Formatter):

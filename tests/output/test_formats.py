@@ -130,3 +130,10 @@ def test_table_shows_remediation_and_deciding_plan_line_at_80_columns(mini_plan:
     sarif = json.loads(render_check(result, "sarif", RenderContext(plan_path="plan.yaml", plan_lines=lines)))
     ropa = next(r for r in sarif["runs"][0]["results"] if r["ruleId"] == "MINI-30-ROPA")
     assert ropa["locations"][0]["physicalLocation"]["region"]["startLine"] == 6  # the same line as the table
+
+
+def test_markdown_summary_keeps_conditions_readable(mini_plan: Path, mini_policy: Path) -> None:
+    clean = ScanFacts(records=500, records_with_personal_data=50)
+    md = render_check(run_gate(load_plan(mini_plan), clean, [str(mini_policy)]), "markdown")
+    assert "condition 'facts.categories.gdpr\\_special > 0' is false" in md
+    assert "&gt;" not in md and "&lt;" not in md
