@@ -207,6 +207,10 @@ def test_example_plan_passes_every_bundled_rule_with_its_scan(runner: CliRunner,
     assert with_scan.exit_code == 0, with_scan.output
     statuses = _statuses(with_scan.stdout)
     assert set(statuses.values()) <= {"pass", "not_applicable"}
+    from tests.output.test_schemas import validate  # a real scan and a real gate, against the shipped schemas
+
+    validate("scan", json.loads(scan.read_text()))
+    validate("check", json.loads(with_scan.stdout))
     requirement = json.loads(with_scan.stdout)["privacy_requirements"]
     assert requirement["privacy_units"] == 2400 and requirement["max_delta"] == 1e-5   # min(1e-5, 1/24000)
     assert requirement["min_units"] == 100
