@@ -10,7 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from auditor.privacy.requirements import PrivacyRequirement
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
-Status = Literal["pass", "fail", "waived", "not_applicable", "error"]
+#: ``needs_scan``: the rule reads dataset facts and no scan was given. It is not "not applicable" (nobody
+#: knows yet whether it applies), and it blocks the gate at the rule's severity unless the result was
+#: asked for as a plan-only check (``plan_only``): a gate that has not seen the data cannot vouch for it.
+Status = Literal["pass", "fail", "waived", "not_applicable", "needs_scan", "error"]
 SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
 
 
@@ -68,34 +71,56 @@ class GateResult(_Frozen):
     privacy_requirements: PrivacyRequirement
     privacy_units: int | None = Field(default=None, description="n used to resolve the δ bound, when known")
     scan_used: bool = False
+    plan_only: bool = Field(default=False, description="Rules that need a scan were reported, not blocking")
 
     def blocking(self) -> list[Finding]:
-        """Unwaived failures and errors at or above the threshold: what stops a pipeline."""
+        """Unwaived failures, errors and (unless ``plan_only``) rules still needing a scan, at or above the
+        threshold: what stops a pipeline."""
         limit = severity_rank(self.fail_on)
-        return [f for f in self.findings if f.status in ("fail", "error") and severity_rank(f.severity) >= limit]
+        stopping = ("fail", "error") if self.plan_only else ("fail", "error", "needs_scan")
+        return [f for f in self.findings if f.status in stopping and severity_rank(f.severity) >= limit]
 
     def to_json_v1(self) -> dict[str, Any]:
-        """``auditor check --format json``, schema v1 (a contract with pipelines)."""
+        """``auditor check --format json``, schema v1 (a contract with pipelines): :class:`CheckReport`."""
         req = self.privacy_requirements
         n = self.privacy_units
         bound_by = dict(req.bound_by)
         origin = req.delta_origin(n) if n else None
         if origin:  # with n known, name the rule whose bound binds at this n
             bound_by["max_delta"] = origin
-        return {
-            "verdict": self.verdict,
-            "exit_code": self.exit_code,
-            "fail_on": self.fail_on,
-            "policies": [p.model_dump(mode="json") for p in self.policies],
-            "findings": [f.model_dump(mode="json") for f in self.findings],
-            "privacy_requirements": {
-                "dp_required": req.dp_required,
-                "max_epsilon": req.max_epsilon,
-                "max_delta": req.delta_shown(n),
-                "min_units": req.min_units,
-                "max_grad_norm": req.max_grad_norm,
-                "sampling": req.sampling,
-                "privacy_units": n,
-                "bound_by": bound_by,
-            },
-        }
+        report = CheckReport(
+            verdict=self.verdict, exit_code=self.exit_code, fail_on=self.fail_on, scan_used=self.scan_used,
+            plan_only=self.plan_only, policies=self.policies, findings=self.findings,
+            privacy_requirements=CheckPrivacy(
+                dp_required=req.dp_required, max_epsilon=req.max_epsilon, max_delta=req.delta_shown(n),
+                min_units=req.min_units, max_grad_norm=req.max_grad_norm, sampling=req.sampling,
+                privacy_units=n, bound_by=bound_by))
+        return report.model_dump(mode="json")
+
+
+class CheckPrivacy(_Frozen):
+    """The merged DP requirement as the gate states it, δ resolved for the known n."""
+
+    dp_required: bool
+    max_epsilon: float | None
+    max_delta: float | str | None = Field(description="A number, or an expression over n while n is unknown")
+    min_units: int | None
+    max_grad_norm: float | None
+    sampling: Literal["poisson"] | None
+    privacy_units: int | None = Field(description="n, the privacy units the scan counted; null without a scan")
+    bound_by: dict[str, str] = Field(description="Requirement field -> policy/RULE that set it")
+
+
+class CheckReport(_Frozen):
+    """``auditor check --format json`` (and ``check.json`` of an audit), schema v1. Readers must accept
+    fields and status values added later within v1; ``schema_version`` changes when one changes meaning."""
+
+    schema_version: Literal[1] = 1
+    verdict: Literal["pass", "fail"]
+    exit_code: int
+    fail_on: str
+    scan_used: bool
+    plan_only: bool
+    policies: list[PolicyRef]
+    findings: list[Finding]
+    privacy_requirements: CheckPrivacy

@@ -259,6 +259,29 @@ class PlanDocument:
         path = Path(self.plan.dataset.path).expanduser()
         return path if path.is_absolute() else (self.source.parent / path)
 
+    def dataset_problem(self) -> str | None:
+        """Why the plan's dataset cannot be read, as ``plan.yaml:LINE: dataset.path: ...``; ``None`` if it is
+        a file. Users fix the plan, not the reader, so the message names the plan field, not only a path."""
+        path = self.dataset_path
+        if path.is_file():
+            return None
+        if not path.exists():
+            problem = "not found" + ("" if Path(self.plan.dataset.path).is_absolute() else
+                                     " (dataset.path is relative to the plan's folder)")
+        elif path.is_dir():
+            problem = "is a folder, not a dataset file"
+        else:
+            problem = "is not a regular file (a pipe or device); save the dataset to a file"
+        line = self.line_of("dataset.path")
+        return f"{self.source}{f':{line}' if line else ''}: dataset.path: {path} {problem}"
+
+    def require_dataset(self) -> Path:
+        """The dataset file, or a :class:`PlanError` naming the plan file, line and field."""
+        problem = self.dataset_problem()
+        if problem is not None:
+            raise PlanError(problem)
+        return self.dataset_path
+
 
 def load_plan(path: Path | str) -> PlanDocument:
     """Load and validate a plan; every failure is one :class:`PlanError` line naming file, field and line."""
@@ -269,7 +292,7 @@ def load_plan(path: Path | str) -> PlanDocument:
     try:
         plan = TrainingPlan.model_validate(loaded.data)
     except ValidationError as exc:
-        raise PlanError(describe_validation_error(exc, path, loaded)) from None
+        raise PlanError(describe_validation_error(exc, path, loaded, model=TrainingPlan)) from None
     text = loaded.raw.decode("utf-8-sig")
     return PlanDocument(plan=plan, source=path, sha256=hashlib.sha256(loaded.raw).hexdigest(), text=text,
                         lines=loaded.lines)

@@ -7,14 +7,16 @@ errors are rewritten into one line using it.
 
 from __future__ import annotations
 
+import difflib
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from auditor.errors import InputError
 
@@ -234,10 +236,41 @@ def _is_loc_tag(part: str | int) -> bool:
     return isinstance(part, str) and (part in _LOC_TAGS or "[" in part or part.startswith("function-"))
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold: ``X``, ``X | None``, ``list[X]``, ``Annotated[X, ...]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in typing.get_args(annotation) for model in _models_in(arg)]
+
+
+def field_names_at(model: type[BaseModel], loc: PathKey) -> list[str]:
+    """The field names allowed beside the last part of ``loc`` (list indexes are stepped over); empty when
+    the path leaves the models (a free-form mapping)."""
+    current = [model]
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        current = [inner for m in current if part in m.model_fields
+                   for inner in _models_in(m.model_fields[part].annotation)]
+    return sorted({name for m in current for name in m.model_fields})
+
+
+def _unknown_field(loc: PathKey, model: type[BaseModel] | None) -> str:
+    if model is not None and loc and isinstance(loc[-1], str):
+        close = difflib.get_close_matches(loc[-1], field_names_at(model, loc), n=1, cutoff=0.6)
+        if close:
+            return f"unknown field; did you mean '{close[0]}'?"
+    return "unknown field (check the spelling)"
+
+
 def describe_validation_error(
-    exc: ValidationError, source: Path, lines: Mapping[PathKey, int] | LoadedYaml | None = None, prefix: str = ""
+    exc: ValidationError, source: Path, lines: Mapping[PathKey, int] | LoadedYaml | None = None, prefix: str = "",
+    model: type[BaseModel] | None = None,
 ) -> str:
-    """One line for the first error (plus how many more): ``file:line: field.path: what is wrong``."""
+    """One line for the first error (plus how many more): ``file:line: field.path: what is wrong``.
+
+    With the ``model`` that was validated, a misspelt field name gets the closest allowed name at its level.
+    """
     errors = exc.errors(include_url=False, include_input=False)
     known = lines.lines if isinstance(lines, LoadedYaml) else lines
 
@@ -261,7 +294,7 @@ def describe_validation_error(
     where = f"{source}:{line}" if line else f"{source}"
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
-        msg = "unknown field (check the spelling)"
+        msg = _unknown_field(loc, model)
     elif first["type"] == "invalid_key" or "[key]" in first["loc"]:
         msg = "mapping keys must be text (quote the key)"
     elif first["type"] in _DATE_ERRORS:

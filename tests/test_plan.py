@@ -154,3 +154,27 @@ def test_bare_section_heading_is_an_empty_section(write: Callable[[str, str], Pa
     with pytest.raises(PlanError) as info:
         load_plan(path)
     assert str(info.value) == f"{path}:3: dataset.path: Field required"
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "expected"),
+    [
+        ("purpose: testing", "purpse: testing", "p.yaml:3: purpse: unknown field; did you mean 'purpose'?"),
+        ("  regions: [EU]", "  regoins: [EU]",
+         "p.yaml:5: data_subjects.regoins: unknown field; did you mean 'regions'?"),
+        ("  dpia: DPIA-1", "  dpai: DPIA-1", "p.yaml:7: assessments.dpai: unknown field; did you mean 'dpia'?"),
+        ("  path: data.jsonl", "  path: data.jsonl\n  txt_fields: [a]",
+         "p.yaml:10: dataset.txt_fields: unknown field; did you mean 'text_fields'?"),
+        ("purpose: testing", "purpose: testing\nlegal:\n  gdpr:\n    lawfull_basis: consent",
+         "p.yaml:6: legal.gdpr.lawfull_basis: unknown field; did you mean 'lawful_basis'?"),
+        # nothing close at that level: no guess, and a name from another level is not offered
+        ("  regions: [EU]", "  regions: [EU]\n  lawful_basis: consent",
+         "p.yaml:6: data_subjects.lawful_basis: unknown field (check the spelling)"),
+    ],
+)
+def test_misspelt_field_suggests_the_closest_allowed_name_at_its_level(write: Callable[[str, str], Path],
+                                                                      replace: str, by: str, expected: str) -> None:
+    with pytest.raises(PlanError) as info:
+        load_plan(write("p.yaml", MINI_PLAN.replace(replace, by)))
+    message = str(info.value.message)
+    assert message.endswith(expected) and "\n" not in message, message

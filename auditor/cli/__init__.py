@@ -30,13 +30,14 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "keygen": ("auditor.cli.report", "keygen"),
     "audit": ("auditor.cli.audit", "audit"),
     "policies": ("auditor.cli.policies", "policies"),
+    "schema": ("auditor.cli.schema", "schema"),
 }
 
 #: Commands that read a few files, write at most one (atomically, closed before they return) and start no
 #: thread or process. For these :func:`main` runs without the cyclic garbage collector and ends the process
 #: without interpreter teardown: on a 2-core CI runner those two cost ~30 ms and ~120 ms of a ~600 ms gate,
 #: for objects that all live until exit anyway.
-_SHORT_LIVED = frozenset({"check", "policies", "verify", "keygen"})
+_SHORT_LIVED = frozenset({"check", "policies", "verify", "keygen", "schema"})
 
 
 class AuditorGroup(click.Group):

@@ -9,7 +9,7 @@ import click
 from auditor.cli.options import gate_options
 
 
-@click.command("audit")
+@click.command("audit", short_help="Scan, gate, train, report and sign: the whole audit in one go.")
 @click.argument("plan", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("audit-out"), show_default=True,
               help="Folder for everything the audit writes.")
@@ -31,8 +31,11 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
           policies: tuple[str, ...], waivers: str | None, fail_on: str, formats: str, templates: Path | None,
           quiet: bool, force: bool) -> None:
     """Audit PLAN end to end and write a signed HTML/Markdown/PDF report into OUT."""
+    from auditor.plan import load_plan
     from auditor.report.audit import run_audit
     from auditor.report.render import parse_formats
+
+    load_plan(plan).require_dataset()  # before anything: a missing file names the plan's dataset.path and line
 
     def say(line: str) -> None:
         if not quiet:

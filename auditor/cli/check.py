@@ -16,10 +16,14 @@ if TYPE_CHECKING:
 SUFFIX_FORMATS = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".md": "markdown", ".txt": "table"}
 
 
-@click.command("check")
+@click.command("check", short_help="The pre-training gate: a plan and its scan against the policies.")
 @click.argument("plan", type=click.Path(path_type=Path))
 @click.option("--scan", "scan_path", type=click.Path(path_type=Path), default=None,
-              help="scan.json from `auditor scan`; without it, dataset rules report 'needs a scan'.")
+              help="scan.json from `auditor scan`. Without it, rules that read dataset facts say 'needs a "
+                   "scan' and fail the gate at their severity (see --plan-only).")
+@click.option("--plan-only", is_flag=True,
+              help="Lint the plan alone, before the data exists: rules that need a scan are listed as 'needs "
+                   "a scan' but do not fail the gate. Not a pre-training gate.")
 @gate_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "sarif", "junit", "markdown"]), default=None,
               help="Output format (default: from -o's suffix, else table).")
@@ -27,10 +31,16 @@ SUFFIX_FORMATS = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".md": "m
               help="Write to FILE (atomically) instead of standard output.")
 @sarif_options
 @click.pass_context
-def check(ctx: click.Context, plan: Path, scan_path: Path | None, policies: tuple[str, ...],
+def check(ctx: click.Context, plan: Path, scan_path: Path | None, plan_only: bool, policies: tuple[str, ...],
           waivers: str | None, fail_on: str, fmt: str | None, output: Path | None, sarif_all: bool,
           sarif_waived: bool, category: str | None, repo_root: Path | None) -> None:
-    """Evaluate PLAN (and a saved scan) against the policies; exit 1 on blocking findings."""
+    """Evaluate PLAN (and a saved scan) against the policies; exit 1 on blocking findings.
+
+    Blocking: an unwaived failure or rule error at or above --fail-on, and, without --scan, a rule at or
+    above --fail-on that needs dataset facts ("needs a scan"): a gate that has not seen the data does not
+    pass it. --plan-only reports those rules without blocking, to lint a plan before its data exists.
+    """
+    from auditor.errors import InputError
     from auditor.gate import run_gate
     from auditor.output import RenderContext, render_check
     from auditor.plan import load_plan
@@ -39,6 +49,8 @@ def check(ctx: click.Context, plan: Path, scan_path: Path | None, policies: tupl
     fmt = fmt or (SUFFIX_FORMATS.get(output.suffix.lower(), "table") if output else "table")
     sarif = _sarif_settings(fmt, sarif_all, sarif_waived, category, repo_root)
     doc = load_plan(plan)
+    if plan_only and scan_path is not None:
+        raise InputError("--plan-only checks the plan without its data; drop it, or drop --scan")
     if output is not None:
         # Before the gate runs: a bad -o is one line (exit 2), and the gate result never replaces an input.
         from auditor.fsutil import ensure_writable  # tempfile & co.: only when writing a file
@@ -46,13 +58,16 @@ def check(ctx: click.Context, plan: Path, scan_path: Path | None, policies: tupl
         inputs = [plan, doc.dataset_path, *([scan_path] if scan_path else []), *([Path(waivers)] if waivers else [])]
         ensure_writable(output, "gate result", protect=inputs)
     scan = read_scan(scan_path) if scan_path else None
-    result = run_gate(doc, scan, policies, Path(waivers) if waivers else None, fail_on, scan_source=scan_path)
+    result = run_gate(doc, scan, policies, Path(waivers) if waivers else None, fail_on, scan_source=scan_path,
+                      plan_only=plan_only)
+    problem = doc.dataset_problem() if scan is None else None
+    if problem is not None:  # after the gate, so that a bad input stays one line
+        click.echo(f"auditor: warning: {problem}; this gate has not seen the data", err=True)
     if scan is not None and scan.sample is not None:
         click.echo(f"note: {scan_path} is a sample scan ({scan.sample.sampled_records:,} of "
                    f"{scan.sample.population_records:,} records); dataset facts are 95% upper bounds, so "
                    "rules may fire on categories the sample did not see. Scan in full to clear them.", err=True)
     to_terminal = output is None and sys.stdout.isatty()
-    width = ctx.terminal_width or 120
     lines = {".".join(str(p) for p in key): line for key, line in doc.lines.items()}
     location = None
     if fmt == "sarif":
@@ -62,7 +77,7 @@ def check(ctx: click.Context, plan: Path, scan_path: Path | None, policies: tupl
         if location.note:
             click.echo(f"auditor: warning: {plan}: {location.note}", err=True)
     text = render_check(result, fmt, RenderContext(
-        plan_path=str(plan), plan_lines=lines, color=to_terminal, width=max(width, 100), plan_location=location,
+        plan_path=str(plan), plan_lines=lines, color=to_terminal, width=_width(ctx), plan_location=location,
         scan_sampled=scan is not None and scan.sample is not None, sarif=sarif))
     if output is not None:
         from auditor.fsutil import atomic_write  # tempfile & co.: only when writing a file
@@ -91,3 +106,10 @@ def _sarif_settings(fmt: str, sarif_all: bool, sarif_waived: bool, category: str
         raise InputError(f"--repo-root {repo_root}: is not a folder" if repo_root.exists()
                          else f"--repo-root {repo_root}: no such folder")
     return SarifOptions(all_results=sarif_all, waived=sarif_waived, category=category.strip() if category else None)
+
+
+def _width(ctx: click.Context) -> int:
+    """The terminal's width (``COLUMNS`` too), 100 for a pipe or file; never narrower than 60 columns."""
+    import shutil
+
+    return max(60, ctx.terminal_width or shutil.get_terminal_size((100, 24)).columns)

@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 
-@click.group("policies")
+@click.group("policies", short_help="List, show and test policy files.")
 def policies() -> None:
     """List, show and test policy files."""
 
 
-@policies.command("list")
+@policies.command("list", short_help="List policies: version, rule count and source.")
 @click.option("--policy", "refs", multiple=True, metavar="ID|PATH", help="Policies to list (default: bundled).")
 def list_cmd(refs: tuple[str, ...]) -> None:
     """List policies with their version, rule count and source."""
@@ -30,37 +30,25 @@ def list_cmd(refs: tuple[str, ...]) -> None:
     Console(highlight=False).print(table)
 
 
-@policies.command("show")
+@policies.command("show", short_help="Show a policy's rules, conditions and DP requirements.")
 @click.argument("ref", metavar="ID|PATH")
-def show(ref: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
+              show_default=True, help="text wraps at the terminal's width; markdown for docs and reviews; json "
+                                      "for programs.")
+@click.pass_context
+def show(ctx: click.Context, ref: str, fmt: str) -> None:
     """Show a policy's rules: ID, severity, citation, conditions, and its DP requirements."""
-    from rich.console import Console
-    from rich.table import Table
+    import shutil
 
     from auditor.policy.load import resolve_policies
+    from auditor.policy.show import RENDERERS
 
     policy = resolve_policies([ref])[0]
-    console = Console(highlight=False)
-    spec = policy.spec
-    console.print(f"[bold]{spec.id}[/bold] — {spec.title} (version {spec.version})")
-    if spec.url:
-        console.print(spec.url)
-    if spec.description:
-        console.print(spec.description.strip())
-    console.print(f"Applies when: {spec.applies_when or 'always'}   sha256: {policy.sha256[:16]}…")
-    table = Table(header_style="bold", show_lines=True)
-    for column in ("Rule", "Severity", "Citation", "When", "Require"):
-        table.add_column(column)
-    for rule in spec.rules:
-        table.add_row(f"{rule.id}\n{rule.title}", rule.severity, rule.citation.ref, rule.when or "always",
-                      rule.require)
-    console.print(table)
-    for block in spec.privacy:
-        bounds = ", ".join(f"{k}={v}" for k, v in block.require.model_dump(exclude_none=True).items())
-        console.print(f"Privacy {block.id} ({block.citation.ref}) when {block.when or 'always'}: {bounds}")
+    width = max(60, ctx.terminal_width or shutil.get_terminal_size((100, 24)).columns)
+    click.echo(RENDERERS[fmt](policy, width), nl=False)
 
 
-@policies.command("test")
+@policies.command("test", short_help="Run policy test cases; exit 1 on any mismatch.")
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 @click.option("--require-coverage/--no-require-coverage", default=None,
               help="Fail when a rule lacks a passing or a failing case (default: on for the bundled tests).")

@@ -23,7 +23,7 @@ def echo_written(out_dir: Path, files: list[str], envelope: str | None, fingerpr
                     "Pass --key (make one with 'auditor keygen').", err=True, fg="red", bold=True)
 
 
-@click.command("report")
+@click.command("report", short_help="Re-render and re-sign a report from a saved evidence.json.")
 @click.argument("evidence_dir", required=False, type=click.Path(path_type=Path))
 @click.option("--key", type=click.Path(path_type=Path), help="Ed25519 private key (PEM) to sign with.")
 @click.option("--format", "formats", default="html,md,pdf", show_default=True,
@@ -79,7 +79,7 @@ def _default_key(key: Path | None, source_dir: Path, target: Path) -> Path | Non
     return None
 
 
-@click.command("verify")
+@click.command("verify", short_help="Check a signed report: signer, signature, file digests.")
 @click.argument("envelope", type=click.Path(path_type=Path))
 @click.option("--key", type=click.Path(path_type=Path),
               help="The signer's public key (PEM), as the signer publishes it. Without it, keys/auditor.pub "
@@ -120,7 +120,7 @@ def verify(envelope: Path, key: Path | None, fingerprints: tuple[str, ...], trus
         raise VerificationFailed(f"{envelope}: verification FAILED: {first}{more}")
 
 
-@click.command("keygen")
+@click.command("keygen", short_help="Make an Ed25519 signing key pair; never overwrites one.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True,
               help="Folder for auditor.key (private, mode 0600) and auditor.pub.")
 def keygen(out_dir: Path) -> None:

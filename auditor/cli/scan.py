@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 
-@click.command("scan")
+@click.command("scan", short_help="Scan a dataset for personal data, offline, into scan.json.")
 @click.argument("dataset", type=click.Path(path_type=Path), required=False)
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=None,
               help="Take the dataset, format, text fields and user id field from a training plan.")
@@ -38,7 +38,7 @@ def scan(dataset: Path | None, plan_path: Path | None, text_fields: tuple[str, .
 
         doc = load_plan(plan_path)
         spec = doc.plan.dataset
-        dataset = dataset or doc.dataset_path
+        dataset = dataset or doc.require_dataset()  # a missing file names the plan's dataset.path and line
         fmt = fmt or spec.format
         text_fields = text_fields or tuple(spec.text_fields)
         user_id_field = user_id_field or spec.user_id_field

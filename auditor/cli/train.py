@@ -9,7 +9,7 @@ import click
 from auditor.cli.options import gate_options
 
 
-@click.command("train")
+@click.command("train", short_help="Gate a plan, then fine-tune under the policies' DP settings.")
 @click.argument("plan", type=click.Path(path_type=Path))
 @click.option("--scan", "scan_path", type=click.Path(path_type=Path), default=None,
               help="scan.json from `auditor scan`; without it the plan's dataset is scanned first.")
@@ -34,6 +34,7 @@ def train(plan: Path, scan_path: Path | None, out_dir: Path, resume: bool, ledge
     from auditor.train.api import run_training
 
     doc = load_plan(plan)
+    doc.require_dataset()  # training reads it, with or without --scan: a missing one is exit 2 now
     if scan_path is not None:
         scan = load_scan(scan_path)
     else:

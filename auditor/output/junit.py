@@ -17,18 +17,32 @@ class JUnitFormatter(Formatter):
         by_policy: dict[str, list[Finding]] = defaultdict(list)
         for f in result.findings:
             by_policy[f.policy].append(f)
+        # A rule that needs a scan is a failure where it blocks the gate (the dashboard agrees with the exit
+        # code) and a skip, marked "needs a scan", where it does not (--plan-only, or below --fail-on).
+        blocking = {(f.policy, f.rule) for f in result.blocking() if f.status == "needs_scan"}
+
+        def failed(f: Finding) -> bool:
+            return f.status == "fail" or (f.policy, f.rule) in blocking
+
         root = ET.Element("testsuites", name="auditor check", tests=str(len(result.findings)),
-                          failures=str(sum(f.status == "fail" for f in result.findings)),
+                          failures=str(sum(failed(f) for f in result.findings)),
                           errors=str(sum(f.status == "error" for f in result.findings)))
         for policy, findings in by_policy.items():
             suite = ET.SubElement(root, "testsuite", name=policy, tests=str(len(findings)),
-                                  failures=str(sum(f.status == "fail" for f in findings)),
+                                  failures=str(sum(failed(f) for f in findings)),
                                   errors=str(sum(f.status == "error" for f in findings)),
-                                  skipped=str(sum(f.status in ("waived", "not_applicable") for f in findings)))
+                                  skipped=str(sum(f.status in ("waived", "not_applicable", "needs_scan")
+                                                  and not failed(f) for f in findings)))
             for f in findings:
                 case = ET.SubElement(suite, "testcase", classname=f"auditor.{policy}", name=f"{f.rule}: {f.title}")
                 detail = f"{f.citation} ({f.url})\n{f.message}\nRemediation: {f.remediation}"
-                if f.status == "fail":
+                if f.status == "needs_scan":
+                    if failed(f):
+                        ET.SubElement(case, "failure", message=f"[{f.severity}] needs a scan: {f.message}",
+                                      type="needs-scan").text = detail
+                    else:
+                        ET.SubElement(case, "skipped", message=f"needs a scan: {f.message}")
+                elif f.status == "fail":
                     ET.SubElement(case, "failure", message=f"[{f.severity}] {f.message}", type=f.severity).text = detail
                 elif f.status == "error":
                     ET.SubElement(case, "error", message=f.message, type="rule-error").text = detail

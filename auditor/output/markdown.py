@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from auditor.findings import GateResult
+from auditor.mdtext import md_text as _cell
 from auditor.output import Formatter, RenderContext
 from auditor.output.order import ordered, summary
 
-ICONS = {"fail": "❌ fail", "error": "⚠️ error", "waived": "🟡 waived", "pass": "✅ pass", "not_applicable": "— n/a"}
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+ICONS = {"fail": "❌ fail", "error": "⚠️ error", "needs_scan": "🔍 needs a scan", "waived": "🟡 waived",
+         "pass": "✅ pass", "not_applicable": "— n/a"}
 
 
 class MarkdownFormatter(Formatter):
@@ -23,7 +21,8 @@ class MarkdownFormatter(Formatter):
         lines.append("|---|---|---|---|---|---|")
         for f in ordered(result.findings):
             citation = f"[{_cell(f.citation)}]({f.url})" if f.url else _cell(f.citation)
-            remediation = _cell(f.remediation) if f.status in ("fail", "error", "waived") else ""
+            remediation = _cell(f.remediation) if f.status in ("fail", "error", "waived") else (
+                "Run `auditor scan` and pass --scan." if f.status == "needs_scan" else "")
             lines.append(f"| {ICONS[f.status]} | {f.severity} | `{f.rule}` | {citation} | {_cell(f.message)} "
                          f"| {remediation} |")
         lines += ["", "Policies: " + ", ".join(f"{p.id} {p.version} ({'applies' if p.applies else 'n/a'})"

@@ -1,4 +1,5 @@
-"""Shared ordering and counting so every format lists findings the same way."""
+"""What every format shares: the order findings are listed in, how they are counted and named, and the plan
+line that decides each one, so the table, Markdown, JUnit and SARIF never disagree."""
 
 from __future__ import annotations
 
@@ -6,19 +7,44 @@ from collections import Counter
 
 from auditor.findings import Finding, GateResult, severity_rank
 
-STATUS_ORDER = {"fail": 0, "error": 1, "waived": 2, "pass": 3, "not_applicable": 4}
+STATUS_ORDER = {"fail": 0, "error": 1, "needs_scan": 2, "waived": 3, "pass": 4, "not_applicable": 5}
+#: how a status is written for people (the JSON keeps the identifiers)
+STATUS_LABELS = {"fail": "fail", "error": "error", "needs_scan": "needs a scan", "waived": "waived",
+                 "pass": "pass", "not_applicable": "not applicable"}
+#: statuses whose rows show the remediation and the plan line
+OPEN = frozenset({"fail", "error", "needs_scan", "waived"})
 
 
 def ordered(findings: list[Finding]) -> list[Finding]:
-    """Failures first, most severe first; then errors, waived, passed, not applicable."""
+    """Failures first, most severe first; then errors, rules needing a scan, waived, passed, not applicable."""
     return sorted(findings, key=lambda f: (STATUS_ORDER[f.status], -severity_rank(f.severity), f.policy, f.rule))
 
 
 def summary(result: GateResult) -> str:
-    counts = Counter(f.status for f in result.findings)
-    parts = [f"{counts.get(s, 0)} {s.replace('_', ' ')}" for s in ("fail", "error", "waived", "pass",
-                                                                  "not_applicable")]
+    counts: Counter[str] = Counter(f.status for f in result.findings)
+    parts = [f"{counts.get(s, 0)} {STATUS_LABELS[s]}" for s in STATUS_ORDER
+             if s != "needs_scan" or counts.get(s)]
     blocking = len(result.blocking())
     verdict = "PASS" if result.verdict == "pass" else "FAIL"
-    return (f"{verdict}: {blocking} blocking at --fail-on {result.fail_on} "
-            f"({', '.join(parts)})")
+    line = f"{verdict}: {blocking} blocking at --fail-on {result.fail_on} ({', '.join(parts)})"
+    if counts.get("needs_scan"):
+        line += ("; rules needing a scan are not blocking (--plan-only)" if result.plan_only
+                 else "; pass --scan to decide the rules that need one")
+    return line
+
+
+def plan_line(finding: Finding, lines: dict[str, int] | None) -> int | None:
+    """The plan line that decides ``finding``: the first plan field it read (the rule's requirement before
+    its condition) that the plan has, or that field's nearest section the plan does have -- an unset
+    ``assessments.dpia`` points at ``assessments:``, where it belongs."""
+    if not lines:
+        return None
+    for path in finding.facts:
+        if not path.startswith("plan."):
+            continue
+        parts = path[5:].split(".")
+        for end in range(len(parts), 0, -1):
+            dotted = ".".join(parts[:end])
+            if dotted in lines:
+                return lines[dotted]
+    return None

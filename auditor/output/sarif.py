@@ -20,13 +20,14 @@ from auditor.facts import SCAN_FACTS
 from auditor.findings import Finding, GateResult
 from auditor.output import Formatter, RenderContext, SarifOptions
 from auditor.output.location import PlanLocation
-from auditor.output.order import ordered
+from auditor.output.order import ordered, plan_line
 
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 #: GitHub reads over 9.0 as critical, 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low; info carries none.
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
-#: Findings that need fixing; the default content of the log.
-ALERTS = frozenset({"fail", "error"})
+#: Findings that need fixing; the default content of the log. A rule that needs a scan blocks the gate
+#: too, so it is in the log (as SARIF's ``open``: not decided), never left for the reader to guess.
+ALERTS = frozenset({"fail", "error", "needs_scan"})
 #: Our key for ``partialFingerprints``: GitHub reads only ``primaryLocationLineHash`` and computes one from
 #: the file's lines when it is missing, which would move an alert whenever the plan's lines move.
 FINGERPRINT_KEY = "primaryLocationLineHash"
@@ -62,21 +63,19 @@ def selected(findings: list[Finding], options: SarifOptions) -> list[Finding]:
 
 
 def _kind_level(finding: Finding) -> tuple[str, str]:
-    if finding.status in ALERTS:
+    if finding.status in ("fail", "error"):
         return "fail", LEVELS[finding.severity]
     if finding.status == "waived":
         return "fail", "note"  # visible for review, below every alert threshold
     if finding.status == "pass":
         return "pass", "none"
+    if finding.status == "needs_scan":
+        return "open", "none"  # SARIF's "cannot tell without more information"; a non-fail kind has level none
     return "notApplicable", "none"
 
 
 def _plan_line(finding: Finding, ctx: RenderContext) -> int:
-    if ctx.plan_lines:
-        for path in finding.facts:
-            if path.startswith("plan.") and path[5:] in ctx.plan_lines:
-                return ctx.plan_lines[path[5:]]
-    return 1
+    return plan_line(finding, ctx.plan_lines) or 1
 
 
 def _plan_field(finding: Finding) -> str | None:

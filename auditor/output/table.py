@@ -1,4 +1,9 @@
-"""The terminal table (rich): what a person reads when ``auditor check`` stops their pipeline."""
+"""The terminal table (rich): what a person reads when ``auditor check`` stops their pipeline.
+
+Two columns so it reads at 80 columns: what happened (status, severity), and the rule (id, citation) with
+its finding; a failure also says how to fix it and which plan line decides it, the same line SARIF points
+at (:func:`auditor.output.order.plan_line`). Rules that do not apply are counted, not listed.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,24 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from auditor.findings import GateResult
+from auditor.findings import Finding, GateResult
 from auditor.output import Formatter, RenderContext
-from auditor.output.order import ordered, summary
+from auditor.output.order import OPEN, STATUS_LABELS, ordered, plan_line, summary
 
-STYLES = {"fail": "bold red", "error": "bold magenta", "waived": "yellow", "pass": "green",
-          "not_applicable": "dim"}
+STYLES = {"fail": "bold red", "error": "bold magenta", "needs_scan": "bold yellow", "waived": "yellow",
+          "pass": "green", "not_applicable": "dim"}
+
+
+def _finding_cell(finding: Finding, ctx: RenderContext) -> Text:
+    cell = Text(finding.rule, style="bold").append(f"  {finding.citation}", style="dim")
+    cell.append(f"\n{finding.message}")
+    if finding.status in OPEN and finding.status != "needs_scan":  # needs_scan's message says what to do
+        if finding.remediation:
+            cell.append("\nFix: ", style="bold").append(" ".join(finding.remediation.split()))
+        line = plan_line(finding, ctx.plan_lines)
+        if line is not None:
+            cell.append("\nPlan: ", style="bold").append(f"{ctx.plan_path}:{line}")
+    return cell
 
 
 class TableFormatter(Formatter):
@@ -29,18 +46,17 @@ class TableFormatter(Formatter):
         console.print(f"Policies applied: {', '.join(applied) or 'none'}"
                       + (f"   (not applicable: {', '.join(skipped)})" if skipped else ""))
         if not result.scan_used:
-            console.print("No scan given: rules that need dataset facts are reported as 'needs a scan' "
+            blocks = "listed, not blocking (--plan-only)" if result.plan_only else "blocking at their severity"
+            console.print(f"No scan given: rules that need dataset facts say NEEDS A SCAN, {blocks} "
                           "(run `auditor scan` and pass --scan).", style="yellow")
-        table = Table(show_lines=False, expand=True, header_style="bold")
+        table = Table(show_lines=True, expand=True, header_style="bold")
         table.add_column("Status", no_wrap=True)
-        table.add_column("Severity", no_wrap=True)
-        table.add_column("Rule", no_wrap=True)
-        table.add_column("Citation", max_width=26)
-        table.add_column("Finding", ratio=1)
-        shown = [f for f in ordered(result.findings) if f.status != "not_applicable"]
-        for finding in shown:
-            table.add_row(Text(finding.status.upper().replace("_", " "), style=STYLES[finding.status]),
-                          finding.severity, finding.rule, finding.citation, finding.message)
+        table.add_column("Rule, citation and finding", ratio=1)
+        for finding in (f for f in ordered(result.findings) if f.status != "not_applicable"):
+            status = Text(STATUS_LABELS[finding.status].upper().replace(" A ", " A\n"),
+                          style=STYLES[finding.status])
+            status.append(f"\n{finding.severity}", style="")
+            table.add_row(status, _finding_cell(finding, ctx))
         console.print(table)
         req = result.privacy_requirements
         if req.dp_required or req.max_epsilon is not None:

@@ -2,7 +2,8 @@
 
 Every rule yields a finding, including the ones that pass or do not apply, so a report can show what was
 checked and not only what failed. An expression that reads an absent fact never passes silently: without a
-scan it says "needs a scan"; otherwise it is an ``error`` naming the fact.
+scan it is ``needs_scan`` (its own status, never counted as not applicable); otherwise it is an ``error``
+naming the fact.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class Evaluator:
         for policy in policies:
             applies, reason = self._applies(policy)
             refs.append(PolicyRef(id=policy.id, title=policy.spec.title, version=policy.spec.version,
-                                  applies=applies, sha256=policy.sha256,
+                                  applies=bool(applies), sha256=policy.sha256,
                                   source="bundled" if policy.bundled else str(policy.source), reason=reason))
             for rule in policy.rules:
                 findings.append(self._rule(policy, rule, applies, reason))
@@ -123,7 +124,8 @@ class Evaluator:
         findings = self._apply_waivers(findings)
         return Evaluation(policies=refs, findings=findings, requirement=merge(blocks))
 
-    def _applies(self, policy: Policy) -> tuple[bool, str]:
+    def _applies(self, policy: Policy) -> tuple[bool | None, str]:
+        """True or false with the facts that decided it; ``None`` when only a scan can tell."""
         if policy.applies_when is None:
             return True, "always applies"
         outcome = _run(policy.applies_when, self.context, self.facts, self._compiled)
@@ -133,7 +135,7 @@ class Evaluator:
         if outcome.kind == "false":
             return False, f"does not apply: {shown}" if shown else "does not apply"
         if outcome.kind == "needs_scan":
-            return False, f"not determined without a scan ({outcome.detail}); run with --scan"
+            return None, f"not determined without a scan ({outcome.detail}); run with --scan"
         return True, f"applicability could not be evaluated ({outcome.detail}); treated as applying"
 
     def _finding(self, policy: Policy, rule: Rule | PrivacyBlock, status: Status, message: str,
@@ -144,16 +146,21 @@ class Evaluator:
                        url=spec.citation.url, message=message, facts=facts,
                        remediation=getattr(spec, "remediation", ""))
 
-    def _rule(self, policy: Policy, rule: Rule, applies: bool, reason: str) -> Finding:
-        decided = _deciding_facts([rule.when, rule.require], self.context)
+    def _needs_scan(self, policy: Policy, rule: Rule, detail: str, decided: dict[str, Any]) -> Finding:
+        return self._finding(policy, rule, "needs_scan",
+                             f"Needs a scan: {detail} comes from the dataset scan (run `auditor scan`, then "
+                             "pass --scan).", decided)
+
+    def _rule(self, policy: Policy, rule: Rule, applies: bool | None, reason: str) -> Finding:
+        decided = _deciding_facts([rule.require, rule.when], self.context)  # require first: it decides
+        if applies is None:  # whether the policy applies at all depends on the data
+            return self._finding(policy, rule, "needs_scan", f"Needs a scan: policy {policy.id} is {reason}.", {})
         if not applies:
             return self._finding(policy, rule, "not_applicable", f"Policy {policy.id} {reason}.", {})
         if rule.when is not None:
             gate = _run(rule.when, self.context, self.facts, self._compiled)
             if gate.kind == "needs_scan":
-                return self._finding(policy, rule, "not_applicable",
-                                     f"Needs a scan: {gate.detail} comes from the dataset scan (use --scan).",
-                                     decided)
+                return self._needs_scan(policy, rule, gate.detail, decided)
             if gate.kind == "error":
                 return self._finding(policy, rule, "error", f"Rule condition error: {gate.detail}.", decided)
             if gate.kind == "false":
@@ -161,9 +168,7 @@ class Evaluator:
                                      f"Does not apply: condition '{rule.when.source}' is false.", decided)
         outcome = _run(rule.require, self.context, self.facts, self._compiled)
         if outcome.kind == "needs_scan":
-            return self._finding(policy, rule, "not_applicable",
-                                 f"Needs a scan: {outcome.detail} comes from the dataset scan (use --scan).",
-                                 decided)
+            return self._needs_scan(policy, rule, outcome.detail, decided)
         if outcome.kind == "error":
             return self._finding(policy, rule, "error", f"Rule error: {outcome.detail}.", decided)
         if outcome.kind == "true":
@@ -172,9 +177,13 @@ class Evaluator:
             f"Not met: {rule.spec.title} (requires {rule.require.source}).")
         return self._finding(policy, rule, "fail", message, decided)
 
-    def _privacy(self, policy: Policy, block: PrivacyBlock, applies: bool,
+    def _privacy(self, policy: Policy, block: PrivacyBlock, applies: bool | None,
                  reason: str) -> tuple[Finding, PrivacyBounds | None]:
-        """A privacy block both feeds the merged requirement and checks the plan's own DP settings."""
+        """A privacy block both feeds the merged requirement and checks the plan's own DP settings.
+
+        Without a scan it is assumed to apply (the strictest reading), so it never reports ``needs_scan``;
+        a policy whose own applicability needs a scan contributes no bounds until there is one.
+        """
         if not applies:
             return self._finding(policy, block, "not_applicable", f"Policy {policy.id} {reason}.", {}), None
         decided = _deciding_facts([block.when], self.context)

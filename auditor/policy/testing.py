@@ -33,7 +33,7 @@ class Case(BaseModel):
     plan: dict[str, Any] = Field(default_factory=dict)
     scan: dict[str, Any] | None = None
     no_scan: bool = False
-    expect: Literal["pass", "fail", "not_applicable", "error", "waived"]
+    expect: Literal["pass", "fail", "not_applicable", "needs_scan", "error", "waived"]
     expect_privacy: dict[str, Any] | None = None
 
 

@@ -3,13 +3,13 @@
 Every template runs in Jinja's :class:`SandboxedEnvironment` with ``StrictUndefined``: the built-in ones so
 that there is one code path, user ones (``--templates DIR``) because a template is code and may come from
 anyone. The sandbox blocks ``__class__``-style attribute walks, the loader cannot leave its folders, and the
-context holds plain JSON data only. HTML is autoescaped; Markdown passes every ``{{ }}`` value through
-:func:`md_escape`, so text from a dataset (masked examples, field names) can never become markup.
+context holds plain JSON data only. HTML is autoescaped; the Markdown environment is not (HTML entities are
+noise in Markdown) and passes every ``{{ }}`` value through :func:`md_escape` instead, so text from a
+dataset (masked examples, field names) can never become markup, break a table or open an HTML tag.
 """
 
 from __future__ import annotations
 
-import re
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from auditor.errors import InputError
+from auditor.mdtext import md_text
 from auditor.report import fonts
 from auditor.report.evidence import EvidenceBundle
 from auditor.report.sandbox import BoundedSandbox, bounded_render
@@ -43,23 +44,15 @@ def builtin_templates() -> Path:
     return _PACKAGE.parent / "templates"
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#<>&])")
-
-
 def md_escape(value: Any) -> Any:
-    """Make a value inert in Markdown: no HTML, no links, no emphasis, no table breaks, one line.
+    """Make a value inert in Markdown (:func:`auditor.mdtext.md_text`): no HTML, no links, no emphasis, no
+    table breaks, one line -- and no HTML entities, which a Markdown reader would see as ``&amp;&amp;``.
 
     ``Markup`` values pass unchanged, so a template can opt out explicitly (``|safe``), as in HTML.
     """
     if value is None or isinstance(value, Markup | bool | int | float):
         return value
-    text = str(value).replace("\r", " ").replace("\n", " ")
-
-    def repl(match: re.Match[str]) -> str:
-        char = match.group(1)
-        return {"<": "&lt;", ">": "&gt;", "&": "&amp;"}.get(char, "\\" + char)
-
-    return _MD_SPECIAL.sub(repl, text)
+    return md_text(value)
 
 
 def safe_url(value: Any) -> str:

@@ -12,14 +12,19 @@ from tests.conftest import EXAMPLE_PLAN, MINI_PLAN
 
 def test_check_exit_codes(runner: CliRunner, mini_plan: Path, mini_policy: Path,
                           write: Callable[[str, str], Path]) -> None:
-    # Without a scan only MINI-30-ROPA (low) fails: below --fail-on medium, at --fail-on low.
-    medium = runner.invoke(cli, ["check", str(mini_plan), "--policy", str(mini_policy), "--fail-on", "medium"])
+    # Without a scan MINI-9-SPECIAL (critical) needs one and blocks; --plan-only lists it without blocking,
+    # leaving MINI-30-ROPA (low): below --fail-on medium, at --fail-on low.
+    gate = runner.invoke(cli, ["check", str(mini_plan), "--policy", str(mini_policy), "--fail-on", "medium"])
+    assert gate.exit_code == 1, gate.output
+    assert "FAIL: 1 blocking" in gate.output and "1 needs a scan" in gate.output
+    args = ["check", str(mini_plan), "--policy", str(mini_policy), "--plan-only"]
+    medium = runner.invoke(cli, [*args, "--fail-on", "medium"])
     assert medium.exit_code == 0, medium.output
-    assert "MINI-30-ROPA" in medium.output and "needs a scan" in medium.output
-    low = runner.invoke(cli, ["check", str(mini_plan), "--policy", str(mini_policy), "--fail-on", "low"])
+    assert "MINI-30-ROPA" in medium.output and "NEEDS A" in medium.output and "--plan-only" in medium.output
+    low = runner.invoke(cli, [*args, "--fail-on", "low"])
     assert low.exit_code == 1
     plan = write("full.yaml", MINI_PLAN.replace("  dpia: DPIA-1", "  dpia: DPIA-1\n  ropa: ROPA-1"))
-    clean = runner.invoke(cli, ["check", str(plan), "--policy", str(mini_policy), "--fail-on", "low"])
+    clean = runner.invoke(cli, ["check", str(plan), "--policy", str(mini_policy), "--fail-on", "low", "--plan-only"])
     assert clean.exit_code == 0, clean.output
     assert "PASS: 0 blocking" in clean.output
 
@@ -117,8 +122,8 @@ def test_entry_point_ends_a_gate_run_with_its_exit_code_and_complete_output(mini
                              check=False)
     assert failing.returncode == 1, failing.stderr
     assert json.loads(failing.stdout)["verdict"] == "fail"
-    passing = subprocess.run([*args, "--fail-on", "high", "-o", str(tmp_path / "r.sarif")], capture_output=True,
-                             text=True, check=False)
+    passing = subprocess.run([*args, "--fail-on", "high", "--plan-only", "-o", str(tmp_path / "r.sarif")],
+                             capture_output=True, text=True, check=False)
     assert passing.returncode == 0, passing.stderr
     assert json.loads((tmp_path / "r.sarif").read_text())["version"] == "2.1.0"
     bad = subprocess.run([*args[:4], str(tmp_path / "missing.yaml")], capture_output=True, text=True, check=False)
@@ -182,10 +187,16 @@ def _statuses(output: str) -> dict[str, str]:
     return {f["rule"]: f["status"] for f in json.loads(output)["findings"]}
 
 
-def test_example_plan_passes_every_bundled_rule_with_and_without_its_scan(runner: CliRunner, tmp_path: Path) -> None:
+def test_example_plan_passes_every_bundled_rule_with_its_scan(runner: CliRunner, tmp_path: Path) -> None:
+    # without the scan the data rules are undecided: they block the gate, and --plan-only lists them only
     without = runner.invoke(cli, ["check", str(EXAMPLE_PLAN), "--format", "json", "--fail-on", "low"])
-    assert without.exit_code == 0, without.output
-    assert set(_statuses(without.stdout).values()) <= {"pass", "not_applicable"}
+    assert without.exit_code == 1, without.output
+    undecided = {rule for rule, status in _statuses(without.stdout).items() if status == "needs_scan"}
+    assert {"GDPR-9-SPECIAL-CATEGORY-BASIS", "PIPL-31-MINORS-DECLARED"} <= undecided
+    assert set(_statuses(without.stdout).values()) <= {"pass", "not_applicable", "needs_scan"}
+    linted = runner.invoke(cli, ["check", str(EXAMPLE_PLAN), "--format", "json", "--fail-on", "low", "--plan-only"])
+    assert linted.exit_code == 0, linted.output
+    assert {r for r, s in _statuses(linted.stdout).items() if s == "needs_scan"} == undecided
     scan = tmp_path / "scan.json"
     scanned = runner.invoke(cli, ["scan", "--plan", str(EXAMPLE_PLAN), "-o", str(scan), "--no-progress"])
     assert scanned.exit_code == 0, scanned.output
@@ -196,6 +207,10 @@ def test_example_plan_passes_every_bundled_rule_with_and_without_its_scan(runner
     assert with_scan.exit_code == 0, with_scan.output
     statuses = _statuses(with_scan.stdout)
     assert set(statuses.values()) <= {"pass", "not_applicable"}
+    from tests.output.test_schemas import validate  # a real scan and a real gate, against the shipped schemas
+
+    validate("scan", json.loads(scan.read_text()))
+    validate("check", json.loads(with_scan.stdout))
     requirement = json.loads(with_scan.stdout)["privacy_requirements"]
     assert requirement["privacy_units"] == 2400 and requirement["max_delta"] == 1e-5   # min(1e-5, 1/24000)
     assert requirement["min_units"] == 100
@@ -223,3 +238,35 @@ def test_plan_delta_above_the_bound_at_n_is_exit_1_naming_the_rule(runner: CliRu
     finding = {f["rule"]: f for f in json.loads(result.stdout)["findings"]}["GDPR-DP-BASELINE"]
     assert finding["status"] == "fail" and "target_delta 0.0001 > max δ 1e-05" in finding["message"]
     assert "gdpr/GDPR-DP-BASELINE" in finding["message"]
+
+
+def test_check_without_scan_warns_when_the_plans_dataset_is_missing(runner: CliRunner, mini_plan: Path,
+                                                                    mini_policy: Path) -> None:
+    args = ["check", str(mini_plan), "--policy", str(mini_policy), "--plan-only"]
+    missing = runner.invoke(cli, args)
+    assert missing.exit_code == 0, missing.output
+    warning = [line for line in missing.stderr.splitlines() if "dataset.path" in line]
+    assert warning == [f"auditor: warning: {mini_plan}:9: dataset.path: {mini_plan.parent / 'data.jsonl'} not "
+                       "found (dataset.path is relative to the plan's folder); this gate has not seen the data"]
+    (mini_plan.parent / "data.jsonl").write_text('{"text": "hello"}\n')
+    present = runner.invoke(cli, args)
+    assert present.exit_code == 0 and "dataset.path" not in present.stderr, present.output
+
+
+def test_plan_only_with_a_scan_is_exit_2(runner: CliRunner, mini_plan: Path, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["check", str(mini_plan), "--plan-only", "--scan", str(tmp_path / "scan.json")])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "--plan-only" in result.output
+
+
+def test_table_follows_the_terminal_width(mini_plan: Path, mini_policy: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "80"}
+    out = subprocess.run([sys.executable, "-m", "auditor", "check", str(mini_plan), "--policy", str(mini_policy)],
+                         capture_output=True, text=True, env=env, check=False)
+    assert out.returncode == 1, out.stderr
+    assert max(len(line) for line in out.stdout.splitlines()) <= 80, out.stdout
+    assert "Fix: Record the Art. 9(2) condition." not in out.stdout  # it needs a scan: no fix for a failure
+    assert "Plan: " in out.stdout and "NEEDS A" in out.stdout

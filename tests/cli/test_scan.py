@@ -398,3 +398,18 @@ def test_pipe_and_folder_messages(tmp_path: Path) -> None:
         unblock_fifo(tmp_path / "pipe")
         line = one_line_error(run("scan", str(tmp_path / "pipe"), "--format", "jsonl", "--no-progress"))
         assert "not a regular file" in line and "pipe is not supported" in line
+
+
+@pytest.mark.parametrize("command", [["scan", "--plan"], ["train"], ["audit"]])
+def test_a_missing_dataset_names_the_plan_field_and_line(command: list[str], tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("version: 1\nname: x\ndata_subjects: {regions: [EU]}\ndataset:\n  path: gone.jsonl\n")
+    result = CliRunner().invoke(cli, [*command, str(plan), *(["--out", str(tmp_path / "o")] if len(command) == 1
+                                                             else [])])
+    assert result.exit_code == 2, result.output
+    assert result.output == (f"auditor: {plan}:5: dataset.path: {tmp_path / 'gone.jsonl'} not found (dataset.path "
+                             "is relative to the plan's folder)\n")
+    assert not (tmp_path / "o").exists()
+    (tmp_path / "gone.jsonl").mkdir()
+    folder = CliRunner().invoke(cli, [*command, str(plan)])
+    assert folder.exit_code == 2 and folder.output.strip().endswith("gone.jsonl is a folder, not a dataset file")

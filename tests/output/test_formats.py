@@ -87,3 +87,55 @@ def test_markdown_and_table_show_citations(mini_plan: Path, mini_policy: Path,
     assert "MINI-9-SPECIAL" in table and "GDPR Art. 9(2)" in table
     assert "FAIL: 1 blocking at --fail-on high" in table
     assert set(FORMATS) == {"table", "json", "sarif", "junit", "markdown"}
+
+
+def _no_scan(mini_plan: Path, mini_policy: Path, plan_only: bool = False) -> GateResult:
+    return run_gate(load_plan(mini_plan), None, [str(mini_policy)], plan_only=plan_only)
+
+
+def test_needs_a_scan_is_its_own_status_in_every_format(mini_plan: Path, mini_policy: Path) -> None:
+    result = _no_scan(mini_plan, mini_policy)
+    data = json.loads(render_check(result, "json"))
+    assert {f["rule"]: f["status"] for f in data["findings"]}["MINI-9-SPECIAL"] == "needs_scan"
+    assert data["verdict"] == "fail" and data["plan_only"] is False
+    table = render_check(result, "table", RenderContext(width=80))
+    assert "NEEDS A" in table and "1 needs a scan" in table and "0 not applicable" in table
+    md = render_check(result, "markdown")
+    assert "| 🔍 needs a scan | critical | `MINI-9-SPECIAL`" in md and "1 needs a scan" in md
+    root = ET.fromstring(render_check(result, "junit"))
+    case = next(c for c in root.iter("testcase") if c.get("name", "").startswith("MINI-9-SPECIAL"))
+    failure = case.find("failure")  # it blocks the gate, so the dashboard shows it failing
+    assert failure is not None and failure.get("type") == "needs-scan"
+    sarif = json.loads(render_check(result, "sarif"))
+    assert next(r for r in sarif["runs"][0]["results"] if r["ruleId"] == "MINI-9-SPECIAL")["kind"] == "open"
+    jsonschema.validate(sarif, SCHEMA)
+    linted = ET.fromstring(render_check(_no_scan(mini_plan, mini_policy, plan_only=True), "junit"))
+    case = next(c for c in linted.iter("testcase") if c.get("name", "").startswith("MINI-9-SPECIAL"))
+    skipped = case.find("skipped")
+    assert skipped is not None and skipped.get("message", "").startswith("needs a scan")
+    assert linted.get("failures") == "1"  # MINI-30-ROPA only
+
+
+def test_table_shows_remediation_and_deciding_plan_line_at_80_columns(mini_plan: Path, mini_policy: Path,
+                                                                      write: Callable[[str, str], Path]) -> None:
+    doc = load_plan(mini_plan)
+    result = run_gate(doc, SCAN, [str(mini_policy)])
+    lines = {".".join(str(p) for p in key): line for key, line in doc.lines.items()}
+    table = render_check(result, "table", RenderContext(plan_path="plan.yaml", plan_lines=lines, width=80))
+    assert max(len(line) for line in table.splitlines()) <= 80
+    text = " ".join(table.split())
+    assert "Fix: Record the Art. 9(2) condition." in text
+    # MINI-9-SPECIAL reads plan.legal.gdpr.special_category_condition, absent from the plan: no line to point
+    # at; MINI-30-ROPA's assessments.ropa is absent too, so it points at the plan's assessments: section
+    assert f"Plan: plan.yaml:{doc.line_of('assessments')}" in text
+    assert lines["assessments"] == 6
+    sarif = json.loads(render_check(result, "sarif", RenderContext(plan_path="plan.yaml", plan_lines=lines)))
+    ropa = next(r for r in sarif["runs"][0]["results"] if r["ruleId"] == "MINI-30-ROPA")
+    assert ropa["locations"][0]["physicalLocation"]["region"]["startLine"] == 6  # the same line as the table
+
+
+def test_markdown_summary_keeps_conditions_readable(mini_plan: Path, mini_policy: Path) -> None:
+    clean = ScanFacts(records=500, records_with_personal_data=50)
+    md = render_check(run_gate(load_plan(mini_plan), clean, [str(mini_policy)]), "markdown")
+    assert "condition 'facts.categories.gdpr\\_special > 0' is false" in md
+    assert "&gt;" not in md and "&lt;" not in md

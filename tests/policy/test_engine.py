@@ -48,10 +48,27 @@ def test_fail_on_threshold(mini_plan: Path, mini_policy: Path) -> None:
 
 
 def test_without_scan_dataset_rules_need_a_scan(mini_plan: Path, mini_policy: Path) -> None:
-    found = by_rule(gate(mini_plan, mini_policy, None))
-    assert found["MINI-9-SPECIAL"].status == "not_applicable"
+    result = gate(mini_plan, mini_policy, None)
+    found = by_rule(result)
+    assert found["MINI-9-SPECIAL"].status == "needs_scan"
     assert "Needs a scan" in found["MINI-9-SPECIAL"].message
     assert found["MINI-35-DPIA"].status == "pass"
+    # a pre-training gate that has not seen the data does not pass it: the critical rule blocks ...
+    assert result.exit_code == 1 and [f.rule for f in result.blocking()] == ["MINI-9-SPECIAL"]
+    assert gate(mini_plan, mini_policy, None, fail_on="none").exit_code == 0  # ... at its severity
+    # ... unless the plan alone is being linted
+    linted = gate(mini_plan, mini_policy, None, plan_only=True)
+    assert linted.exit_code == 0 and linted.plan_only and by_rule(linted)["MINI-9-SPECIAL"].status == "needs_scan"
+
+
+def test_policy_whose_applicability_needs_a_scan_leaves_its_rules_undecided(
+        write: Callable[[str, str], Path], mini_plan: Path) -> None:
+    policy = write("p.yaml", MINI_POLICY.replace('applies_when: "facts.eea_subjects"',
+                                                 'applies_when: "facts.categories.health > 0"'))
+    result = gate(mini_plan, policy, None)
+    assert {f.status for f in result.findings if not f.rule.endswith("-DP")} == {"needs_scan"}
+    assert result.policies[0].applies is False and "without a scan" in result.policies[0].reason
+    assert {f.status for f in gate(mini_plan, policy).findings} == {"not_applicable"}  # the scan decides
 
 
 def test_absent_fact_is_an_error_naming_it(write: Callable[[str, str], Path], mini_plan: Path) -> None:
@@ -319,7 +336,7 @@ def test_guarded_plan_leaf_before_scan_fact_still_needs_a_scan(write: Callable[[
         'require: "has(plan.assessments.ropa)"',
         'require: "(has(plan.data_subjects.minors) && plan.data_subjects.minors) || facts.categories.minors == 0"'))
     finding = by_rule(gate(mini_plan, policy, None))["MINI-30-ROPA"]
-    assert finding.status == "not_applicable" and "Needs a scan" in finding.message
+    assert finding.status == "needs_scan" and "Needs a scan" in finding.message
 
 
 def test_yaml_norway_region_is_a_region(write: Callable[[str, str], Path]) -> None:

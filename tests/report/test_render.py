@@ -97,7 +97,7 @@ def test_planted_script_in_dataset_text_stays_inert(tmp_path: Path) -> None:
     assert SCRIPT not in html and "<script" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
     md = render_text("md", ev, SIGNED)
-    assert "<script" not in md and "&lt;script&gt;" in md
+    assert not re.search(r"(?<!\\)<script", md) and "\\<script>" in md  # CommonMark: a literal "<"
     assert not re.search(r"(?<!\\)\]\(http://evil", md) and "a\\|b\\](http://evil)" in md
 
 
@@ -113,8 +113,22 @@ def test_markdown_tables_are_tables(ev: EvidenceBundle) -> None:
 
 def test_md_escape_neutralises_markdown_and_html() -> None:
     assert md_escape("<b>*x*</b> | [l](u) `c` #h\nnext") == \
-        "&lt;b&gt;\\*x\\*&lt;/b&gt; \\| \\[l\\](u) \\`c\\` \\#h next"
+        "\\<b>\\*x\\*\\</b> \\| \\[l\\](u) \\`c\\` \\#h next"
     assert md_escape(3) == 3
+    # no HTML entities where nothing needs them: a reader of report.md sees what the value says
+    assert md_escape("a && b, x < 5, y > 3, R&D") == "a && b, x < 5, y > 3, R&D"
+    assert md_escape("&lt;b&gt; <!-- c --> <https://x.y>") == "\\&lt;b\\&gt; \\<!-- c --> \\<https://x.y>"
+    assert md_escape("> quote") == "\\> quote" and md_escape("- item") == "\\- item" and md_escape("1. a") == "1\\. a"
+    assert md_escape("2.9 of 8") == "2.9 of 8" and md_escape("+49 151") == "+49 151"
+
+
+def test_markdown_report_tables_carry_no_html_entities(tmp_path: Path) -> None:
+    masked = "<PERSON len=5 Xxxxx>"
+    ev = evidence(tmp_path, scan=scan_result(examples=[masked, "R&D && x<5 | y"]))
+    md = render_text("md", ev, SIGNED)
+    assert "&lt;" not in md and "&gt;" not in md and "&amp;" not in md
+    row = next(line for line in md.splitlines() if "R&D" in line)
+    assert "\\<PERSON len=5 Xxxxx>" in row and "R&D && x<5 \\| y" in row
 
 
 @pytest.mark.parametrize(("body", "message"), [
