@@ -54,12 +54,13 @@ def information_uri() -> str | None:
     return None
 
 
-def selected(findings: list[Finding], options: SarifOptions) -> list[Finding]:
-    """The findings that become results, most urgent first."""
+def selected(result: GateResult, options: SarifOptions) -> list[Finding]:
+    """The findings that become results, most urgent first; a rule needing a scan only where it blocks
+    (``--plan-only`` lists those rules without blocking, and then they are no alert)."""
     if options.all_results:
-        return ordered(findings)
-    keep = ALERTS | ({"waived"} if options.waived else set())
-    return [f for f in ordered(findings) if f.status in keep]
+        return ordered(result.findings)
+    keep = (ALERTS - ({"needs_scan"} if result.plan_only else set())) | ({"waived"} if options.waived else set())
+    return [f for f in ordered(result.findings) if f.status in keep]
 
 
 def _kind_level(finding: Finding) -> tuple[str, str]:
@@ -173,7 +174,7 @@ class SarifFormatter(Formatter):
 
     def render(self, result: GateResult, ctx: RenderContext) -> str:
         location = ctx.plan_location or PlanLocation.from_typed(ctx.plan_path)
-        findings = selected(result.findings, ctx.sarif)
+        findings = selected(result, ctx.sarif)
         chosen = {f.rule for f in findings}
         rules: list[dict[str, Any]] = []
         index: dict[str, int] = {}

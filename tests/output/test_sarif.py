@@ -40,7 +40,11 @@ def repo(tmp_path: Path) -> Path:
 
 
 def sarif(runner: CliRunner, plan: Path, *args: str) -> tuple[dict[str, Any], str]:
-    result = runner.invoke(cli, ["check", str(plan), "--format", "sarif", *args])
+    # --plan-only unless a test says otherwise: these plans have no data, and rules needing a scan are
+    # tested on their own below
+    extra = [] if "--blocking-needs-scan" in args else ["--plan-only"]
+    args = tuple(a for a in args if a != "--blocking-needs-scan")
+    result = runner.invoke(cli, ["check", str(plan), "--format", "sarif", *extra, *args])
     assert result.exit_code in (0, 1), result.output
     log = json.loads(result.stdout)
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in VALIDATOR.iter_errors(log)]
@@ -58,7 +62,7 @@ def test_a_compliant_plan_opens_no_alert_unless_all_results_are_asked_for(runner
     assert run["results"] == [] and run["tool"]["driver"]["rules"] == []
     everything, _ = sarif(runner, EXAMPLE_PLAN, "--fail-on", "low", "--sarif-all")
     kinds = {r["kind"] for r in everything["runs"][0]["results"]}
-    assert kinds == {"pass", "notApplicable"} and len(everything["runs"][0]["results"]) > 60
+    assert kinds == {"pass", "notApplicable", "open"} and len(everything["runs"][0]["results"]) > 60  # open: needs a scan
     assert {r["level"] for r in everything["runs"][0]["results"]} == {"none"}
 
 
@@ -240,3 +244,14 @@ def test_the_sarif_options_are_documented_in_help_and_readme(runner: CliRunner) 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for option in ("--sarif-all", "--sarif-waived", "--category", "--repo-root"):
         assert option in shown and option in readme, option
+
+
+def test_a_rule_that_needs_a_scan_is_in_the_log_where_it_blocks(runner: CliRunner, repo: Path,
+                                                                 mini_policy: Path) -> None:
+    plan = repo / "plan.yaml"
+    plan.write_text(MINI_PLAN)
+    blocking, _ = sarif(runner, plan, "--policy", str(mini_policy), "--blocking-needs-scan")
+    found = results(blocking)
+    assert found["MINI-9-SPECIAL"]["kind"] == "open" and found["MINI-9-SPECIAL"]["level"] == "none"
+    linted, _ = sarif(runner, plan, "--policy", str(mini_policy))  # --plan-only: listed, not blocking
+    assert "MINI-9-SPECIAL" not in results(linted)
