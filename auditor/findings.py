@@ -46,6 +46,8 @@ class Finding(_Frozen):
     facts: dict[str, Any] = Field(default_factory=dict, description="The values that decided it")
     remediation: str = ""
     waiver: WaiverRef | None = None
+    conclusion: str = Field(default="", description="The finding in words: the rule's explain on failure, its "
+                                                    "met / not_applicable sentence otherwise")
 
 
 class PolicyRef(_Frozen):
@@ -55,7 +57,8 @@ class PolicyRef(_Frozen):
     applies: bool
     sha256: str
     source: str
-    reason: str = Field(default="", description="Why it applies or not, e.g. the applies_when facts")
+    reason: str = Field(default="", description="Why it applies or not: the policy's sentence, else the facts")
+    not_covered: list[str] = Field(default_factory=list, description="What this policy does not check")
 
 
 class GateResult(_Frozen):
