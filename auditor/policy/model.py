@@ -23,7 +23,7 @@ class _Spec(BaseModel):
 
 class Citation(_Spec):
     ref: str = Field(min_length=1, description="Article reference, e.g. 'GDPR Art. 9(1)-(2)'")
-    url: str = Field(pattern=r"^https?://", description="Official text")
+    url: str = Field(pattern=r"^https://\S+$", description="Official text of the cited article, over https")
 
 
 class _Worded(_Spec):

@@ -145,6 +145,13 @@ def test_not_applicable_text_without_when_fails_at_load(write: Callable[[str, st
         load_policy(policy)
 
 
+@pytest.mark.parametrize("url", ["http://eur-lex.europa.eu/eli/reg/2016/679/oj", "eur-lex.europa.eu", "https://"])
+def test_citation_urls_must_be_https(write: Callable[[str, str], Path], url: str) -> None:
+    policy = write("p.yaml", WORDED.replace("https://eur-lex.europa.eu/eli/reg/2016/679/oj#art_9", url))
+    with pytest.raises(PolicyLoadError, match=r"rules\.0\.citation\.url"):
+        load_policy(policy)
+
+
 def test_sentences_render_values_in_prose_and_say_when_a_scan_is_missing(write: Callable[[str, str], Path],
                                                                            worded: Path) -> None:
     policy = write("p.yaml", WORDED.replace(
