@@ -49,6 +49,8 @@ class Finding(_Frozen):
     facts: dict[str, Any] = Field(default_factory=dict, description="The values that decided it")
     remediation: str = ""
     waiver: WaiverRef | None = None
+    conclusion: str = Field(default="", description="The finding in words: the rule's explain on failure, its "
+                                                    "met / not_applicable sentence otherwise")
 
 
 class PolicyRef(_Frozen):

@@ -23,7 +23,8 @@ class MarkdownFormatter(Formatter):
             citation = f"[{_cell(f.citation)}]({f.url})" if f.url else _cell(f.citation)
             remediation = _cell(f.remediation) if f.status in ("fail", "error", "waived") else (
                 "Run `auditor scan` and pass --scan." if f.status == "needs_scan" else "")
-            lines.append(f"| {ICONS[f.status]} | {f.severity} | `{f.rule}` | {citation} | {_cell(f.message)} "
+            said = _cell(f.conclusion or f.message)
+            lines.append(f"| {ICONS[f.status]} | {f.severity} | `{f.rule}` | {citation} | {said} "
                          f"| {remediation} |")
         lines += ["", "Policies: " + ", ".join(f"{p.id} {p.version} ({'applies' if p.applies else 'n/a'})"
                                                for p in result.policies), ""]

@@ -23,7 +23,7 @@ STYLES = {"fail": "bold red", "error": "bold magenta", "needs_scan": "bold yello
 
 def _finding_cell(finding: Finding, ctx: RenderContext) -> Text:
     cell = Text(finding.rule, style="bold").append(f"  {finding.citation}", style="dim")
-    cell.append(f"\n{finding.message}")
+    cell.append(f"\n{finding.conclusion or finding.message}")  # the rule's sentence for this outcome
     if finding.status in OPEN and finding.status != "needs_scan":  # needs_scan's message says what to do
         if finding.remediation:
             cell.append("\nFix: ", style="bold").append(" ".join(finding.remediation.split()))

@@ -21,6 +21,7 @@ from auditor.findings import Finding, PolicyRef, Status
 from auditor.plan import TrainingPlan
 from auditor.policy.celx import CelContext, Expr, cel_context, first_missing, is_missing, lookup
 from auditor.policy.model import Policy, PrivacyBlock, Rule
+from auditor.policy.wording import render_sentence
 from auditor.privacy.requirements import PrivacyBounds, PrivacyRequirement, merge
 
 if TYPE_CHECKING:  # waivers are loaded (and their module imported) only when a waiver file is given
@@ -110,53 +111,67 @@ class Evaluator:
         findings: list[Finding] = []
         blocks: list[tuple[str, PrivacyBounds]] = []
         for policy in policies:
-            applies, reason = self._applies(policy)
+            applies, reason, sentence = self._applies(policy)
             refs.append(PolicyRef(id=policy.id, title=policy.spec.title, version=policy.spec.version,
                                   applies=bool(applies), sha256=policy.sha256,
-                                  source="bundled" if policy.bundled else str(policy.source), reason=reason))
+                                  source="bundled" if policy.bundled else str(policy.source), reason=sentence,
+                                  not_covered=list(policy.spec.not_covered)))
             for rule in policy.rules:
-                findings.append(self._rule(policy, rule, applies, reason))
+                findings.append(self._rule(policy, rule, applies, reason, sentence))
             for block in policy.privacy:
-                finding, bounds = self._privacy(policy, block, applies, reason)
+                finding, bounds = self._privacy(policy, block, applies, reason, sentence)
                 findings.append(finding)
                 if bounds is not None:
                     blocks.append((f"{policy.id}/{block.spec.id}", bounds))
         findings = self._apply_waivers(findings)
         return Evaluation(policies=refs, findings=findings, requirement=merge(blocks))
 
-    def _applies(self, policy: Policy) -> tuple[bool | None, str]:
-        """True or false with the facts that decided it; ``None`` when only a scan can tell."""
+    def _applies(self, policy: Policy) -> tuple[bool | None, str, str]:
+        """Whether the policy applies (``None`` when only a scan can tell), why in facts (for messages), and
+        why in words (``PolicyRef.reason``: ``applies_text`` / ``not_applies_text`` once the condition is
+        decided; the facts otherwise)."""
+        spec = policy.spec
         if policy.applies_when is None:
-            return True, "always applies"
+            return True, "always applies", self._worded(spec.applies_text, "always applies")
         outcome = _run(policy.applies_when, self.context, self.facts, self._compiled)
         shown = ", ".join(f"{k}={v}" for k, v in _deciding_facts([policy.applies_when], self.context).items())
         if outcome.kind == "true":
-            return True, f"applies: {shown}" if shown else "applies"
+            reason = f"applies: {shown}" if shown else "applies"
+            return True, reason, self._worded(spec.applies_text, reason)
         if outcome.kind == "false":
-            return False, f"does not apply: {shown}" if shown else "does not apply"
+            reason = f"does not apply: {shown}" if shown else "does not apply"
+            return False, reason, self._worded(spec.not_applies_text, reason)
         if outcome.kind == "needs_scan":
-            return None, f"not determined without a scan ({outcome.detail}); run with --scan"
-        return True, f"applicability could not be evaluated ({outcome.detail}); treated as applying"
+            reason = f"not determined without a scan ({outcome.detail}); run with --scan"
+            return None, reason, reason
+        reason = f"applicability could not be evaluated ({outcome.detail}); treated as applying"
+        return True, reason, reason
 
     def _finding(self, policy: Policy, rule: Rule | PrivacyBlock, status: Status, message: str,
-                 facts: dict[str, Any], severity: str | None = None) -> Finding:
+                 facts: dict[str, Any], severity: str | None = None, conclusion: str | None = None) -> Finding:
         spec = rule.spec
         return Finding(policy=policy.id, rule=spec.id, title=spec.title, status=status,
                        severity=severity or getattr(spec, "severity", "high"), citation=spec.citation.ref,
                        url=spec.citation.url, message=message, facts=facts,
-                       remediation=getattr(spec, "remediation", ""))
+                       remediation=getattr(spec, "remediation", ""),
+                       conclusion=message if conclusion is None else conclusion)
 
     def _needs_scan(self, policy: Policy, rule: Rule, detail: str, decided: dict[str, Any]) -> Finding:
         return self._finding(policy, rule, "needs_scan",
                              f"Needs a scan: {detail} comes from the dataset scan (run `auditor scan`, then "
                              "pass --scan).", decided)
 
-    def _rule(self, policy: Policy, rule: Rule, applies: bool | None, reason: str) -> Finding:
+    def _worded(self, template: str | None, fallback: str) -> str:
+        """A ``met`` / ``not_applicable`` / applies sentence, rendered; ``fallback`` for a policy without it."""
+        return render_sentence(template, self.context) if template else fallback
+
+    def _rule(self, policy: Policy, rule: Rule, applies: bool | None, reason: str, sentence: str) -> Finding:
         decided = _deciding_facts([rule.require, rule.when], self.context)  # require first: it decides
         if applies is None:  # whether the policy applies at all depends on the data
             return self._finding(policy, rule, "needs_scan", f"Needs a scan: policy {policy.id} is {reason}.", {})
         if not applies:
-            return self._finding(policy, rule, "not_applicable", f"Policy {policy.id} {reason}.", {})
+            return self._finding(policy, rule, "not_applicable", f"Policy {policy.id} {reason}.", {},
+                                 conclusion=sentence)
         if rule.when is not None:
             gate = _run(rule.when, self.context, self.facts, self._compiled)
             if gate.kind == "needs_scan":
@@ -164,35 +179,40 @@ class Evaluator:
             if gate.kind == "error":
                 return self._finding(policy, rule, "error", f"Rule condition error: {gate.detail}.", decided)
             if gate.kind == "false":
-                return self._finding(policy, rule, "not_applicable",
-                                     f"Does not apply: condition '{rule.when.source}' is false.", decided)
+                message = f"Does not apply: condition '{rule.when.source}' is false."
+                return self._finding(policy, rule, "not_applicable", message, decided,
+                                     conclusion=self._worded(rule.spec.not_applicable, message))
         outcome = _run(rule.require, self.context, self.facts, self._compiled)
         if outcome.kind == "needs_scan":
             return self._needs_scan(policy, rule, outcome.detail, decided)
         if outcome.kind == "error":
             return self._finding(policy, rule, "error", f"Rule error: {outcome.detail}.", decided)
         if outcome.kind == "true":
-            return self._finding(policy, rule, "pass", f"Met: {rule.spec.title}.", decided)
+            message = f"Met: {rule.spec.title}."
+            return self._finding(policy, rule, "pass", message, decided,
+                                 conclusion=self._worded(rule.spec.met, message))
         message = render_explain(rule.spec.explain, self.context) if rule.spec.explain else (
             f"Not met: {rule.spec.title} (requires {rule.require.source}).")
         return self._finding(policy, rule, "fail", message, decided)
 
-    def _privacy(self, policy: Policy, block: PrivacyBlock, applies: bool | None,
-                 reason: str) -> tuple[Finding, PrivacyBounds | None]:
+    def _privacy(self, policy: Policy, block: PrivacyBlock, applies: bool | None, reason: str,
+                 sentence: str) -> tuple[Finding, PrivacyBounds | None]:
         """A privacy block both feeds the merged requirement and checks the plan's own DP settings.
 
         Without a scan it is assumed to apply (the strictest reading), so it never reports ``needs_scan``;
         a policy whose own applicability needs a scan contributes no bounds until there is one.
         """
         if not applies:
-            return self._finding(policy, block, "not_applicable", f"Policy {policy.id} {reason}.", {}), None
+            return self._finding(policy, block, "not_applicable", f"Policy {policy.id} {reason}.", {},
+                                 conclusion=sentence), None
         decided = _deciding_facts([block.when], self.context)
         assumed = ""
         if block.when is not None:
             gate = _run(block.when, self.context, self.facts, self._compiled)
             if gate.kind == "false":
-                return self._finding(policy, block, "not_applicable",
-                                     f"Does not apply: condition '{block.when.source}' is false.", decided), None
+                message = f"Does not apply: condition '{block.when.source}' is false."
+                return self._finding(policy, block, "not_applicable", message, decided,
+                                     conclusion=self._worded(block.spec.not_applicable, message)), None
             if gate.kind == "needs_scan":
                 assumed = " Without a scan this requirement is assumed to apply (strictest reading)."
             elif gate.kind == "error":
@@ -212,8 +232,10 @@ class Evaluator:
         n = self.facts.n
         delta_at_n = merge([("", bounds)]).delta_for(n) if n else None
         resolved = f" (δ ≤ {delta_at_n:.3g} at n={n})" if delta_at_n is not None else ""
-        return self._finding(policy, block, "pass", f"The plan's DP settings meet {required}{resolved}.{assumed}",
-                             decided, severity="high"), bounds
+        message = f"The plan's DP settings meet {required}{resolved}.{assumed}"
+        at_n = f" At n={n:,} privacy units the δ bound is {delta_at_n:.3g}." if delta_at_n is not None else ""
+        met = self._worded(block.spec.met, "") + at_n + assumed if block.spec.met else message
+        return self._finding(policy, block, "pass", message, decided, severity="high", conclusion=met), bounds
 
     def _plan_vs_bounds(self, bounds: PrivacyBounds, origin: str) -> list[str]:
         """What in the plan's ``privacy:`` exceeds one block; δ and the unit count are judged by the same
@@ -248,23 +270,24 @@ class Evaluator:
                            and (w.scope is None or w.scope.matches(self.plan.name, dataset, finding.policy))
                            and not w.expired(self.today)), None)
             if waiver is not None and finding.status in ("fail", "error"):
+                waived = f" Waived by {waiver.approver} until {waiver.expires}: {waiver.reason}"
                 finding = finding.model_copy(update={"status": "waived", "waiver": waiver.ref(self.waiver_source),
-                                                     "message": f"{finding.message} Waived by {waiver.approver} "
-                                                                f"until {waiver.expires}: {waiver.reason}"})
+                                                     "message": finding.message + waived,
+                                                     "conclusion": finding.conclusion + waived})
             out.append(finding)
         for waiver in self.waivers:
             if waiver.expired(self.today) and (waiver.scope is None or waiver.scope.matches(
                     self.plan.name, dataset, by_rule[waiver.rule].policy if waiver.rule in by_rule else "")):
                 target = by_rule.get(waiver.rule)
+                note = (f"The waiver approved by {waiver.approver} for {waiver.rule} expired on {waiver.expires} "
+                        "and no longer applies; renew it with a new date or fix the finding.")
                 expired_notes.append(Finding(
                     policy=target.policy if target else "waivers", rule=f"WAIVER-EXPIRED-{waiver.rule}",
                     title=f"Waiver for {waiver.rule} expired on {waiver.expires}", status="fail",
                     severity=target.severity if target else "medium",
                     citation=target.citation if target else "waiver file",
                     url=target.url if target else "",
-                    message=(f"The waiver approved by {waiver.approver} for {waiver.rule} expired on "
-                             f"{waiver.expires} and no longer applies; renew it with a new date or fix the "
-                             "finding."),
+                    message=note, conclusion=note,
                     facts={"expires": waiver.expires.isoformat(), "today": self.today.isoformat()},
                     remediation="Renew the waiver (new approval and expiry date) or remove the cause.",
                     waiver=waiver.ref(self.waiver_source)))

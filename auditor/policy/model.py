@@ -5,7 +5,7 @@
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -23,25 +23,41 @@ class _Spec(BaseModel):
 
 class Citation(_Spec):
     ref: str = Field(min_length=1, description="Article reference, e.g. 'GDPR Art. 9(1)-(2)'")
-    url: str = Field(pattern=r"^https?://", description="Official text")
+    url: str = Field(pattern=r"^https://\S+$", description="Official text of the cited article, over https")
 
 
-class RuleSpec(_Spec):
+class _Worded(_Spec):
+    """The sentences a reader gets instead of the expressions: ``met`` when the check passes,
+    ``not_applicable`` when ``when`` is false. Same ``{{ plan.x }}`` / ``{{ facts.x }}`` placeholders as
+    ``explain``; facts hold counts, never a value read from the dataset."""
+
+    when: str | None = Field(default=None, description="CEL; false -> not_applicable")
+    met: str | None = Field(default=None, min_length=1, description="The conclusion when the check passes")
+    not_applicable: str | None = Field(default=None, min_length=1,
+                                       description="Why it does not apply when `when` is false")
+
+    @model_validator(mode="after")
+    def _not_applicable_needs_when(self) -> Self:
+        """Without ``when`` the text could never be shown; saying so at load beats a silently dead field."""
+        if self.not_applicable is not None and self.when is None:
+            raise ValueError("not_applicable is only shown when `when` is false; this rule has no `when`")
+        return self
+
+
+class RuleSpec(_Worded):
     id: str = Field(pattern=RULE_ID)
     title: str = Field(min_length=1)
     citation: Citation
     severity: Severity
-    when: str | None = Field(default=None, description="CEL; false -> not_applicable")
     require: str = Field(min_length=1, description="CEL; true -> pass, false -> fail")
     explain: str | None = Field(default=None, description="Shown on failure; {{ facts.x }} placeholders")
     remediation: str = ""
 
 
-class PrivacyBlockSpec(_Spec):
+class PrivacyBlockSpec(_Worded):
     id: str = Field(pattern=RULE_ID)
     title: str = Field(min_length=1)
     citation: Citation
-    when: str | None = None
     require: PrivacyBounds
 
     @model_validator(mode="before")
@@ -67,7 +83,13 @@ class PolicySpec(_Spec):
     jurisdiction: str | None = None
     url: str | None = None
     description: str = ""
+    not_covered: list[str] = Field(default_factory=list,
+                                   description="Laws and obligations this policy does not check, one per entry")
     applies_when: str | None = None
+    applies_text: str | None = Field(default=None, min_length=1,
+                                     description="PolicyRef.reason when applies_when holds; placeholders allowed")
+    not_applies_text: str | None = Field(default=None, min_length=1,
+                                         description="PolicyRef.reason when applies_when is false")
     rules: list[RuleSpec] = Field(min_length=1)
     privacy: list[PrivacyBlockSpec] = Field(default_factory=list)
 

@@ -35,6 +35,8 @@ class Case(BaseModel):
     no_scan: bool = False
     expect: Literal["pass", "fail", "not_applicable", "needs_scan", "error", "waived"]
     expect_privacy: dict[str, Any] | None = None
+    expect_conclusion: str | None = Field(default=None, min_length=1,
+                                          description="Text the finding's conclusion must contain")
 
 
 class CaseFile(BaseModel):
@@ -146,6 +148,8 @@ def run_case_file(path: Path) -> tuple[Policy, list[CaseResult]]:
         problem = ""
         if finding.status != case.expect:
             problem = f"expected {case.expect}, got {finding.status}: {finding.message}"
+        elif case.expect_conclusion and case.expect_conclusion not in finding.conclusion:
+            problem = f"conclusion lacks {case.expect_conclusion!r}: {finding.conclusion}"
         elif case.expect_privacy:
             got = _privacy_view(evaluation.requirement, facts.n)
             wrong = {k: got.get(k) for k, v in case.expect_privacy.items() if not _same(got.get(k), v)}

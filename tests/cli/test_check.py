@@ -187,7 +187,7 @@ def _statuses(output: str) -> dict[str, str]:
     return {f["rule"]: f["status"] for f in json.loads(output)["findings"]}
 
 
-def test_example_plan_passes_every_bundled_rule_with_its_scan(runner: CliRunner, tmp_path: Path) -> None:
+def test_example_plan_passes_with_its_scan_and_its_one_waiver(runner: CliRunner, tmp_path: Path) -> None:
     # without the scan the data rules are undecided: they block the gate, and --plan-only lists them only
     without = runner.invoke(cli, ["check", str(EXAMPLE_PLAN), "--format", "json", "--fail-on", "low"])
     assert without.exit_code == 1, without.output
@@ -202,11 +202,30 @@ def test_example_plan_passes_every_bundled_rule_with_its_scan(runner: CliRunner,
     assert scanned.exit_code == 0, scanned.output
     users = json.loads(scan.read_text())["users"]
     assert users["distinct"] == 2400 and users["with_multiple_records"] == 408 and users["normalisation"] == "casefold"
+    # the synthetic data keeps its identifiers and the plan claims no step: minimisation fails unless waived
+    unwaived = runner.invoke(cli, ["check", str(EXAMPLE_PLAN), "--scan", str(scan), "--format", "json",
+                                   "--fail-on", "low"])
+    assert unwaived.exit_code == 1
+    assert {r for r, s in _statuses(unwaived.stdout).items() if s not in ("pass", "not_applicable")} == {
+        "GDPR-5-1-C-MINIMISATION"}
     with_scan = runner.invoke(cli, ["check", str(EXAMPLE_PLAN), "--scan", str(scan), "--format", "json",
-                                    "--fail-on", "low"])
+                                    "--fail-on", "low", "--waivers", str(EXAMPLE_PLAN.parent / "waivers.yaml")])
     assert with_scan.exit_code == 0, with_scan.output
     statuses = _statuses(with_scan.stdout)
-    assert set(statuses.values()) <= {"pass", "not_applicable"}
+    assert set(statuses.values()) <= {"pass", "not_applicable", "waived"}
+    assert [r for r, s in statuses.items() if s == "waived"] == ["GDPR-5-1-C-MINIMISATION"]
+    # claiming the step instead is contradicted by the scan: the claim is a finding, not a pass
+    claimed = tmp_path / "claimed.yaml"
+    claimed.write_text(EXAMPLE_PLAN.read_text(encoding="utf-8").replace("pseudonymisation: false",
+                                                                        "pseudonymisation: true"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "tickets.jsonl").write_bytes(EXAMPLE_DATA.read_bytes())
+    contradicted = runner.invoke(cli, ["check", str(claimed), "--scan", str(scan), "--format", "json"])
+    assert contradicted.exit_code == 1
+    findings = {f["rule"]: f for f in json.loads(contradicted.stdout)["findings"]}
+    assert {r for r, f in findings.items() if f["status"] == "fail"} == {"GDPR-5-1-C-MEASURE-CONFIRMED",
+                                                                         "PIPL-51-DEIDENTIFICATION-CONFIRMED"}
+    assert "direct identifiers in 1999 of 3000 records" in findings["GDPR-5-1-C-MEASURE-CONFIRMED"]["conclusion"]
     from tests.output.test_schemas import validate  # a real scan and a real gate, against the shipped schemas
 
     validate("scan", json.loads(scan.read_text()))

@@ -29,3 +29,22 @@ def test_failing_cases_still_count_as_coverage(tmp_path: Path) -> None:
     report = run_tests(tests)
     assert any(not r.ok for r in report.results)
     assert not [u for u in report.uncovered if "no pass and no fail" in u]
+
+
+def test_a_case_can_assert_on_the_conclusion(tmp_path: Path) -> None:
+    tests = tmp_path / "gdpr.yaml"
+    tests.write_text(
+        "policy: gdpr\n"
+        "base_plan: {version: 1, name: t, dataset: {path: d.jsonl}, data_subjects: {regions: [EU]}}\n"
+        "cases:\n"
+        "  - name: the conclusion says what was missing\n"
+        "    rule: GDPR-6-1-LAWFUL-BASIS\n"
+        "    expect: fail\n"
+        "    expect_conclusion: No Art. 6(1) lawful basis is recorded\n"
+        "  - name: a conclusion that does not say it is a mismatch\n"
+        "    rule: GDPR-6-1-LAWFUL-BASIS\n"
+        "    expect: fail\n"
+        "    expect_conclusion: lawful basis consent is recorded\n", encoding="utf-8")
+    results = run_tests(tests).results
+    assert [r.ok for r in results] == [True, False]
+    assert results[1].problem.startswith("conclusion lacks 'lawful basis consent is recorded': No Art. 6(1)")
