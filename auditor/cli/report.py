@@ -85,7 +85,8 @@ def _default_key(key: Path | None, source_dir: Path, target: Path) -> Path | Non
               help="The signer's public key (PEM), as the signer publishes it. Without it, keys/auditor.pub "
                    "beside the envelope is used, and trusted only if --fingerprint or --trust names it.")
 @click.option("--fingerprint", "fingerprints", multiple=True,
-              help="A signer key fingerprint you accept (SHA256:..., as 'auditor keygen' prints); repeatable.")
+              help="A signer key fingerprint you accept: SHA256: and 64 hex digits, as 'auditor keygen' prints "
+                   "(the sha256 of the public key's DER); repeatable.")
 @click.option("--trust", "trust_file", type=click.Path(path_type=Path),
               help="A file of accepted signer fingerprints, one per line ('#' comments).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
