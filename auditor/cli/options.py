@@ -22,3 +22,16 @@ def gate_options(func: F) -> F:
                         help="Bundled policy id, policy file or directory; repeatable. Default: all bundled. "
                              "'bundled' = all bundled; a later file with the same id replaces the earlier.")(func)
     return func
+
+
+def signer_options(func: F) -> F:
+    """``--signer-name``, ``--signer-role``, ``--signer-org``: the claimed identity a signature carries,
+    overriding the key's own file field by field (``report`` and ``audit``)."""
+    func = click.option("--signer-org", "signer_org", metavar="TEXT",
+                        help="Signer's organisation, signed into the statement (claimed, not verified).")(func)
+    func = click.option("--signer-role", "signer_role", metavar="TEXT",
+                        help="Signer's role, e.g. Data Protection Officer (claimed, not verified).")(func)
+    func = click.option("--signer-name", "signer_name", metavar="TEXT",
+                        help="Signer's name, signed into the statement and shown beside the key fingerprint; "
+                             "default: the key's .signer.json written by 'auditor keygen --name'.")(func)
+    return func

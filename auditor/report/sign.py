@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor.errors import InputError
 from auditor.fsutil import atomic_write
+from auditor.report.signer import SignerIdentity, signer_path, write_signer_file
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -63,6 +64,8 @@ class ReportPredicate(_Frozen):
     epsilon_spent: float | None = None
     epsilon_allowed: float | None = None
     delta: float | None = None
+    signer: SignerIdentity | None = Field(default=None, description="Claimed by the signer; the key is what is "
+                                                                     "checked")
 
 
 class Statement(_Frozen):
@@ -133,11 +136,12 @@ def fingerprint(public_key: Ed25519PublicKey) -> str:
     return "SHA256:" + hashlib.sha256(der).hexdigest()
 
 
-def generate_keypair(out_dir: Path) -> tuple[Path, Path]:
-    """Write a new Ed25519 pair; refuse to overwrite, since losing a key orphans every report it signed."""
+def generate_keypair(out_dir: Path, identity: SignerIdentity | None = None) -> tuple[Path, Path]:
+    """Write a new Ed25519 pair (and the signer's claimed identity beside it, when given); refuse to
+    overwrite, since losing a key orphans every report it signed."""
     out_dir = Path(out_dir)
     private_path, public_path = out_dir / PRIVATE_KEY_NAME, out_dir / PUBLIC_KEY_NAME
-    for existing in (private_path, public_path):
+    for existing in (private_path, public_path, signer_path(private_path)):  # a stale claim would be misread
         if existing.exists():
             raise InputError(f"{existing}: already exists; refusing to overwrite a signing key "
                              "(choose another --out folder)")
@@ -151,6 +155,8 @@ def generate_keypair(out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(private_path, private_pem, mode=0o600)
     atomic_write(public_path, public_pem, mode=0o644)
+    if identity is not None and not identity.is_empty():
+        write_signer_file(private_path, identity, fingerprint(key.public_key()))
     return private_path, public_path
 
 

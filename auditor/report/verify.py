@@ -33,6 +33,7 @@ from auditor.report.sign import (
     read_envelope,
     signature_valid,
 )
+from auditor.report.signer import SignerIdentity
 
 
 class Check(BaseModel):
@@ -56,6 +57,8 @@ class VerifyResult(BaseModel):
     checks: list[Check]
     statement: Statement | None = None
     unsigned: list[str] = Field(default_factory=list, description="Files in the folder no subject covers")
+    claimed_signer: SignerIdentity | None = Field(
+        default=None, description="Who the statement says signed it: signed, but never verified; the key is")
 
     @property
     def ok(self) -> bool:
@@ -183,7 +186,8 @@ def verify_envelope(envelope_path: Path, public_key_path: Path | None = None, *,
         unsigned = _unsigned(base, {s.name for s in statement.subject}, envelope_path, key_path)
     return VerifyResult(envelope=str(envelope_path), key=str(key_path), key_fingerprint=fingerprint(public_key),
                         key_next_to_report=from_folder, signer_trusted=trusted, checks=checks,
-                        statement=statement, unsigned=unsigned)
+                        statement=statement, unsigned=unsigned,
+                        claimed_signer=statement.predicate.signer if statement is not None else None)
 
 
 def _unsigned(base: Path, subjects: set[str], envelope: Path, key: Path) -> list[str]:

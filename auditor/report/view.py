@@ -16,6 +16,7 @@ from auditor.findings import Finding, severity_rank
 from auditor.report.charts import bar_chart, epsilon_chart
 from auditor.report.evidence import EvidenceBundle
 from auditor.report.guarantee import GuaranteeView, guarantee
+from auditor.report.signer import SignerIdentity
 
 
 class _Frozen(BaseModel):
@@ -29,6 +30,8 @@ class SigningInfo(_Frozen):
     key_fingerprint: str | None = None
     key_id: str | None = None
     envelope: str = "report.intoto.jsonl"
+    signer: SignerIdentity | None = None
+    signer_claim: str | None = None  # signer.describe(): who the signer says they are, not verified
 
 
 class Row(_Frozen):
@@ -477,6 +480,11 @@ def _model_card(ev: EvidenceBundle) -> list[Row]:
     return rows
 
 
+def _claimed(signing: SigningInfo) -> str:
+    """The signer's own words beside the fingerprint, labelled: only the fingerprint is ever checked."""
+    return f"claimed signer: {signing.signer_claim}" if signing.signed and signing.signer_claim else ""
+
+
 def _summary(ev: EvidenceBundle, signing: SigningInfo) -> list[Row]:
     """The cover's key facts: what a reader needs before deciding whether to read further."""
     rows: list[Row] = []
@@ -500,7 +508,7 @@ def _summary(ev: EvidenceBundle, signing: SigningInfo) -> list[Row]:
     if ev.ledger is not None:
         rows.append(Row(label="Ledger, these people", value=f"ε {_num(ev.ledger.composed_epsilon)} composed",
                         note=f"worst-off unit, over {ev.ledger.runs} run(s)"))
-    rows.append(Row(label="Signer key", value=signing.key_fingerprint or "UNSIGNED",
+    rows.append(Row(label="Signer key", value=signing.key_fingerprint or "UNSIGNED", note=_claimed(signing),
                     status="" if signing.signed else "bad"))
     return rows
 
@@ -526,7 +534,7 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
         Row(label="Dataset sha256", value=ev.dataset_sha256 or "—"),
         Row(label="Waivers", value=f"{ev.waivers.file}" if ev.waivers else "none",
             note="sha256 " + ev.waivers.sha256 if ev.waivers else ""),
-        Row(label="Signer key", value=signing.key_fingerprint or "UNSIGNED",
+        Row(label="Signer key", value=signing.key_fingerprint or "UNSIGNED", note=_claimed(signing),
             status="" if signing.signed else "bad"),
         Row(label="Tool", value=f"auditor {ev.tool.auditor}, Python {ev.tool.python} ({ev.tool.platform})"),
         Row(label="Libraries", value=", ".join(f"{k} {v}" for k, v in sorted(ev.tool.libraries.items()))),

@@ -326,3 +326,66 @@ def test_readme_openssl_recipe_verifies_a_report_and_catches_tampering(signed: t
     forged = run()
     assert forged.returncode != 0 and "Signature Verification Failure" in forged.stdout + forged.stderr
     assert ": OK" not in forged.stdout
+
+
+# --- the signer's claimed identity ---------------------------------------------------------------------------
+
+def test_signer_identity_beside_the_key_is_signed_and_shown(tmp_path: Path) -> None:
+    from auditor.report.signer import SignerIdentity
+
+    jane = SignerIdentity(name="Jane Doe", role="Data Protection Officer", organisation="Example GmbH")
+    private, public = generate_keypair(tmp_path / "keys", jane)
+    assert json.loads((tmp_path / "keys" / "auditor.signer.json").read_text())["name"] == "Jane Doe"
+    out = tmp_path / "out"
+    written = write_report(evidence(tmp_path), out, key=private, formats=("html", "md"),
+                           signer=SignerIdentity(role="DPO"))
+    assert written.signer == SignerIdentity(name="Jane Doe", role="DPO", organisation="Example GmbH")
+    result = verify_envelope(out / "report.intoto.jsonl", public)
+    assert result.ok and result.claimed_signer == written.signer
+    assert json.loads(read_envelope(out / "report.intoto.jsonl").payload_bytes())["predicate"]["signer"] == {
+        "name": "Jane Doe", "role": "DPO", "organisation": "Example GmbH"}
+    claim = "Jane Doe (role: DPO; organisation: Example GmbH)"
+    for page in ("report.html", "report.md"):
+        text = (out / page).read_text()
+        assert "Claimed signer (signed with the report, not verified" in text
+        assert text.count(claim) >= 2, page  # beside the fingerprint in the key facts and in "How to verify"
+
+
+def test_signer_file_of_another_key_or_with_control_characters_is_refused(tmp_path: Path) -> None:
+    from auditor.report.signer import SignerIdentity
+
+    private, _ = generate_keypair(tmp_path / "a", SignerIdentity(name="Jane Doe"))
+    other, _ = generate_keypair(tmp_path / "b")
+    (tmp_path / "b" / "auditor.signer.json").write_bytes((tmp_path / "a" / "auditor.signer.json").read_bytes())
+    with pytest.raises(InputError, match=r"b/auditor.signer.json: field key_fingerprint: belongs to key SHA256:"):
+        write_report(evidence(tmp_path), tmp_path / "out", key=other, formats=("md",))
+    (tmp_path / "a" / "auditor.signer.json").write_text(json.dumps({"name": "Jane\x1b[32m ok"}))
+    with pytest.raises(InputError, match=r"a/auditor.signer.json: field name: .*control or format character "
+                                         r"U\+001B"):
+        write_report(evidence(tmp_path), tmp_path / "out", key=private, formats=("md",))
+    assert not (tmp_path / "out").exists() or not (tmp_path / "out" / "report.intoto.jsonl").exists()
+
+
+def test_a_statement_claiming_a_signer_with_escapes_does_not_verify(tmp_path: Path) -> None:
+    """Verify prints the claim on a terminal: a statement must not smuggle ANSI or bidi codes there, even one
+    signed by the trusted key (it is built by hand; auditor itself refuses to write one)."""
+    import rfc8785
+
+    from auditor.report.api import predicate_for
+    from auditor.report.sign import Signature, key_id, write_envelope
+
+    private, public = generate_keypair(tmp_path / "keys")
+    predicate = predicate_for(evidence(tmp_path)).model_dump(mode="json")
+    predicate["signer"] = {"name": "Mallory\u202egnp.exe", "role": None, "organisation": None}
+    payload = rfc8785.dumps({"_type": STATEMENT_TYPE, "predicateType": PREDICATE_TYPE, "predicate": predicate,
+                             "subject": [{"name": "x", "digest": {"sha256": "0" * 64}}]})
+    key = load_private_key(private)
+    signature = base64.b64encode(key.sign(pae(PAYLOAD_TYPE, payload))).decode()
+    out = tmp_path / "out"
+    out.mkdir()
+    write_envelope(Envelope(payload=base64.b64encode(payload).decode(), payloadType=PAYLOAD_TYPE,
+                            signatures=[Signature(keyid=key_id(key.public_key()), sig=signature)]),
+                   out / "e.intoto.jsonl")
+    result = verify_envelope(out / "e.intoto.jsonl", public)
+    assert [c.what for c in result.failures()] == ["statement"]
+    assert result.claimed_signer is None
