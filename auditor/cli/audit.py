@@ -56,9 +56,9 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
     click.echo(f"files: {', '.join([*report.subjects, *([report.envelope] if report.envelope else [])])}")
     if report.envelope:
         echo_signed(out_dir / report.envelope, report.key_fingerprint, report.signer)
-    if outcome.generated_key:
-        click.echo(f"key: generated {outcome.key} — share {outcome.public_key} with whoever verifies; "
-                   "keep the private key secret (it is not part of the signed report)")
+    if outcome.generated_key:  # said here only, once: the progress lines do not repeat it
+        click.echo(f"key: generated a new signing key {outcome.key} — share {outcome.public_key} with whoever "
+                   "verifies; keep the private key secret (it is not part of the signed report)")
     if outcome.error is not None:
         click.echo(f"auditor: {outcome.error}", err=True)
     ctx.exit(code)

@@ -115,7 +115,8 @@ class AuditOutcome(BaseModel):
 def _resolve_key(out_dir: Path, key: Path | None, say: Say,
                  signer: SignerIdentity | None = None) -> tuple[Path, Path | None, bool]:
     """Use ``key``; else reuse or create ``DIR/keys/auditor.key`` (keygen refuses to overwrite a key). A key
-    made here keeps ``signer`` beside it, so a later ``auditor report`` re-render signs as the same person."""
+    made here keeps ``signer`` beside it, so a later ``auditor report`` re-render signs as the same person.
+    The caller announces a generated key, once, in its summary."""
     if key is not None:
         public = Path(key).with_suffix(".pub")
         return Path(key), public if public.is_file() else None, False
@@ -125,8 +126,6 @@ def _resolve_key(out_dir: Path, key: Path | None, say: Say,
         say(f"signing with the existing key {private}")
         return private, public if public.is_file() else None, False
     private, public = generate_keypair(keys, signer)
-    say(f"no --key given: generated a new signing key in {keys}/ — {public.name} is what a regulator needs "
-        f"to verify; keep {private.name} secret")
     return private, public, True
 
 

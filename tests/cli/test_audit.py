@@ -277,13 +277,15 @@ def test_bad_templates_are_refused_before_the_scan_and_the_training(tmp_path: Pa
     assert not (tmp_path / "out" / "model").exists() and not (tmp_path / "out" / "training.json").exists()
 
 
-def test_a_generated_key_keeps_the_claimed_signer(tmp_path: Path) -> None:
+def test_generated_key_is_announced_once_and_keeps_the_claimed_signer(tmp_path: Path) -> None:
     runner = CliRunner()
     plan = _dataset(tmp_path, ["the app crashes on start"] * 40)
     out = tmp_path / "out"
     result = runner.invoke(cli, ["audit", str(plan), "--out", str(out), "--no-train", "--format", "md",
                                  "--signer-name", "Jane Doe", "--signer-org", "Example GmbH"])
     assert result.exit_code == 0, result.output
+    notices = [line for line in result.output.splitlines() if "secret" in line]  # "keep the private key secret"
+    assert len(notices) == 1 and "generated a new signing key" in notices[0], result.output
     assert "claimed signer: Jane Doe (organisation: Example GmbH)" in result.output
     statement = json.loads(__import__("base64").b64decode(json.loads((out / "report.intoto.jsonl").read_text())
                                                           ["payload"]))
