@@ -55,7 +55,8 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
     click.echo(f"report: {out_dir / main_file}")
     click.echo(f"files: {', '.join([*report.subjects, *([report.envelope] if report.envelope else [])])}")
     if report.envelope:
-        echo_signed(out_dir / report.envelope, report.key_fingerprint, report.signer)
+        echo_signed(out_dir / report.envelope, report.key_fingerprint, report.signer,
+                    Path(outcome.public_key) if outcome.public_key else None)
     if outcome.generated_key:  # said here only, once: the progress lines do not repeat it
         click.echo(f"key: generated a new signing key {outcome.key} — share {outcome.public_key} with whoever "
                    "verifies; keep the private key secret (it is not part of the signed report)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,22 +16,37 @@ if TYPE_CHECKING:
     from auditor.report.signer import SignerIdentity
 
 
-def echo_signed(envelope: Path, fingerprint: str | None, signer: SignerIdentity | None) -> None:
+def verify_command(envelope: Path, fingerprint: str | None, public_key: Path | None) -> str:
+    """A command that verifies as printed: verify finds only ``keys/auditor.pub`` beside the envelope by
+    itself, so a public key kept elsewhere is named with ``--key`` (and still pinned by its fingerprint)."""
+    from auditor.report.sign import PUBLIC_KEY_NAME
+
+    base = f"auditor verify {shlex.quote(str(envelope))}"
+    beside = envelope.parent / "keys" / PUBLIC_KEY_NAME
+    if public_key is not None and Path(public_key).resolve() != beside.resolve():
+        base += f" --key {shlex.quote(str(public_key))}"
+    elif not beside.is_file():
+        base += " --key SIGNER-PUBLIC-KEY.pub"
+    return f"{base} --fingerprint {fingerprint}"
+
+
+def echo_signed(envelope: Path, fingerprint: str | None, signer: SignerIdentity | None,
+                public_key: Path | None = None) -> None:
     """Where the signature is, the key that made it, the claimed signer, and the command that checks it."""
     click.echo(f"signed: {envelope} (key {fingerprint})")
     if signer is not None:
         click.echo(f"claimed signer: {signer.describe()}")
-    click.echo(f"verify: auditor verify {envelope} --fingerprint {fingerprint}")
+    click.echo(f"verify: {verify_command(envelope, fingerprint, public_key)}")
 
 
 def echo_written(out_dir: Path, files: list[str], envelope: str | None, fingerprint: str | None,
-                 signer: SignerIdentity | None = None) -> None:
+                 signer: SignerIdentity | None = None, public_key: Path | None = None) -> None:
     """The lines every report-writing command ends with; unsigned output is said loudly, on stderr."""
     report = out_dir / ("report.html" if "report.html" in files else files[-1])
     click.echo(f"report: {report}")
     click.echo(f"wrote {len(files)} files to {out_dir}: {', '.join(files)}")
     if envelope:
-        echo_signed(out_dir / envelope, fingerprint, signer)
+        echo_signed(out_dir / envelope, fingerprint, signer, public_key)
     else:
         click.secho("WARNING: this report is UNSIGNED; nobody can check it was not altered. "
                     "Pass --key (make one with 'auditor keygen').", err=True, fg="red", bold=True)
@@ -74,7 +90,8 @@ def report(evidence_dir: Path | None, key: Path | None, formats: str, out_dir: P
     for name in written.stale:
         click.echo(f"note: {target / name} is from an earlier render and is NOT covered by the new signature",
                    err=True)
-    echo_written(target, written.files, written.envelope, written.key_fingerprint, written.signer)
+    public = key.with_suffix(".pub") if key is not None and key.with_suffix(".pub").is_file() else None
+    echo_written(target, written.files, written.envelope, written.key_fingerprint, written.signer, public)
 
 
 def _default_key(key: Path | None, source_dir: Path, target: Path) -> Path | None:

@@ -232,7 +232,7 @@ def test_one_fingerprint_everywhere_and_the_claimed_signer_beside_it(runner: Cli
     envelope = evidence_dir / "report.intoto.jsonl"
     assert f"signed: {envelope} (key {fp})" in signed.output
     assert f"claimed signer: {claim}" in signed.output
-    assert f"verify: auditor verify {envelope} --fingerprint {fp}" in signed.output
+    assert f"verify: auditor verify {envelope} --key {keys / 'auditor.pub'} --fingerprint {fp}" in signed.output
     for page in ("report.html", "report.md"):
         text = (evidence_dir / page).read_text()
         assert fp in text and claim in text, page
@@ -283,3 +283,19 @@ def test_a_signer_file_that_is_not_json_names_the_file(runner: CliRunner, eviden
     assert result.exit_code == 2
     assert result.output.strip() == (f"auditor: {keys / 'auditor.signer.json'}: field email: Extra inputs are not "
                                      "permitted")
+
+
+@pytest.mark.parametrize("key_in_folder", [False, True])
+def test_the_printed_verify_command_verifies(runner: CliRunner, evidence_dir: Path, tmp_path: Path,
+                                             key_in_folder: bool) -> None:
+    """Whoever signs copies the 'verify:' line: it must work where the key is, in keys/ or kept elsewhere."""
+    import shlex
+
+    keys = evidence_dir / "keys" if key_in_folder else tmp_path / "org-keys"
+    assert runner.invoke(cli, ["keygen", "--out", str(keys)]).exit_code == 0
+    signed = runner.invoke(cli, ["report", str(evidence_dir), "--key", str(keys / "auditor.key"), "--format", "md"])
+    assert signed.exit_code == 0, signed.output
+    command = next(line for line in signed.output.splitlines() if line.startswith("verify: auditor verify "))
+    assert f"--fingerprint {_fingerprint_of(keys / 'auditor.pub')}" in command
+    result = runner.invoke(cli, shlex.split(command.removeprefix("verify: auditor "), posix=True))
+    assert result.exit_code == 0, (command, result.output)
