@@ -389,3 +389,14 @@ def test_a_statement_claiming_a_signer_with_escapes_does_not_verify(tmp_path: Pa
     result = verify_envelope(out / "e.intoto.jsonl", public)
     assert [c.what for c in result.failures()] == ["statement"]
     assert result.claimed_signer is None
+
+
+def test_a_claimed_signer_is_inert_markup_in_the_reports(tmp_path: Path) -> None:
+    from auditor.report.signer import SignerIdentity
+
+    private, _ = generate_keypair(tmp_path / "keys", SignerIdentity(name="<script>x</script> | *bold*"))
+    write_report(evidence(tmp_path), tmp_path / "out", key=private, formats=("html", "md"))
+    html = (tmp_path / "out" / "report.html").read_text()
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "<script>x" not in html and "&lt;script&gt;x&lt;/script&gt; | *bold*" in html
+    assert "<script>x" not in md and r"&lt;script&gt;x&lt;/script&gt; \| \*bold\*" in md
