@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from auditor.cli.options import gate_options
+from auditor.cli.options import gate_options, signer_options
 
 
 @click.command("audit", short_help="Scan, gate, train, report and sign: the whole audit in one go.")
@@ -23,17 +23,21 @@ from auditor.cli.options import gate_options
               help="Report formats, comma-separated: html, md, pdf.")
 @click.option("--templates", type=click.Path(path_type=Path),
               help="Folder of your own report templates (rendered in Jinja's sandbox).")
+@signer_options
 @click.option("--quiet", is_flag=True, help="No progress output; only the summary.")
 @click.option("--force", is_flag=True,
               help="Replace an earlier audit in OUT (its report, model and evidence are removed first).")
 @click.pass_context
 def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_train: bool, ledger_dir: Path | None,
           policies: tuple[str, ...], waivers: str | None, fail_on: str, formats: str, templates: Path | None,
-          quiet: bool, force: bool) -> None:
+          signer_name: str | None, signer_role: str | None, signer_org: str | None, quiet: bool,
+          force: bool) -> None:
     """Audit PLAN end to end and write a signed HTML/Markdown/PDF report into OUT."""
+    from auditor.cli.report import echo_signed
     from auditor.plan import load_plan
     from auditor.report.audit import run_audit
     from auditor.report.render import parse_formats
+    from auditor.report.signer import identity_from_options
 
     load_plan(plan).require_dataset()  # before anything: a missing file names the plan's dataset.path and line
 
@@ -44,7 +48,7 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
     outcome = run_audit(plan, out_dir, key=key, train=not no_train, ledger_dir=ledger_dir, policies=policies,
                         waivers=Path(waivers) if waivers else None, fail_on=fail_on,
                         formats=parse_formats(formats), templates=templates, progress=not quiet, say=say,
-                        force=force)
+                        signer=identity_from_options(signer_name, signer_role, signer_org), force=force)
     report = outcome.report
     verdict = click.style(outcome.verdict.upper(), fg="green" if outcome.verdict == "pass" else "red", bold=True)
     # A training that fails after a passing gate (a ledger refusal, bad labels) decides the exit code.
@@ -59,11 +63,11 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
     click.echo(f"report: {out_dir / main_file}")
     click.echo(f"files: {', '.join([*report.subjects, *([report.envelope] if report.envelope else [])])}")
     if report.envelope:
-        click.echo(f"signed: {out_dir / report.envelope} (key {report.key_fingerprint})")
-        click.echo(f"verify: auditor verify {out_dir / report.envelope} --fingerprint {report.key_fingerprint}")
-    if outcome.generated_key:
-        click.echo(f"key: generated {outcome.key} — share {outcome.public_key} with whoever verifies; "
-                   "keep the private key secret (it is not part of the signed report)")
+        echo_signed(out_dir / report.envelope, report.key_fingerprint, report.signer,
+                    Path(outcome.public_key) if outcome.public_key else None)
+    if outcome.generated_key:  # said here only, once: the progress lines do not repeat it
+        click.echo(f"key: generated a new signing key {outcome.key} — share {outcome.public_key} with whoever "
+                   "verifies; keep the private key secret (it is not part of the signed report)")
     if outcome.error is not None:
         click.echo(f"auditor: {outcome.error}", err=True)
     ctx.exit(code)

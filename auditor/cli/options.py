@@ -41,3 +41,16 @@ def sarif_options(func: F) -> F:
                              "waived too; by default only failures and rule errors, since code scanning "
                              "opens an alert for every result whatever its kind.")(func)
     return func
+
+
+def signer_options(func: F) -> F:
+    """``--signer-name``, ``--signer-role``, ``--signer-org``: the claimed identity a signature carries,
+    overriding the key's own file field by field (``report`` and ``audit``)."""
+    func = click.option("--signer-org", "signer_org", metavar="TEXT",
+                        help="Signer's organisation, signed into the statement (claimed, not verified).")(func)
+    func = click.option("--signer-role", "signer_role", metavar="TEXT",
+                        help="Signer's role, e.g. Data Protection Officer (claimed, not verified).")(func)
+    func = click.option("--signer-name", "signer_name", metavar="TEXT",
+                        help="Signer's name, signed into the statement and shown beside the key fingerprint; "
+                             "default: the key's .signer.json written by 'auditor keygen --name'.")(func)
+    return func

@@ -3,21 +3,50 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from auditor.cli.options import signer_options
 from auditor.errors import InputError, VerificationFailed
 
+if TYPE_CHECKING:
+    from auditor.report.signer import SignerIdentity
 
-def echo_written(out_dir: Path, files: list[str], envelope: str | None, fingerprint: str | None) -> None:
+
+def verify_command(envelope: Path, fingerprint: str | None, public_key: Path | None) -> str:
+    """A command that verifies as printed: verify finds only ``keys/auditor.pub`` beside the envelope by
+    itself, so a public key kept elsewhere is named with ``--key`` (and still pinned by its fingerprint)."""
+    from auditor.report.sign import PUBLIC_KEY_NAME
+
+    base = f"auditor verify {shlex.quote(str(envelope))}"
+    beside = envelope.parent / "keys" / PUBLIC_KEY_NAME
+    if public_key is not None and Path(public_key).resolve() != beside.resolve():
+        base += f" --key {shlex.quote(str(public_key))}"
+    elif not beside.is_file():
+        base += " --key SIGNER-PUBLIC-KEY.pub"
+    return f"{base} --fingerprint {fingerprint}"
+
+
+def echo_signed(envelope: Path, fingerprint: str | None, signer: SignerIdentity | None,
+                public_key: Path | None = None) -> None:
+    """Where the signature is, the key that made it, the claimed signer, and the command that checks it."""
+    click.echo(f"signed: {envelope} (key {fingerprint})")
+    if signer is not None:
+        click.echo(f"claimed signer: {signer.describe()}")
+    click.echo(f"verify: {verify_command(envelope, fingerprint, public_key)}")
+
+
+def echo_written(out_dir: Path, files: list[str], envelope: str | None, fingerprint: str | None,
+                 signer: SignerIdentity | None = None, public_key: Path | None = None) -> None:
     """The lines every report-writing command ends with; unsigned output is said loudly, on stderr."""
     report = out_dir / ("report.html" if "report.html" in files else files[-1])
     click.echo(f"report: {report}")
     click.echo(f"wrote {len(files)} files to {out_dir}: {', '.join(files)}")
     if envelope:
-        click.echo(f"signed: {out_dir / envelope} (key {fingerprint})")
-        click.echo(f"verify: auditor verify {out_dir / envelope} --fingerprint {fingerprint}")
+        echo_signed(out_dir / envelope, fingerprint, signer, public_key)
     else:
         click.secho("WARNING: this report is UNSIGNED; nobody can check it was not altered. "
                     "Pass --key (make one with 'auditor keygen').", err=True, fg="red", bold=True)
@@ -32,13 +61,16 @@ def echo_written(out_dir: Path, files: list[str], envelope: str | None, fingerpr
               help="Folder to write into (default: EVIDENCE_DIR).")
 @click.option("--templates", type=click.Path(path_type=Path),
               help="Folder of your own report.html.j2 / report.md.j2 (rendered in Jinja's sandbox).")
+@signer_options
 @click.option("--schema", is_flag=True, help="Print the JSON Schema of evidence.json and exit.")
 def report(evidence_dir: Path | None, key: Path | None, formats: str, out_dir: Path | None,
-           templates: Path | None, schema: bool) -> None:
+           templates: Path | None, signer_name: str | None, signer_role: str | None, signer_org: str | None,
+           schema: bool) -> None:
     """Re-render and re-sign a report from a saved evidence.json."""
     from auditor.report.api import write_report
     from auditor.report.evidence import evidence_schema_text, load_evidence
     from auditor.report.render import parse_formats
+    from auditor.report.signer import identity_from_options
 
     if schema:
         click.echo(evidence_schema_text(), nl=False)
@@ -46,18 +78,20 @@ def report(evidence_dir: Path | None, key: Path | None, formats: str, out_dir: P
     if evidence_dir is None:
         raise InputError("auditor report: missing EVIDENCE_DIR (a folder holding evidence.json)")
     wanted = parse_formats(formats)
+    signer = identity_from_options(signer_name, signer_role, signer_org)
     evidence = load_evidence(evidence_dir)
     source_dir = evidence_dir if evidence_dir.is_dir() else evidence_dir.parent
     target = out_dir or source_dir
     key = _default_key(key, source_dir, target)
-    written = write_report(evidence, target, key=key, formats=wanted, templates=templates)
+    written = write_report(evidence, target, key=key, formats=wanted, templates=templates, signer=signer)
     for missing in written.skipped_artifacts:
         click.echo(f"note: {missing} is not in {target}; its digest stays recorded in evidence.json only",
                    err=True)
     for name in written.stale:
         click.echo(f"note: {target / name} is from an earlier render and is NOT covered by the new signature",
                    err=True)
-    echo_written(target, written.files, written.envelope, written.key_fingerprint)
+    public = key.with_suffix(".pub") if key is not None and key.with_suffix(".pub").is_file() else None
+    echo_written(target, written.files, written.envelope, written.key_fingerprint, written.signer, public)
 
 
 def _default_key(key: Path | None, source_dir: Path, target: Path) -> Path | None:
@@ -85,7 +119,8 @@ def _default_key(key: Path | None, source_dir: Path, target: Path) -> Path | Non
               help="The signer's public key (PEM), as the signer publishes it. Without it, keys/auditor.pub "
                    "beside the envelope is used, and trusted only if --fingerprint or --trust names it.")
 @click.option("--fingerprint", "fingerprints", multiple=True,
-              help="A signer key fingerprint you accept (SHA256:..., as 'auditor keygen' prints); repeatable.")
+              help="A signer key fingerprint you accept: SHA256: and 64 hex digits, as 'auditor keygen' prints "
+                   "(the sha256 of the public key's DER); repeatable.")
 @click.option("--trust", "trust_file", type=click.Path(path_type=Path),
               help="A file of accepted signer fingerprints, one per line ('#' comments).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -106,6 +141,9 @@ def verify(envelope: Path, key: Path | None, fingerprints: tuple[str, ...], trus
             mark = click.style("ok  ", fg="green") if check.ok else click.style("FAIL", fg="red", bold=True)
             click.echo(f"{mark} {check.what}: {check.detail}")
         click.echo(f"key: {result.key} ({result.key_fingerprint})")
+        if result.claimed_signer is not None:
+            click.echo(f"claimed signer (signed but NOT verified; the key fingerprint is what is checked): "
+                       f"{result.claimed_signer.describe()}")
         if result.statement is not None and result.ok:
             p = result.statement.predicate
             click.echo(f"verified {len(result.statement.subject)} files; report {p.report_id}, verdict {p.verdict}, "
@@ -122,12 +160,21 @@ def verify(envelope: Path, key: Path | None, fingerprints: tuple[str, ...], trus
 
 @click.command("keygen", short_help="Make an Ed25519 signing key pair; never overwrites one.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True,
-              help="Folder for auditor.key (private, mode 0600) and auditor.pub.")
-def keygen(out_dir: Path) -> None:
-    """Make an Ed25519 signing key pair (PEM); never overwrites an existing key."""
+              help="Folder for auditor.key (private, mode 0600), auditor.pub and auditor.signer.json.")
+@click.option("--name", help="Your name, signed into every report this key signs (a claim, not verified).")
+@click.option("--role", help="Your role, e.g. Data Protection Officer (a claim, not verified).")
+@click.option("--org", "organisation", help="Your organisation (a claim, not verified).")
+def keygen(out_dir: Path, name: str | None, role: str | None, organisation: str | None) -> None:
+    """Make an Ed25519 signing key pair (PEM); never overwrites an existing key. --name, --role and --org go
+    into auditor.signer.json beside the key and into every statement it signs."""
     from auditor.report.sign import fingerprint, generate_keypair, load_public_key
+    from auditor.report.signer import identity_from_options, signer_path
 
-    private, public = generate_keypair(out_dir)
+    identity = identity_from_options(name, role, organisation, option_prefix="--")
+    private, public = generate_keypair(out_dir, identity)
     click.echo(f"private key: {private} (mode 0600; keep it secret)")
     click.echo(f"public key:  {public} (give this to whoever verifies your reports)")
     click.echo(f"fingerprint: {fingerprint(load_public_key(public))}")
+    if identity is not None:
+        click.echo(f"signer:      {identity.describe()} ({signer_path(private)}; a claim: verifiers check the "
+                   "fingerprint)")

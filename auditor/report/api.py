@@ -30,6 +30,7 @@ from auditor.report.sign import (
     sign_statement,
     write_envelope,
 )
+from auditor.report.signer import SignerIdentity, resolve_signer
 from auditor.report.view import SigningInfo
 
 
@@ -43,11 +44,12 @@ class ReportFiles(BaseModel):
     subjects: list[str]
     envelope: str | None = None
     key_fingerprint: str | None = None
+    signer: SignerIdentity | None = None
     skipped_artifacts: list[str] = []
     stale: list[str] = Field(default_factory=list, description="Report files left from an earlier render, unsigned")
 
 
-def predicate_for(evidence: EvidenceBundle) -> ReportPredicate:
+def predicate_for(evidence: EvidenceBundle, signer: SignerIdentity | None = None) -> ReportPredicate:
     t = evidence.training
     allowed = t.max_epsilon_allowed if t and t.max_epsilon_allowed is not None else \
         evidence.gate.privacy_requirements.max_epsilon
@@ -58,15 +60,23 @@ def predicate_for(evidence: EvidenceBundle) -> ReportPredicate:
         policies=[PolicyDigest(id=p.id, version=p.version, sha256=p.sha256)
                   for p in evidence.gate.policies if p.applies],
         epsilon_spent=t.epsilon if t else None, epsilon_allowed=allowed,
-        delta=t.delta if t else evidence.delta_resolved)
+        delta=t.delta if t else evidence.delta_resolved, signer=signer)
 
 
-def signing_info(key: Ed25519PrivateKey | None) -> SigningInfo:
+def signing_info(key: Ed25519PrivateKey | None, signer: SignerIdentity | None = None) -> SigningInfo:
     if key is None:
         return SigningInfo(signed=False, envelope=ENVELOPE_NAME)
     public = key.public_key()
     return SigningInfo(signed=True, key_fingerprint=fingerprint(public), key_id=key_id(public),
-                       envelope=ENVELOPE_NAME)
+                       envelope=ENVELOPE_NAME, signer=signer, signer_claim=signer.describe() if signer else None)
+
+
+def signer_for(key: Path | None, private: Ed25519PrivateKey | None,
+               override: SignerIdentity | None) -> SignerIdentity | None:
+    """The claimed identity a signature with ``key`` carries (its file beside the key, then ``override``)."""
+    if key is None or private is None:
+        return None
+    return resolve_signer(key, fingerprint(private.public_key()), override)
 
 
 def _report_folder(out_dir: Path) -> Path:
@@ -76,16 +86,19 @@ def _report_folder(out_dir: Path) -> Path:
 
 
 def write_report(evidence: EvidenceBundle, out_dir: Path, *, key: Path | None,
-                 formats: tuple[Format, ...] = FORMATS, templates: Path | None = None) -> ReportFiles:
+                 formats: tuple[Format, ...] = FORMATS, templates: Path | None = None,
+                 signer: SignerIdentity | None = None) -> ReportFiles:
     """Write ``evidence.json`` and the reports into ``out_dir``, then sign them (when ``key`` is given).
 
     Artifacts listed in the evidence (model weights, training.json) are signed too when they lie inside
     ``out_dir``; one whose bytes no longer match the recorded digest is refused, since signing it would
-    vouch for a file the audit never saw.
+    vouch for a file the audit never saw. ``signer`` overrides, field by field, the identity kept beside the
+    key (:mod:`auditor.report.signer`); it is signed into the statement and shown next to the fingerprint.
     """
     out_dir = _report_folder(Path(out_dir))
     private = load_private_key(key) if key is not None else None
-    signing = signing_info(private)
+    identity = signer_for(key, private, signer)
+    signing = signing_info(private, identity)
     rendered = render_all(evidence, signing, formats, templates)
 
     artifact_subjects: list[Subject] = []
@@ -114,11 +127,12 @@ def write_report(evidence: EvidenceBundle, out_dir: Path, *, key: Path | None,
         envelope_path.unlink(missing_ok=True)
         return ReportFiles(out_dir=str(out_dir), files=list(outputs), subjects=[s.name for s in subjects],
                            skipped_artifacts=skipped, stale=stale)
-    statement = Statement(subject=subjects, predicate=predicate_for(evidence))
+    statement = Statement(subject=subjects, predicate=predicate_for(evidence, identity))
     write_envelope(sign_statement(statement, private), envelope_path)
     return ReportFiles(out_dir=str(out_dir), files=[*outputs, ENVELOPE_NAME], subjects=[s.name for s in subjects],
-                       envelope=ENVELOPE_NAME, key_fingerprint=signing.key_fingerprint, skipped_artifacts=skipped,
+                       envelope=ENVELOPE_NAME, key_fingerprint=signing.key_fingerprint, signer=identity,
+                       skipped_artifacts=skipped,
                        stale=stale)
 
 
-__all__ = ["FORMATS", "ReportFiles", "predicate_for", "signing_info", "write_report"]
+__all__ = ["FORMATS", "ReportFiles", "predicate_for", "signer_for", "signing_info", "write_report"]

@@ -25,7 +25,7 @@ from auditor.findings import GateResult
 from auditor.fsutil import atomic_write, ensure_folder
 from auditor.plan import PlanDocument, load_plan
 from auditor.privacy.ledger import LedgerTotals
-from auditor.report.api import ReportFiles, signing_info, write_report
+from auditor.report.api import ReportFiles, signer_for, signing_info, write_report
 from auditor.report.evidence import (
     Artifact,
     TrainingOutcome,
@@ -35,6 +35,7 @@ from auditor.report.evidence import (
 )
 from auditor.report.render import FORMATS, Format
 from auditor.report.sign import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, generate_keypair, load_private_key
+from auditor.report.signer import SignerIdentity
 from auditor.scan.model import ScanResult
 from auditor.train.evidence import TrainingEvidence
 
@@ -113,8 +114,11 @@ class AuditOutcome(BaseModel):
     error_exit_code: int | None = None
 
 
-def _resolve_key(out_dir: Path, key: Path | None, say: Say) -> tuple[Path, Path | None, bool]:
-    """Use ``key``; else reuse or create ``DIR/keys/auditor.key`` (keygen refuses to overwrite a key)."""
+def _resolve_key(out_dir: Path, key: Path | None, say: Say,
+                 signer: SignerIdentity | None = None) -> tuple[Path, Path | None, bool]:
+    """Use ``key``; else reuse or create ``DIR/keys/auditor.key`` (keygen refuses to overwrite a key). A key
+    made here keeps ``signer`` beside it, so a later ``auditor report`` re-render signs as the same person.
+    The caller announces a generated key, once, in its summary."""
     if key is not None:
         public = Path(key).with_suffix(".pub")
         return Path(key), public if public.is_file() else None, False
@@ -123,9 +127,7 @@ def _resolve_key(out_dir: Path, key: Path | None, say: Say) -> tuple[Path, Path 
     if private.is_file():
         say(f"signing with the existing key {private}")
         return private, public if public.is_file() else None, False
-    private, public = generate_keypair(keys)
-    say(f"no --key given: generated a new signing key in {keys}/ — {public.name} is what a regulator needs "
-        f"to verify; keep {private.name} secret")
+    private, public = generate_keypair(keys, signer)
     return private, public, True
 
 
@@ -210,7 +212,7 @@ def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool
               ledger_dir: Path | None = None, policies: Sequence[str] = (), waivers: Path | None = None,
               fail_on: str = "high", formats: tuple[Format, ...] = FORMATS, templates: Path | None = None,
               progress: bool = True, say: Say = _quiet, stages: Stages | None = None,
-              force: bool = False) -> AuditOutcome:
+              signer: SignerIdentity | None = None, force: bool = False) -> AuditOutcome:
     """Run every stage into ``out_dir`` and return what happened; bad input raises before anything runs."""
     from auditor.gate import run_gate
 
@@ -226,7 +228,11 @@ def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool
     # the output folder, the policies and waivers, and the templates -- rendered once, in memory, on the
     # evidence as it stands before the scan.
     if key is not None:
-        load_private_key(key)
+        signer_for(key, load_private_key(key), signer)  # a bad identity file beside the key, too
+    else:
+        existing = out_dir / "keys" / PRIVATE_KEY_NAME
+        if existing.is_file():
+            signer_for(existing, load_private_key(existing), signer)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: --out must be a folder")
     preflight = run_gate(doc, None, policies, waivers, fail_on)
@@ -288,9 +294,9 @@ def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool
     say("[4/5] writing evidence and rendering " + ", ".join(formats))
     evidence = build_evidence(doc, gate, scan=scan, training=training, training_outcome=outcome, ledger=ledger,
                               waivers=waivers, artifacts=artifacts, timestamps=timestamps)
-    private, public, generated = _resolve_key(out_dir, key, say)
+    private, public, generated = _resolve_key(out_dir, key, say, signer)
     say("[5/5] signing")
-    report = write_report(evidence, out_dir, key=private, formats=formats, templates=templates)
+    report = write_report(evidence, out_dir, key=private, formats=formats, templates=templates, signer=signer)
     return AuditOutcome(out_dir=str(out_dir), verdict=gate.verdict, exit_code=gate.exit_code, training=outcome,
                         report=report, key=str(private), public_key=str(public) if public else None,
                         generated_key=generated, blocking=blocking,

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor.errors import InputError
 from auditor.fsutil import atomic_write
+from auditor.report.signer import SignerIdentity, signer_path, write_signer_file
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -63,6 +64,8 @@ class ReportPredicate(_Frozen):
     epsilon_spent: float | None = None
     epsilon_allowed: float | None = None
     delta: float | None = None
+    signer: SignerIdentity | None = Field(default=None, description="Claimed by the signer; the key is what is "
+                                                                     "checked")
 
 
 class Statement(_Frozen):
@@ -108,22 +111,37 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:
-    """sha256 of the raw public key, hex: short enough to read aloud, stable across PEM re-encodings."""
+    """The DSSE ``keyid`` hint, computed as securesystemslib computes a key's default id, so its
+    ``Envelope.verify`` (which skips a signature whose keyid differs from the key's) accepts our envelopes
+    out of the box: sha256, hex, of the canonical JSON of ``{"keytype": "ed25519", "keyval": {"public":
+    <raw key, hex>}, "scheme": "ed25519"}``. The keyid is not signed and proves nothing; trust comes from
+    :func:`fingerprint`. (RFC 8785 and securesystemslib's canonical JSON agree on this ASCII-only object.)
+    """
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()
+    key: dict[str, Any] = {"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": raw.hex()}}
+    return hashlib.sha256(bytes(rfc8785.dumps(key))).hexdigest()
 
 
 def fingerprint(public_key: Ed25519PublicKey) -> str:
-    """The key id as people compare it: ``SHA256:`` and the hex digest in groups of four."""
-    hexid = key_id(public_key)
-    return "SHA256:" + ":".join(hexid[i:i + 4] for i in range(0, len(hexid), 4))
+    """``SHA256:`` and the hex sha256 of the key's SubjectPublicKeyInfo DER: the one form keygen, report,
+    audit, verify and the report pages show, and the only one ``--fingerprint`` accepts.
+
+    Why this form: the public key travels as an SPKI PEM, and this is the digest of exactly the bytes inside
+    that PEM, so anyone recomputes it with standard tools and no auditor --
+    ``openssl pkey -pubin -in KEY.pub -outform DER | sha256sum`` -- and compares it character for character
+    with ``sha256sum``'s hex (it is also the digest an X.509 SPKI pin is made of). OpenSSH's
+    ``SHA256:``+base64 form hashes the SSH wire encoding instead, which openssl cannot produce.
+    """
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "SHA256:" + hashlib.sha256(der).hexdigest()
 
 
-def generate_keypair(out_dir: Path) -> tuple[Path, Path]:
-    """Write a new Ed25519 pair; refuse to overwrite, since losing a key orphans every report it signed."""
+def generate_keypair(out_dir: Path, identity: SignerIdentity | None = None) -> tuple[Path, Path]:
+    """Write a new Ed25519 pair (and the signer's claimed identity beside it, when given); refuse to
+    overwrite, since losing a key orphans every report it signed."""
     out_dir = Path(out_dir)
     private_path, public_path = out_dir / PRIVATE_KEY_NAME, out_dir / PUBLIC_KEY_NAME
-    for existing in (private_path, public_path):
+    for existing in (private_path, public_path, signer_path(private_path)):  # a stale claim would be misread
         if existing.exists():
             raise InputError(f"{existing}: already exists; refusing to overwrite a signing key "
                              "(choose another --out folder)")
@@ -137,6 +155,8 @@ def generate_keypair(out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(private_path, private_pem, mode=0o600)
     atomic_write(public_path, public_pem, mode=0o644)
+    if identity is not None and not identity.is_empty():
+        write_signer_file(private_path, identity, fingerprint(key.public_key()))
     return private_path, public_path
 
 

@@ -15,6 +15,7 @@ failure, never followed; files in the folder that no subject names are listed as
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -28,11 +29,11 @@ from auditor.report.sign import (
     STATEMENT_TYPE,
     Statement,
     fingerprint,
-    key_id,
     load_public_key,
     read_envelope,
     signature_valid,
 )
+from auditor.report.signer import SignerIdentity
 
 
 class Check(BaseModel):
@@ -56,6 +57,8 @@ class VerifyResult(BaseModel):
     checks: list[Check]
     statement: Statement | None = None
     unsigned: list[str] = Field(default_factory=list, description="Files in the folder no subject covers")
+    claimed_signer: SignerIdentity | None = Field(
+        default=None, description="Who the statement says signed it: signed, but never verified; the key is")
 
     @property
     def ok(self) -> bool:
@@ -82,13 +85,26 @@ def _safe_subject_path(base: Path, name: str) -> Path | None:
     return path
 
 
-def normalise_fingerprint(text: str) -> str:
-    """``SHA256:ab12:cd34…``, ``sha256:AB12CD34…`` or the bare hex: the 64 hex digits, lower case."""
-    value = text.strip().lower().removeprefix("sha256:").replace(":", "")
-    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise InputError(f"{text.strip()[:80]!r}: not a key fingerprint (SHA256: and 64 hex digits, as "
-                         "'auditor keygen' prints)")
-    return value
+_FINGERPRINT = re.compile(r"SHA256:[0-9a-f]{64}", re.IGNORECASE)
+_FORMAT = "SHA256: and the 64 hex digits of the sha256 of the public key's DER, as 'auditor keygen' prints"
+
+
+def normalise_fingerprint(text: str, where: str = "--fingerprint") -> str:
+    """The one accepted form (:func:`auditor.report.sign.fingerprint`), case aside: ``SHA256:`` + 64 hex.
+
+    Anything else is refused rather than guessed at: bare hex could be a digest of anything, and the
+    colon-grouped form earlier versions printed hashed the raw key, so it never names the same bytes.
+    """
+    value = text.strip()
+    if _FINGERPRINT.fullmatch(value):
+        return "SHA256:" + value[7:].lower()
+    hint = ""
+    if value.count(":") > 2:
+        hint = " (the colon-grouped form of earlier versions is not accepted: run 'auditor verify --key " \
+               "PUBKEY' or 'openssl pkey -pubin -in PUBKEY -outform DER | sha256sum' for the current one)"
+    elif re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        hint = " (prefix the hex with SHA256:)"
+    raise InputError(f"{where}: {value[:80]!r} is not a key fingerprint: expected {_FORMAT}{hint}")
 
 
 def read_trust_file(path: Path) -> set[str]:
@@ -102,7 +118,7 @@ def read_trust_file(path: Path) -> set[str]:
             try:
                 accepted.add(normalise_fingerprint(entry.split()[0]))
             except InputError:
-                raise InputError(f"{path}:{number}: not a key fingerprint (SHA256: and 64 hex digits)") from None
+                raise InputError(f"{path}:{number}: not a key fingerprint (expected {_FORMAT})") from None
     if not accepted:
         raise InputError(f"{path}: the trust file lists no key fingerprint")
     return accepted
@@ -120,7 +136,7 @@ def verify_envelope(envelope_path: Path, public_key_path: Path | None = None, *,
                     fingerprints: set[str] | None = None) -> VerifyResult:
     """Verify one envelope file; bad *input* (no envelope, bad key file) raises InputError instead.
 
-    ``fingerprints``: the signer keys the verifier accepts (normalised, see :func:`normalise_fingerprint`).
+    ``fingerprints``: the signer keys the verifier accepts (as :func:`normalise_fingerprint` returns them).
     The signer is trusted when the key was brought from outside the report folder or its fingerprint is
     accepted; otherwise the "signer" check fails.
     """
@@ -135,7 +151,7 @@ def verify_envelope(envelope_path: Path, public_key_path: Path | None = None, *,
     public_key = load_public_key(key_path)
     checks: list[Check] = []
     if fingerprints:
-        trusted = key_id(public_key) in fingerprints
+        trusted = fingerprint(public_key) in fingerprints
         checks.append(Check(what="signer", ok=trusted,
                             detail=f"key {fingerprint(public_key)} is one you accept" if trusted else
                             f"key {fingerprint(public_key)} is not among the fingerprints you accept"))
@@ -149,7 +165,7 @@ def verify_envelope(envelope_path: Path, public_key_path: Path | None = None, *,
 
     signed = signature_valid(envelope, public_key)
     checks.append(Check(what="signature", ok=signed,
-                        detail=f"Ed25519 over DSSE PAE, key {key_id(public_key)[:16]}" if signed
+                        detail=f"Ed25519 over DSSE PAE, key {fingerprint(public_key)}" if signed
                         else "no signature verifies under this key (payload or signature changed, or wrong key)"))
     checks.append(Check(what="payloadType", ok=envelope.payloadType == PAYLOAD_TYPE,
                         detail=envelope.payloadType))
@@ -170,7 +186,8 @@ def verify_envelope(envelope_path: Path, public_key_path: Path | None = None, *,
         unsigned = _unsigned(base, {s.name for s in statement.subject}, envelope_path, key_path)
     return VerifyResult(envelope=str(envelope_path), key=str(key_path), key_fingerprint=fingerprint(public_key),
                         key_next_to_report=from_folder, signer_trusted=trusted, checks=checks,
-                        statement=statement, unsigned=unsigned)
+                        statement=statement, unsigned=unsigned,
+                        claimed_signer=statement.predicate.signer if statement is not None else None)
 
 
 def _unsigned(base: Path, subjects: set[str], envelope: Path, key: Path) -> list[str]:

@@ -20,6 +20,7 @@ from auditor.report.finding_rows import FindingRow, finding_rows
 from auditor.report.guarantee import GuaranteeView, guarantee
 from auditor.report.labels import category_label, policy_label
 from auditor.report.scope import ScopeView, scope
+from auditor.report.signer import SignerIdentity
 from auditor.train.evidence import TrainingEvidence
 
 
@@ -34,6 +35,8 @@ class SigningInfo(_Frozen):
     key_fingerprint: str | None = None
     key_id: str | None = None
     envelope: str = "report.intoto.jsonl"
+    signer: SignerIdentity | None = None
+    signer_claim: str | None = None  # signer.describe(): who the signer says they are, not verified
 
 
 class Row(_Frozen):
@@ -515,6 +518,11 @@ def _split_note(t: TrainingEvidence) -> str:
             f"{_units(t.privacy_units, t.unit)}; everyone's records stay on one side")
 
 
+def _claimed(signing: SigningInfo) -> str:
+    """The signer's own words beside the fingerprint, labelled: only the fingerprint is ever checked."""
+    return f"claimed signer: {signing.signer_claim}" if signing.signed and signing.signer_claim else ""
+
+
 def _summary(ev: EvidenceBundle, signing: SigningInfo) -> list[Row]:
     """The cover's key facts: what a reader needs before deciding whether to read further."""
     rows: list[Row] = []
@@ -538,7 +546,7 @@ def _summary(ev: EvidenceBundle, signing: SigningInfo) -> list[Row]:
     if ev.ledger is not None:
         rows.append(Row(label="Ledger, these people", value=f"ε {_num(ev.ledger.composed_epsilon)} composed",
                         note=f"worst-off unit, over {ev.ledger.runs} run(s)"))
-    rows.append(Row(label="Signer key", value=signing.key_fingerprint or "UNSIGNED",
+    rows.append(Row(label="Signer key", value=signing.key_fingerprint or "UNSIGNED", note=_claimed(signing),
                     status="" if signing.signed else "bad"))
     return rows
 
@@ -584,7 +592,7 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
         Row(label="Dataset sha256", value=ev.dataset_sha256 or "—"),
         Row(label="Waivers", value=f"{ev.waivers.file}" if ev.waivers else "none",
             note="sha256 " + ev.waivers.sha256 if ev.waivers else ""),
-        Row(label="Signer key", value=signing.key_fingerprint or "UNSIGNED",
+        Row(label="Signer key", value=signing.key_fingerprint or "UNSIGNED", note=_claimed(signing),
             status="" if signing.signed else "bad"),
         Row(label="Tool", value=f"auditor {ev.tool.auditor}, Python {ev.tool.python} ({ev.tool.platform})"),
         Row(label="Libraries", value=", ".join(f"{k} {v}" for k, v in sorted(ev.tool.libraries.items()))),

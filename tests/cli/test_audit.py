@@ -305,6 +305,7 @@ def test_no_planted_personal_data_or_markup_in_any_output(tmp_path: Path, monkey
     (["--policy", "no-such-policy"], "no-such-policy"),
     (["--templates", "nowhere"], "nowhere: --templates must be a folder"),
     (["--format", "pdf,odt"], "--format: unknown format odt"),
+    (["--signer-name", "Jane\u202eDoe"], "--signer-name: Value error, control or format character U+202E"),
 ])
 def test_bad_options_fail_before_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: list[str],
                                           message: str) -> None:
@@ -330,3 +331,36 @@ def test_bad_templates_are_refused_before_the_scan_and_the_training(tmp_path: Pa
         run_audit(REPO / "examples" / "plan.yaml", tmp_path / "out", templates=templates, stages=stages)
     assert not scanned and not TRAIN_CALLS
     assert not (tmp_path / "out" / "model").exists() and not (tmp_path / "out" / "training.json").exists()
+
+
+def test_generated_key_is_announced_once_and_keeps_the_claimed_signer(tmp_path: Path) -> None:
+    runner = CliRunner()
+    plan = _dataset(tmp_path, ["the app crashes on start"] * 40)
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["audit", str(plan), "--out", str(out), "--no-train", "--format", "md",
+                                 "--signer-name", "Jane Doe", "--signer-org", "Example GmbH"])
+    assert result.exit_code == 0, result.output
+    notices = [line for line in result.output.splitlines() if "secret" in line]  # "keep the private key secret"
+    assert len(notices) == 1 and "generated a new signing key" in notices[0], result.output
+    assert "claimed signer: Jane Doe (organisation: Example GmbH)" in result.output
+    statement = json.loads(__import__("base64").b64decode(json.loads((out / "report.intoto.jsonl").read_text())
+                                                          ["payload"]))
+    assert statement["predicate"]["signer"] == {"name": "Jane Doe", "role": None, "organisation": "Example GmbH"}
+    assert json.loads((out / "keys" / "auditor.signer.json").read_text())["name"] == "Jane Doe"
+    # a re-render with the folder's key signs as the same person, without repeating the options
+    again = runner.invoke(cli, ["report", str(out), "--format", "md"])
+    assert again.exit_code == 0 and "claimed signer: Jane Doe (organisation: Example GmbH)" in again.output
+    assert _verify(runner, out).exit_code == 0
+
+
+def test_a_bad_signer_file_beside_the_key_fails_before_the_scan(tmp_path: Path) -> None:
+    runner = CliRunner()
+    plan = _dataset(tmp_path, ["hello"] * 10)
+    keys = tmp_path / "k"
+    assert runner.invoke(cli, ["keygen", "--out", str(keys), "--name", "Jane Doe"]).exit_code == 0
+    (keys / "auditor.signer.json").write_text("[1, 2]")
+    scanned: list[Any] = []
+    stages = Stages(scan=lambda doc, progress: scanned.append(doc) or _fake_scan(doc))
+    with pytest.raises(InputError, match=r"k/auditor.signer.json: not a JSON object"):
+        run_audit(plan, tmp_path / "out", key=keys / "auditor.key", stages=stages)
+    assert not scanned and not (tmp_path / "out").exists()

@@ -202,3 +202,100 @@ def test_rerender_without_key_keeps_the_report_signed(runner: CliRunner, evidenc
     assert refused.exit_code == 2, refused.output
     assert "this report is signed and no --key was given" in refused.output
     assert (signed / "report.intoto.jsonl").read_bytes() == before
+
+
+def _fingerprint_of(public: Path) -> str:
+    """What openssl + sha256sum give for the key: the fingerprint every command must show."""
+    import base64
+    import hashlib
+
+    body = "".join(line for line in public.read_text().splitlines() if not line.startswith("-----"))
+    return "SHA256:" + hashlib.sha256(base64.b64decode(body)).hexdigest()
+
+
+def test_one_fingerprint_everywhere_and_the_claimed_signer_beside_it(runner: CliRunner, tmp_path: Path,
+                                                                     evidence_dir: Path) -> None:
+    keys = tmp_path / "keys"
+    made = runner.invoke(cli, ["keygen", "--out", str(keys), "--name", "Jane Doe", "--role",
+                               "Data Protection Officer", "--org", "Example GmbH"])
+    assert made.exit_code == 0, made.output
+    fp = _fingerprint_of(keys / "auditor.pub")
+    assert f"fingerprint: {fp}\n" in made.output
+    assert "signer:      Jane Doe (role: Data Protection Officer; organisation: Example GmbH)" in made.output
+    assert json.loads((keys / "auditor.signer.json").read_text()) == {
+        "name": "Jane Doe", "role": "Data Protection Officer", "organisation": "Example GmbH", "key_fingerprint": fp}
+
+    signed = runner.invoke(cli, ["report", str(evidence_dir), "--key", str(keys / "auditor.key"), "--format",
+                                 "html,md", "--signer-role", "DPO"])
+    assert signed.exit_code == 0, signed.output
+    claim = "Jane Doe (role: DPO; organisation: Example GmbH)"
+    envelope = evidence_dir / "report.intoto.jsonl"
+    assert f"signed: {envelope} (key {fp})" in signed.output
+    assert f"claimed signer: {claim}" in signed.output
+    assert f"verify: auditor verify {envelope} --key {keys / 'auditor.pub'} --fingerprint {fp}" in signed.output
+    for page in ("report.html", "report.md"):
+        text = (evidence_dir / page).read_text()
+        assert fp in text and claim in text, page
+
+    pub = ["--key", str(keys / "auditor.pub")]
+    for args in (pub, [*pub, "--fingerprint", fp], [*pub, "--fingerprint", fp.upper().replace("SHA256:", "sha256:")]):
+        ok = runner.invoke(cli, ["verify", str(envelope), *args])
+        assert ok.exit_code == 0, ok.output
+        assert f"({fp})" in ok.output and f"key {fp}" in ok.output
+        assert ("claimed signer (signed but NOT verified; the key fingerprint is what is checked): "
+                f"{claim}") in ok.output
+    as_json = json.loads(runner.invoke(cli, ["verify", str(envelope), *pub, "--json"]).output)
+    assert as_json["key_fingerprint"] == fp
+    assert as_json["claimed_signer"] == {"name": "Jane Doe", "role": "DPO", "organisation": "Example GmbH"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["verify", "{run}/report.intoto.jsonl", "--fingerprint", "SHA256:" + ":".join(["ab12"] * 16)],
+     "--fingerprint: 'SHA256:ab12:ab12"),
+    (["verify", "{run}/report.intoto.jsonl", "--fingerprint", "ab" * 32], "prefix the hex with SHA256:"),
+    (["report", "{run}", "--key", "{keys}/auditor.key", "--signer-name", "Jane\x1b[2J"],
+     "--signer-name: Value error, control or format character U+001B is not allowed"),
+    (["report", "{run}", "--key", "{keys}/auditor.key", "--signer-org", "x" * 201],
+     "--signer-org: String should have at most 200 characters"),
+    (["keygen", "--out", "{run}/k2", "--name", "Jane\nDoe"], "--name: Value error, control or format character"),
+])
+def test_bad_fingerprint_or_signer_is_one_line_exit_2(runner: CliRunner, evidence_dir: Path, tmp_path: Path,
+                                                      args: list[str], message: str) -> None:
+    keys = tmp_path / "keys"
+    assert runner.invoke(cli, ["keygen", "--out", str(keys)]).exit_code == 0
+    assert runner.invoke(cli, ["report", str(evidence_dir), "--key", str(keys / "auditor.key"),
+                               "--format", "md"]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in evidence_dir.iterdir() if p.is_file()}
+    result = runner.invoke(cli, [a.replace("{run}", str(evidence_dir)).replace("{keys}", str(keys)) for a in args])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.output
+    assert {p.name: p.read_bytes() for p in evidence_dir.iterdir() if p.is_file()} == before
+    assert not (evidence_dir / "k2").exists()
+
+
+def test_a_signer_file_that_is_not_json_names_the_file(runner: CliRunner, evidence_dir: Path,
+                                                       tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    assert runner.invoke(cli, ["keygen", "--out", str(keys), "--name", "Jane Doe"]).exit_code == 0
+    (keys / "auditor.signer.json").write_text('{"name": "Jane Doe", "email": "jane@example.com"}')
+    result = runner.invoke(cli, ["report", str(evidence_dir), "--key", str(keys / "auditor.key"), "--format", "md"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"auditor: {keys / 'auditor.signer.json'}: field email: Extra inputs are not "
+                                     "permitted")
+
+
+@pytest.mark.parametrize("key_in_folder", [False, True])
+def test_the_printed_verify_command_verifies(runner: CliRunner, evidence_dir: Path, tmp_path: Path,
+                                             key_in_folder: bool) -> None:
+    """Whoever signs copies the 'verify:' line: it must work where the key is, in keys/ or kept elsewhere."""
+    import shlex
+
+    keys = evidence_dir / "keys" if key_in_folder else tmp_path / "org-keys"
+    assert runner.invoke(cli, ["keygen", "--out", str(keys)]).exit_code == 0
+    signed = runner.invoke(cli, ["report", str(evidence_dir), "--key", str(keys / "auditor.key"), "--format", "md"])
+    assert signed.exit_code == 0, signed.output
+    command = next(line for line in signed.output.splitlines() if line.startswith("verify: auditor verify "))
+    assert f"--fingerprint {_fingerprint_of(keys / 'auditor.pub')}" in command
+    result = runner.invoke(cli, shlex.split(command.removeprefix("verify: auditor "), posix=True))
+    assert result.exit_code == 0, (command, result.output)

@@ -194,3 +194,209 @@ def test_artifact_changed_since_evidence_is_not_signed(tmp_path: Path) -> None:
         write_report(ev, out, key=private, formats=("md",))
     assert not (out / "report.intoto.jsonl").exists()
     assert not (out / "report.md").exists()
+
+
+# --- standard tools: securesystemslib, openssl + sha256sum, one fingerprint format ---------------------------
+
+def test_securesystemslib_verifies_our_envelope_and_rejects_a_tampered_payload(
+        signed: tuple[Path, Path, Path]) -> None:
+    sslib_dsse = pytest.importorskip("securesystemslib.dsse")
+    from securesystemslib.signer import SSlibKey
+
+    _, envelope_path, public = signed
+    key = SSlibKey.from_crypto(load_public_key(public))
+    assert read_envelope(envelope_path).signatures[0].keyid == key.keyid
+    accepted = sslib_dsse.Envelope.from_dict(json.loads(envelope_path.read_text())).verify([key], 1)
+    assert list(accepted) == [key.keyid]
+
+    data = json.loads(envelope_path.read_text())
+    statement = json.loads(base64.b64decode(data["payload"]))
+    statement["predicate"]["verdict"] = "fail"
+    data["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    from securesystemslib.exceptions import VerificationError
+
+    with pytest.raises(VerificationError):
+        sslib_dsse.Envelope.from_dict(data).verify([key], 1)
+
+
+def test_envelopes_with_the_old_raw_key_keyid_still_verify(signed: tuple[Path, Path, Path]) -> None:
+    """Reports signed before the keyid followed securesystemslib carry sha256(raw key); the keyid is an
+    unsigned hint, so auditor's own verification never depended on it."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    _, envelope_path, public = signed
+    raw = load_public_key(public).public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    data = json.loads(envelope_path.read_text())
+    data["signatures"][0]["keyid"] = hashlib.sha256(raw).hexdigest()
+    envelope_path.write_text(json.dumps(data))
+    assert verify_envelope(envelope_path, public).ok
+
+
+def test_fingerprint_is_sha256_of_the_spki_der(tmp_path: Path) -> None:
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    from auditor.report.sign import fingerprint
+
+    _, public = generate_keypair(tmp_path)
+    key = load_public_key(public)
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert fingerprint(key) == "SHA256:" + hashlib.sha256(der).hexdigest()
+    pem_body = "".join(line for line in public.read_text().splitlines() if not line.startswith("-----"))
+    assert fingerprint(key) == "SHA256:" + hashlib.sha256(base64.b64decode(pem_body)).hexdigest()
+
+
+@pytest.mark.parametrize("text, hint", [
+    ("SHA256:" + ":".join(["abcd"] * 16), "colon-grouped form of earlier versions"),
+    ("ab" * 32, "prefix the hex with SHA256:"),
+    ("SHA256:" + "ab" * 31, ""),
+    ("SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU", ""),  # OpenSSH's base64 form
+])
+def test_only_one_fingerprint_form_is_accepted(text: str, hint: str) -> None:
+    from auditor.report.verify import normalise_fingerprint
+
+    with pytest.raises(InputError, match=r"--fingerprint: .* is not a key fingerprint: expected SHA256: and the "
+                                         r"64 hex digits") as caught:
+        normalise_fingerprint(text)
+    assert hint in caught.value.message and "\n" not in caught.value.message
+    assert normalise_fingerprint("sha256:" + "AB" * 32) == "SHA256:" + "ab" * 32
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_openssl_recipe() -> str:
+    text = README.read_text(encoding="utf-8")
+    after = text.split("<!-- verify-with-openssl", 1)[1]
+    return after.split("```bash\n", 1)[1].split("```", 1)[0]
+
+
+def _openssl_3() -> bool:
+    import shutil
+    import subprocess
+
+    if any(shutil.which(tool) is None for tool in ("bash", "openssl", "jq", "base64", "sha256sum")):
+        return False
+    version = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.split()
+    return len(version) > 1 and version[0] == "OpenSSL" and int(version[1].split(".")[0]) >= 3
+
+
+@pytest.mark.skipif(not _openssl_3(), reason="needs bash, openssl 3, jq, base64 and sha256sum")
+def test_readme_openssl_recipe_verifies_a_report_and_catches_tampering(signed: tuple[Path, Path, Path],
+                                                                       tmp_path: Path) -> None:
+    """The README's shell lines, run verbatim on a signed folder laid out as the README says."""
+    import shutil
+    import subprocess
+
+    from auditor.report.sign import fingerprint
+
+    out, _, public = signed
+    work = tmp_path / "work"
+    shutil.copytree(out, work / "audit-out")
+    shutil.copy(public, work / "signer.pub")
+    recipe = _readme_openssl_recipe()
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-euo", "pipefail", "-c", recipe], cwd=work, capture_output=True, text=True,
+                              env={"PATH": "/usr/bin:/bin:/usr/local/bin", "TMPDIR": str(tmp_path)})
+
+    ok = run()
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    lines = ok.stdout.splitlines()
+    assert lines[0] == f"fingerprint: {fingerprint(load_public_key(public))}"
+    assert "Signature Verified Successfully" in lines
+    assert sorted(lines[2:]) == sorted(f"{name}: OK" for name in
+                                       ["evidence.json", "report.html", "report.md", "model/model.safetensors"])
+
+    weights = work / "audit-out" / "model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\x01")
+    changed = run()
+    assert changed.returncode != 0 and "model/model.safetensors: FAILED" in changed.stdout
+    shutil.copy(out / "model" / "model.safetensors", weights)
+
+    envelope = work / "audit-out" / "report.intoto.jsonl"
+    data = json.loads(envelope.read_text())
+    statement = json.loads(base64.b64decode(data["payload"]))
+    statement["predicate"]["verdict"] = "fail"
+    data["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    envelope.write_text(json.dumps(data))
+    forged = run()
+    assert forged.returncode != 0 and "Signature Verification Failure" in forged.stdout + forged.stderr
+    assert ": OK" not in forged.stdout
+
+
+# --- the signer's claimed identity ---------------------------------------------------------------------------
+
+def test_signer_identity_beside_the_key_is_signed_and_shown(tmp_path: Path) -> None:
+    from auditor.report.signer import SignerIdentity
+
+    jane = SignerIdentity(name="Jane Doe", role="Data Protection Officer", organisation="Example GmbH")
+    private, public = generate_keypair(tmp_path / "keys", jane)
+    assert json.loads((tmp_path / "keys" / "auditor.signer.json").read_text())["name"] == "Jane Doe"
+    out = tmp_path / "out"
+    written = write_report(evidence(tmp_path), out, key=private, formats=("html", "md"),
+                           signer=SignerIdentity(role="DPO"))
+    assert written.signer == SignerIdentity(name="Jane Doe", role="DPO", organisation="Example GmbH")
+    result = verify_envelope(out / "report.intoto.jsonl", public)
+    assert result.ok and result.claimed_signer == written.signer
+    assert json.loads(read_envelope(out / "report.intoto.jsonl").payload_bytes())["predicate"]["signer"] == {
+        "name": "Jane Doe", "role": "DPO", "organisation": "Example GmbH"}
+    claim = "Jane Doe (role: DPO; organisation: Example GmbH)"
+    for page in ("report.html", "report.md"):
+        text = (out / page).read_text()
+        assert "Claimed signer (signed with the report, not verified" in text
+        assert text.count(claim) >= 2, page  # beside the fingerprint in the key facts and in "How to verify"
+
+
+def test_signer_file_of_another_key_or_with_control_characters_is_refused(tmp_path: Path) -> None:
+    from auditor.report.signer import SignerIdentity
+
+    private, _ = generate_keypair(tmp_path / "a", SignerIdentity(name="Jane Doe"))
+    other, _ = generate_keypair(tmp_path / "b")
+    (tmp_path / "b" / "auditor.signer.json").write_bytes((tmp_path / "a" / "auditor.signer.json").read_bytes())
+    with pytest.raises(InputError, match=r"b/auditor.signer.json: field key_fingerprint: belongs to key SHA256:"):
+        write_report(evidence(tmp_path), tmp_path / "out", key=other, formats=("md",))
+    (tmp_path / "a" / "auditor.signer.json").write_text(json.dumps({"name": "Jane\x1b[32m ok"}))
+    with pytest.raises(InputError, match=r"a/auditor.signer.json: field name: .*control or format character "
+                                         r"U\+001B"):
+        write_report(evidence(tmp_path), tmp_path / "out", key=private, formats=("md",))
+    assert not (tmp_path / "out").exists() or not (tmp_path / "out" / "report.intoto.jsonl").exists()
+
+
+def test_a_statement_claiming_a_signer_with_escapes_does_not_verify(tmp_path: Path) -> None:
+    """Verify prints the claim on a terminal: a statement must not smuggle ANSI or bidi codes there, even one
+    signed by the trusted key (it is built by hand; auditor itself refuses to write one)."""
+    import rfc8785
+
+    from auditor.report.api import predicate_for
+    from auditor.report.sign import Signature, key_id, write_envelope
+
+    private, public = generate_keypair(tmp_path / "keys")
+    predicate = predicate_for(evidence(tmp_path)).model_dump(mode="json")
+    predicate["signer"] = {"name": "Mallory\u202egnp.exe", "role": None, "organisation": None}
+    payload = rfc8785.dumps({"_type": STATEMENT_TYPE, "predicateType": PREDICATE_TYPE, "predicate": predicate,
+                             "subject": [{"name": "x", "digest": {"sha256": "0" * 64}}]})
+    key = load_private_key(private)
+    signature = base64.b64encode(key.sign(pae(PAYLOAD_TYPE, payload))).decode()
+    out = tmp_path / "out"
+    out.mkdir()
+    write_envelope(Envelope(payload=base64.b64encode(payload).decode(), payloadType=PAYLOAD_TYPE,
+                            signatures=[Signature(keyid=key_id(key.public_key()), sig=signature)]),
+                   out / "e.intoto.jsonl")
+    result = verify_envelope(out / "e.intoto.jsonl", public)
+    assert [c.what for c in result.failures()] == ["statement"]
+    assert result.claimed_signer is None
+
+
+def test_a_claimed_signer_is_inert_markup_in_the_reports(tmp_path: Path) -> None:
+    from auditor.report.signer import SignerIdentity
+
+    private, _ = generate_keypair(tmp_path / "keys", SignerIdentity(name="<script>x</script> | *bold*"))
+    write_report(evidence(tmp_path), tmp_path / "out", key=private, formats=("html", "md"))
+    html = (tmp_path / "out" / "report.html").read_text()
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "<script>x" not in html and "&lt;script&gt;x&lt;/script&gt; | *bold*" in html
+    assert "<script>x" not in md and r"&lt;script&gt;x&lt;/script&gt; \| \*bold\*" in md
