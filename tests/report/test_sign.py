@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -399,4 +400,5 @@ def test_a_claimed_signer_is_inert_markup_in_the_reports(tmp_path: Path) -> None
     html = (tmp_path / "out" / "report.html").read_text()
     md = (tmp_path / "out" / "report.md").read_text()
     assert "<script>x" not in html and "&lt;script&gt;x&lt;/script&gt; | *bold*" in html
-    assert "<script>x" not in md and r"&lt;script&gt;x&lt;/script&gt; \| \*bold\*" in md
+    # Markdown: backslash escapes (auditor/mdtext.py) make the tag and the table pipe literal text
+    assert not re.search(r"(?<!\\)<script", md) and r"\<script>x\</script> \| \*bold\*" in md
