@@ -58,10 +58,7 @@ def plan_line(ev: EvidenceBundle, finding: Finding) -> str:
 
 
 def finding_row(ev: EvidenceBundle, finding: Finding, titles: dict[str, str]) -> FindingRow:
-    conclusion = getattr(finding, "conclusion", "") or finding.message
-    if finding.status == "waived" and finding.waiver is not None:
-        conclusion = f"{conclusion} Waived: {finding.waiver.reason} (approved by {finding.waiver.approver}, " \
-                     f"until {finding.waiver.expires})."
+    conclusion = finding.conclusion or finding.message  # the engine's sentence already names a waiver
     return FindingRow(
         policy=finding.policy, policy_label=policy_label(finding.policy, titles.get(finding.policy, "")),
         rule=finding.rule, title=finding.title, status=finding.status,

@@ -334,9 +334,13 @@ def _necessity(ev: EvidenceBundle) -> list[Row]:
 def _risks(ev: EvidenceBundle) -> list[RiskRow]:
     risks: list[RiskRow] = []
     for finding in _sorted_findings(ev.gate.findings):
-        if finding.status in ("fail", "error"):
-            risks.append(RiskRow(risk=finding.title, source=f"{finding.policy}/{finding.rule}",
+        if finding.status in ("fail", "error", "needs_scan"):
+            risks.append(RiskRow(risk=finding.conclusion or finding.title, source=f"{finding.policy}/{finding.rule}",
                                  severity=finding.severity, mitigation=finding.remediation or "—"))
+        elif finding.status == "waived" and finding.waiver is not None:  # accepted, not removed: still a risk
+            risks.append(RiskRow(risk=f"Not met: {finding.title}", source=f"{finding.policy}/{finding.rule} (waived)",
+                                 severity=finding.severity, mitigation=f"accepted by {finding.waiver.approver} "
+                                 f"until {finding.waiver.expires}: {finding.waiver.reason}"))
     training = ev.training
     dp_line = (f"DP-SGD, ε = {_num(training.epsilon)} (δ = {_num(training.delta)})"
                if training and training.mechanism == "dp-sgd" and training.epsilon is not None else

@@ -395,3 +395,11 @@ def test_each_finding_reads_as_a_conclusion_with_its_fix_and_plan_line(tmp_path:
     assert met.status_word == "Met" and met.fix == "" and met.plan_line == ""
     text = render_text("md", ev, SIGNED)
     assert "### Not met · high · GDPR GDPR-44-TRANSFER" in text and "What to do: Record the transfer" in text
+
+
+@pytest.mark.parametrize("kind", ["html", "md"])
+def test_a_waived_finding_stays_among_the_risks(ev: EvidenceBundle, kind: str) -> None:
+    text = render_text(kind, ev, SIGNED)  # type: ignore[arg-type]
+    start = text.index("Risks to the rights and freedoms")
+    risks = text[start:text.index("Measures, including differential", start)]
+    assert "GDPR-44-TRANSFER (waived)" in risks.replace("\\", "") and "TIA in review" in risks
