@@ -11,7 +11,6 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-
 class Row(_Frozen):
     label: str
     value: str

@@ -11,20 +11,12 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from auditor.report.evidence import EvidenceBundle
+from auditor.report.rows import Row as ScopeRow
 
 
-class _Frozen(BaseModel):
+class ScopeView(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class ScopeRow(_Frozen):
-    label: str
-    value: str
-    note: str = ""
-    status: str = ""  # the shape of a view Row, so templates render both with one macro
-
-
-class ScopeView(_Frozen):
     checked: list[ScopeRow]
     declared: list[ScopeRow]
     not_covered: list[ScopeRow]
