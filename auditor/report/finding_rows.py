@@ -58,7 +58,10 @@ def plan_line(ev: EvidenceBundle, finding: Finding) -> str:
 
 
 def finding_row(ev: EvidenceBundle, finding: Finding, titles: dict[str, str]) -> FindingRow:
-    conclusion = finding.conclusion or finding.message  # the engine's sentence already names a waiver
+    conclusion = finding.conclusion or finding.message
+    if finding.status == "waived" and finding.waiver is not None:
+        # the engine appends the waiver to the sentence; the report shows it on its own line below
+        conclusion = conclusion.split(f" Waived by {finding.waiver.approver} until")[0]
     return FindingRow(
         policy=finding.policy, policy_label=policy_label(finding.policy, titles.get(finding.policy, "")),
         rule=finding.rule, title=finding.title, status=finding.status,

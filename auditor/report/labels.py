@@ -31,12 +31,28 @@ CATEGORY_LABELS: dict[str, str] = {
     "minors": "Personal data of minors",
 }
 
+#: For chart axes, where a label has about 28 characters of room.
+CATEGORY_SHORT: dict[str, str] = {
+    "personal_data": "Personal data", "direct_identifier": "Direct identifiers", "government_id": "Government IDs",
+    "financial_account": "Financial accounts", "contact": "Contact details", "online_identifier": "Online IDs",
+    "precise_geolocation": "Precise geolocation", "gdpr_special": "Special categories (Art. 9)",
+    "health": "Health", "biometric": "Biometric", "genetic": "Genetic", "ethnic_origin": "Ethnic origin",
+    "political_opinion": "Political opinions", "religion": "Religion or beliefs", "trade_union": "Trade union",
+    "sex_life": "Sex life / orientation", "criminal_offence": "Criminal offences", "ccpa_spi": "CCPA sensitive PI",
+    "pipl_sensitive": "PIPL sensitive PI", "hipaa_identifier": "HIPAA identifiers", "phi": "PHI (HIPAA)",
+    "minors": "Minors",
+}
+
 POLICY_LABELS: dict[str, str] = {"gdpr": "GDPR", "ccpa": "CCPA / CPRA", "pipl": "PIPL", "hipaa": "HIPAA",
                                  "eu_ai_act": "EU AI Act"}
 
 
 def category_label(name: str) -> str:
     return CATEGORY_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def category_short(name: str) -> str:
+    return CATEGORY_SHORT.get(name, category_label(name))
 
 
 def policy_label(policy_id: str, title: str = "") -> str:

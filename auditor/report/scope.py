@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from auditor.report.evidence import EvidenceBundle
+from auditor.report.labels import policy_label
 from auditor.report.rows import Row as ScopeRow
 
 
@@ -117,7 +118,7 @@ def _not_covered(ev: EvidenceBundle) -> list[ScopeRow]:
         if not ref.applies:
             continue
         for item in ref.not_covered:
-            rows.append(ScopeRow(label=ref.title, value=item))
+            rows.append(ScopeRow(label=policy_label(ref.id, ref.title), value=item))
     rows += [ScopeRow(label=label, value=text) for label, text in GENERAL_LIMITS]
     return rows
 

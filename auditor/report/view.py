@@ -17,7 +17,7 @@ from auditor.report.charts import bar_chart, epsilon_chart
 from auditor.report.evidence import EvidenceBundle
 from auditor.report.finding_rows import FindingRow, finding_rows
 from auditor.report.guarantee import GuaranteeView, guarantee
-from auditor.report.labels import category_label, policy_label
+from auditor.report.labels import category_label, category_short, policy_label
 from auditor.report.rows import CategoryRow, EntityRow, LawRow, MappingRow, RiskRow, Row, num, ref
 from auditor.report.scope import ScopeView, scope
 from auditor.report.sections import (
@@ -272,7 +272,7 @@ def charts(ev: EvidenceBundle) -> dict[str, Any]:
     category = None
     if ev.scan is not None:
         entity = bar_chart([(n, s.count) for n, s in ev.scan.entities.items()], label="Detected entities")
-        category = bar_chart([(category_label(n), c.records) for n, c in ev.scan.categories.items()
+        category = bar_chart([(category_short(n), c.records) for n, c in ev.scan.categories.items()
                               if c.records > 0],
                              label="Records per legal category")
     return {"epsilon": epsilon, "entities": entity, "categories": category}
