@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from auditor.findings import Finding, WaiverRef
+from auditor.output.order import plan_line as shared_plan_line
 from auditor.report.evidence import EvidenceBundle
 from auditor.report.labels import policy_label
 
@@ -42,19 +43,12 @@ class FindingRow(BaseModel):
 
 
 def plan_line(ev: EvidenceBundle, finding: Finding) -> str:
-    """The first plan field among the deciding facts that the plan file has (or its nearest parent)."""
-    lines = ev.plan.lines
-    for path in finding.facts:
-        if not path.startswith("plan."):
-            continue
-        parts = path[5:].split(".")
-        while parts:
-            dotted = ".".join(parts)
-            if dotted in lines:
-                return f"{ev.plan.file}:{lines[dotted]} ({path[5:]})"
-            parts = parts[:-1]
-        return f"{ev.plan.file} (add {path[5:]})"  # the field the rule reads is not in the plan at all
-    return ""
+    """``plan.yaml:12 (legal.gdpr.lawful_basis)``: the line the gate's outputs point at, with the field named."""
+    line = shared_plan_line(finding, ev.plan.lines)
+    field = next((path[5:] for path in finding.facts if path.startswith("plan.")), None)
+    if line is None or field is None:
+        return ""
+    return f"{ev.plan.file}:{line} ({field})"
 
 
 def finding_row(ev: EvidenceBundle, finding: Finding, titles: dict[str, str]) -> FindingRow:
