@@ -3,6 +3,7 @@ line that decides each one, so the table, Markdown, JUnit and SARIF never disagr
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from auditor.findings import Finding, GateResult, severity_rank
@@ -33,16 +34,31 @@ def summary(result: GateResult) -> str:
     return line
 
 
+#: The plan's top-level sections: a dotted name in a remediation that starts with one of them is a plan field.
+PLAN_SECTIONS = frozenset({"version", "name", "purpose", "controller", "data_subjects", "legal", "assessments",
+                           "dataset", "transfers", "measures", "model", "training", "privacy"})
+_DOTTED = re.compile(r"(?<![\w.])([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+)")
+
+
+def plan_fields(finding: Finding) -> list[str]:
+    """The plan fields that decide ``finding``; for an open one, the field its fix names first: a failing
+    transfer rule that reads the regions and the mechanism points at ``transfers.mechanism``, where the fix
+    goes."""
+    read = [path[5:] for path in finding.facts if path.startswith("plan.")]
+    if finding.status in ("pass", "not_applicable"):
+        return read  # what shows it is met: the fields the rule read, not where a fix would go
+    named = [m for m in _DOTTED.findall(finding.remediation) if m.split(".")[0] in PLAN_SECTIONS]
+    return list(dict.fromkeys([*named, *read]))
+
+
 def plan_line(finding: Finding, lines: dict[str, int] | None) -> int | None:
-    """The plan line that decides ``finding``: the first plan field it read (the rule's requirement before
-    its condition) that the plan has, or that field's nearest section the plan does have -- an unset
-    ``assessments.dpia`` points at ``assessments:``, where it belongs."""
+    """The plan line that decides ``finding``: the first of :func:`plan_fields` that the plan has, or that
+    field's nearest section the plan does have -- an unset ``assessments.dpia`` points at ``assessments:``,
+    where it belongs."""
     if not lines:
         return None
-    for path in finding.facts:
-        if not path.startswith("plan."):
-            continue
-        parts = path[5:].split(".")
+    for field in plan_fields(finding):
+        parts = field.split(".")
         for end in range(len(parts), 0, -1):
             dotted = ".".join(parts[:end])
             if dotted in lines:

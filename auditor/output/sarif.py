@@ -20,7 +20,7 @@ from auditor.facts import SCAN_FACTS
 from auditor.findings import Finding, GateResult
 from auditor.output import Formatter, RenderContext, SarifOptions
 from auditor.output.location import PlanLocation
-from auditor.output.order import ordered, plan_line
+from auditor.output.order import ordered, plan_fields, plan_line
 
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 #: GitHub reads over 9.0 as critical, 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low; info carries none.
@@ -80,8 +80,9 @@ def _plan_line(finding: Finding, ctx: RenderContext) -> int:
 
 
 def _plan_field(finding: Finding) -> str | None:
-    """The first plan field the rule reads: the result's logical location, independent of the plan's lines."""
-    return next((path[5:] for path in finding.facts if path.startswith("plan.")), None)
+    """The plan field the fix goes to (else the first the rule reads): the result's logical location,
+    independent of the plan's lines."""
+    return next(iter(plan_fields(finding)), None)
 
 
 def fingerprint(finding: Finding, location: PlanLocation) -> str:

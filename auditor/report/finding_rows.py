@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from auditor.findings import Finding, WaiverRef
+from auditor.output.order import plan_fields
 from auditor.output.order import plan_line as shared_plan_line
 from auditor.report.evidence import EvidenceBundle
 from auditor.report.labels import policy_label
@@ -45,7 +46,7 @@ class FindingRow(BaseModel):
 def plan_line(ev: EvidenceBundle, finding: Finding) -> str:
     """``plan.yaml:12 (legal.gdpr.lawful_basis)``: the line the gate's outputs point at, with the field named."""
     line = shared_plan_line(finding, ev.plan.lines)
-    field = next((path[5:] for path in finding.facts if path.startswith("plan.")), None)
+    field = next(iter(plan_fields(finding)), None)
     if line is None or field is None:
         return ""
     return f"{ev.plan.file}:{line} ({field})"

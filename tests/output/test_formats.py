@@ -139,3 +139,17 @@ def test_markdown_summary_keeps_conditions_readable(mini_plan: Path, mini_policy
     md = render_check(run_gate(load_plan(mini_plan), clean, [str(mini_policy)]), "markdown")
     assert "condition 'facts.categories.gdpr\\_special > 0' is false" in md
     assert "&gt;" not in md and "&lt;" not in md
+
+
+def test_the_plan_line_is_the_field_the_fix_names_before_the_fields_the_rule_reads() -> None:
+    from auditor.findings import Finding
+    from auditor.output.order import plan_fields, plan_line
+
+    finding = Finding(policy="pipl", rule="PIPL-38-EXPORT-MECHANISM", title="t", status="fail", severity="critical",
+                      citation="PIPL Art. 38", url="https://www.npc.gov.cn/", message="m",
+                      facts={"plan.data_subjects.count": 2400, "facts.cn_subjects": True},
+                      remediation="Record the CAC mechanism in transfers.mechanism (e.g. cac_standard_contract).")
+    assert plan_fields(finding) == ["transfers.mechanism", "data_subjects.count"]
+    lines = {"data_subjects": 9, "data_subjects.count": 11, "transfers": 55, "transfers.compute_region": 57}
+    assert plan_line(finding, lines) == 55  # transfers.mechanism is unset: its section's line
+    assert plan_line(finding.model_copy(update={"remediation": "Fix it."}), lines) == 11

@@ -389,7 +389,10 @@ def test_each_finding_reads_as_a_conclusion_with_its_fix_and_plan_line(tmp_path:
                       remediation="Record the assessment in legal.gdpr.legitimate_interest_assessment.")
     row = finding_row(ev, failing, {"gdpr": "EU General Data Protection Regulation"})
     line = PLAN_YAML.splitlines().index(next(x for x in PLAN_YAML.splitlines() if "lawful_basis" in x)) + 1
-    assert row.plan_line == f"plan.yaml:{line} (legal.gdpr.lawful_basis)"
+    # the field the fix names comes first: that is where the reader has to change the plan
+    assert row.plan_line == f"plan.yaml:{line} (legal.gdpr.legitimate_interest_assessment)"
+    unnamed = finding_row(ev, failing.model_copy(update={"remediation": "Record it."}), {})
+    assert unnamed.plan_line == f"plan.yaml:{line} (legal.gdpr.lawful_basis)"
     assert row.status_word == "Not met" and row.policy_label == "GDPR" and row.fix.startswith("Record")
     met = finding_row(ev, failing.model_copy(update={"status": "pass", "facts": {}}), {})
     assert met.status_word == "Met" and met.fix == "" and met.plan_line == ""
