@@ -372,8 +372,12 @@ def merge(blocks: list[tuple[str, PrivacyBounds]]) -> PrivacyRequirement:
             bound_by["max_epsilon"] = _also(bound_by["max_epsilon"], origin)
         expression = block.delta_expression()
         if expression is not None:
-            if expression.source not in {b.expr for b in delta_bounds}:
+            same = next((i for i, b in enumerate(delta_bounds) if b.expr == expression.source), None)
+            if same is None:
                 delta_bounds.append(DeltaBoundRef(expr=expression.source, origin=origin))
+            else:  # the same bound from another policy: it binds for both, so both are named
+                delta_bounds[same] = DeltaBoundRef(expr=expression.source,
+                                                   origin=_also(delta_bounds[same].origin, origin))
             cap = expression.constant
             if cap is not None and (max_delta is None or cap < max_delta):
                 max_delta = cap

@@ -144,6 +144,9 @@ def test_a_bound_several_policies_set_alike_names_them_all() -> None:
     ])
     assert merged.bound_by["max_epsilon"] == "ccpa/CCPA-DP-SPI, gdpr/GDPR-DP-SPECIAL"
     assert merged.bound_by["min_units"] == "ccpa/CCPA-DP-SPI, gdpr/GDPR-DP-SPECIAL"
+    same_delta = merge([("ccpa/A", PrivacyBounds(max_delta="min(1e-5, 1/(10*n))")),
+                        ("gdpr/B", PrivacyBounds(max_delta="min(1e-5, 1/(10*n))"))])
+    assert same_delta.delta_origin(2400) == "ccpa/A, gdpr/B" and len(same_delta.delta_bounds) == 1
     stricter = merge([("ccpa/A", PrivacyBounds(max_epsilon=4.0)), ("gdpr/B", PrivacyBounds(max_epsilon=3.0))])
     assert stricter.bound_by["max_epsilon"] == "gdpr/B"
 
@@ -232,7 +235,7 @@ def test_delta_bounds_and_min_units_merge_strictest_wins() -> None:
     assert merged.delta_shown(None) == "min(2e-06, min(1e-5, 1/(10*n)), 1/(100*n))"
     same = merge([("gdpr/A", PrivacyBounds(max_delta=BUNDLED_DELTA)),
                   ("pipl/B", PrivacyBounds(max_delta=BUNDLED_DELTA))])
-    assert [b.origin for b in same.delta_bounds] == ["gdpr/A"] and same.delta_shown(None) == BUNDLED_DELTA
+    assert [b.origin for b in same.delta_bounds] == ["gdpr/A, pipl/B"] and same.delta_shown(None) == BUNDLED_DELTA
 
 
 def test_legacy_requirement_with_delta_one_over_n_still_reads() -> None:

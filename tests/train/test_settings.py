@@ -50,7 +50,7 @@ def test_auto_delta_is_the_bound_at_n_well_below_one_over_n(tmp_path: Path) -> N
     doc = load_plan(_plan(tmp_path, "  target_epsilon: 1.0\n  target_delta: auto\n"))
     small = resolve_settings(doc, BUNDLED, 2500)
     assert small.delta == pytest.approx(1e-5)           # 1/(10n) = 4e-5 is looser than the 1e-5 cap
-    assert small.settings["delta"].source == f"gdpr/GDPR-DP-BASELINE ({BUNDLED_DELTA}, n=2500)"
+    assert small.settings["delta"].source == f"gdpr/GDPR-DP-BASELINE, pipl/PIPL-DP-SENSITIVE ({BUNDLED_DELTA}, n=2500)"
     large = resolve_settings(doc, BUNDLED, 1_000_000)
     assert large.delta == pytest.approx(1e-7)           # 1/(10n): ten times below 1/n
 
