@@ -38,8 +38,10 @@ def sarif_options(func: F) -> F:
                              "default: code scanning does not honour suppressions and would open alerts).")(func)
     func = click.option("--sarif-all", is_flag=True,
                         help="SARIF: one result per evaluated rule, passed (kind pass), not applicable and "
-                             "waived too; by default only failures and rule errors, since code scanning "
-                             "opens an alert for every result whatever its kind.")(func)
+                             "waived too; by default only failures, rule errors and rules that need a scan "
+                             "where they block (kind open, level none: SARIF allows no higher level for a "
+                             "result that is not a failure), since code scanning opens an alert for every "
+                             "result whatever its kind.")(func)
     return func
 
 

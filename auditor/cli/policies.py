@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -37,15 +38,37 @@ def list_cmd(refs: tuple[str, ...]) -> None:
                                       "for programs.")
 @click.pass_context
 def show(ctx: click.Context, ref: str, fmt: str) -> None:
-    """Show a policy's rules: ID, severity, citation, conditions, and its DP requirements."""
+    """Show a policy's rules: ID, severity, citation, conditions, and its DP requirements.
+
+    REF is a policy (id or file) or one bundled rule's ID (GDPR-9-SPECIAL-CATEGORY-BASIS), shown alone."""
     import shutil
 
     from auditor.policy.load import resolve_policies
     from auditor.policy.show import RENDERERS
 
-    policy = resolve_policies([ref])[0]
+    policy = _one_rule(ref) or resolve_policies([ref])[0]
     width = max(60, ctx.terminal_width or shutil.get_terminal_size((100, 24)).columns)
     click.echo(RENDERERS[fmt](policy, width), nl=False)
+
+
+def _one_rule(ref: str) -> Any:
+    """The bundled policy holding rule (or DP block) ``ref``, cut down to it; ``None`` for anything else."""
+    import dataclasses
+    import re
+
+    from auditor.policy.load import resolve_policies
+    from auditor.policy.model import RULE_ID
+
+    if not re.fullmatch(RULE_ID, ref):
+        return None
+    for policy in resolve_policies():
+        rules = tuple(r for r in policy.rules if r.spec.id == ref)
+        blocks = tuple(b for b in policy.privacy if b.spec.id == ref)
+        if rules or blocks:
+            spec = policy.spec.model_copy(update={"rules": [r.spec for r in rules],  # a copy: not re-validated
+                                                  "privacy": [b.spec for b in blocks]})
+            return dataclasses.replace(policy, spec=spec, rules=rules, privacy=blocks)
+    return None
 
 
 @policies.command("test", short_help="Run policy test cases; exit 1 on any mismatch.")

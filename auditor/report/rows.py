@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -60,7 +61,10 @@ def yn(value: bool | None) -> str:
 
 
 def ref(value: str | None) -> str:
-    return value if value else "not recorded"
+    """A recorded reference or choice; an enum value (``legitimate_interests``) in words."""
+    if not value:
+        return "not recorded"
+    return value.replace("_", " ") if re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", value) else value
 
 
 def num(value: float | None, digits: int = 3) -> str:

@@ -92,7 +92,7 @@ def _checked(ev: EvidenceBundle) -> list[ScopeRow]:
     if ev.scan is not None:
         s = ev.scan
         rows.append(ScopeRow(label="The training data", value=f"{s.records_scanned:,} of {s.records:,} records "
-                             f"scanned for {len(s.entities) or 'no'} kinds of personal data found",
+                             f"scanned; {len(s.entities) or 'no'} kinds of personal data found",
                              note="sampled: counts are estimates with 95% upper bounds" if s.sample else
                              "every record read; the dataset's sha256 ties this report to the file"))
     else:

@@ -47,3 +47,17 @@ def test_show_json_is_the_policy_as_loaded() -> None:
     assert doc["schema_version"] == 1 and doc["sha256"] == policy.sha256 and doc["source"] == "bundled"
     assert [r["id"] for r in doc["policy"]["rules"]] == [r.id for r in policy.spec.rules]
     assert doc["policy"]["rules"][0]["citation"]["url"].startswith("https://")
+
+
+def test_policies_show_takes_one_rule_id_and_shows_that_rule_alone() -> None:
+    from click.testing import CliRunner
+
+    from auditor.cli import cli
+
+    shown = CliRunner().invoke(cli, ["policies", "show", "GDPR-9-SPECIAL-CATEGORY-BASIS"])
+    assert shown.exit_code == 0, shown.output
+    assert "GDPR-9-SPECIAL-CATEGORY-BASIS" in shown.output and "GDPR-6-1-LAWFUL-BASIS" not in shown.output
+    block = CliRunner().invoke(cli, ["policies", "show", "GDPR-DP-BASELINE"])
+    assert block.exit_code == 0 and "GDPR-DP-BASELINE" in block.output and "GDPR-5-1-B-PURPOSE" not in block.output
+    unknown = CliRunner().invoke(cli, ["policies", "show", "NOPE-1-X"])
+    assert unknown.exit_code == 2
