@@ -12,6 +12,14 @@ from click.testing import CliRunner
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_PLAN = REPO / "examples" / "plan.yaml"
 
+
+@pytest.fixture(autouse=True)
+def own_config_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets its own user config folder: `auditor audit` keeps the signing key it makes there."""
+    folder = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+    return folder
+
 MINI_POLICY = """\
 id: mini
 title: Mini test policy

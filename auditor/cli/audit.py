@@ -14,7 +14,8 @@ from auditor.cli.options import gate_options, signer_options
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("audit-out"), show_default=True,
               help="Folder for everything the audit writes.")
 @click.option("--key", type=click.Path(path_type=Path),
-              help="Ed25519 private key (PEM). Default: OUT/keys/auditor.key, generated if missing.")
+              help="Ed25519 private key (PEM). Default: your own key in the user config folder (made on first "
+                   "use); never inside OUT, which gets only the public key.")
 @click.option("--no-train", is_flag=True, help="Stop after the gate; the report says training was skipped.")
 @click.option("--ledger", "ledger_dir", type=click.Path(path_type=Path),
               help="Privacy ledger folder (default: the training's default ledger).")
@@ -66,8 +67,9 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
         echo_signed(out_dir / report.envelope, report.key_fingerprint, report.signer,
                     Path(outcome.public_key) if outcome.public_key else None)
     if outcome.generated_key:  # said here only, once: the progress lines do not repeat it
-        click.echo(f"key: generated a new signing key {outcome.key} — share {outcome.public_key} with whoever "
-                   "verifies; keep the private key secret (it is not part of the signed report)")
+        click.echo(f"key: generated your signing key {outcome.key}; it signs every later audit. Publish "
+                   f"{outcome.public_key} (or its fingerprint) for whoever verifies; keep the private key secret "
+                   "(it is never put in a report folder)")
     if outcome.error is not None:
         click.echo(f"auditor: {outcome.error}", err=True)
     ctx.exit(code)

@@ -95,18 +95,23 @@ def report(evidence_dir: Path | None, key: Path | None, formats: str, out_dir: P
 
 
 def _default_key(key: Path | None, source_dir: Path, target: Path) -> Path | None:
-    """Without ``--key``, sign with the key ``auditor audit`` keeps in the folder (``keys/auditor.key``), as
-    audit itself does. With no key at all, refuse to re-render over a signed report: the old envelope would
-    be dropped and a verifiable report silently turned into an unsigned one."""
-    from auditor.report.sign import ENVELOPE_NAME, PRIVATE_KEY_NAME
+    """Without ``--key``, sign with a key in the folder (``keys/auditor.key``, where audit kept it
+    before) or the user's own key, as audit itself does. With no key at all, refuse to re-render over a
+    signed report: the old envelope would be dropped and a verifiable report silently turned into an
+    unsigned one."""
+    from auditor.report.sign import ENVELOPE_NAME, PRIVATE_KEY_NAME, default_key_dir
 
     if key is not None:
         return key
-    for folder in dict.fromkeys((source_dir, target)):
+    for folder in dict.fromkeys((source_dir, target)):  # folders from before the key moved out of them
         private = folder / "keys" / PRIVATE_KEY_NAME
         if private.is_file():
             click.echo(f"signing with the existing key {private}", err=True)
             return private
+    own = default_key_dir() / PRIVATE_KEY_NAME  # where `auditor audit` keeps the key it signs with
+    if own.is_file():
+        click.echo(f"signing with your key {own}", err=True)
+        return own
     if (target / ENVELOPE_NAME).is_file():
         raise InputError(f"{target / ENVELOPE_NAME}: this report is signed and no --key was given; re-rendering "
                          "would drop its signature -- pass --key, or --out a new folder for an unsigned copy")

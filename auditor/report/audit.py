@@ -34,7 +34,13 @@ from auditor.report.evidence import (
     now_utc,
 )
 from auditor.report.render import FORMATS, Format
-from auditor.report.sign import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, generate_keypair, load_private_key
+from auditor.report.sign import (
+    PRIVATE_KEY_NAME,
+    PUBLIC_KEY_NAME,
+    default_key_dir,
+    generate_keypair,
+    load_private_key,
+)
 from auditor.report.signer import SignerIdentity
 from auditor.scan.model import ScanResult
 from auditor.train.evidence import TrainingEvidence
@@ -116,19 +122,31 @@ class AuditOutcome(BaseModel):
 
 def _resolve_key(out_dir: Path, key: Path | None, say: Say,
                  signer: SignerIdentity | None = None) -> tuple[Path, Path | None, bool]:
-    """Use ``key``; else reuse or create ``DIR/keys/auditor.key`` (keygen refuses to overwrite a key). A key
-    made here keeps ``signer`` beside it, so a later ``auditor report`` re-render signs as the same person.
-    The caller announces a generated key, once, in its summary."""
+    """Use ``key``; else the user's own key (:func:`default_key_dir`), made on first use.
+
+    The private key never goes into ``out_dir``: a report folder is copied to whoever reviews it, and a key
+    inside it would let them re-sign an edited report. Only the public key is copied to ``OUT/keys/``, so
+    the folder says which key to check (verification still wants it from outside, or its fingerprint). A
+    key made here keeps ``signer`` beside it, so a later ``auditor report`` signs as the same person. The
+    caller announces a generated key, once, in its summary."""
+    generated = False
     if key is not None:
-        public = Path(key).with_suffix(".pub")
-        return Path(key), public if public.is_file() else None, False
-    keys = out_dir / "keys"
-    private, public = keys / PRIVATE_KEY_NAME, keys / PUBLIC_KEY_NAME
-    if private.is_file():
-        say(f"signing with the existing key {private}")
-        return private, public if public.is_file() else None, False
-    private, public = generate_keypair(keys, signer)
-    return private, public, True
+        private = Path(key)
+        public: Path | None = private.with_suffix(".pub")
+    else:
+        keys = default_key_dir()
+        private, public = keys / PRIVATE_KEY_NAME, keys / PUBLIC_KEY_NAME
+        if private.is_file():
+            say(f"signing with your key {private}")
+        else:
+            private, public = generate_keypair(keys, signer)
+            generated = True
+    if public is None or not public.is_file():
+        return private, None, generated
+    if key is None:
+        copy = out_dir / "keys" / PUBLIC_KEY_NAME
+        atomic_write(copy, public.read_bytes(), mode=0o644)
+    return private, public, generated
 
 
 #: What an audit writes into its folder, besides ``keys/``: a folder holding any of them holds another run.

@@ -136,6 +136,14 @@ def fingerprint(public_key: Ed25519PublicKey) -> str:
     return "SHA256:" + hashlib.sha256(der).hexdigest()
 
 
+def default_key_dir() -> Path:
+    """Where ``auditor audit`` keeps the key it signs with when given none: the user's config folder, one
+    key for every run (a fingerprint to publish once), and never inside a report folder that gets copied."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("auditor")) / "keys"
+
+
 def generate_keypair(out_dir: Path, identity: SignerIdentity | None = None) -> tuple[Path, Path]:
     """Write a new Ed25519 pair (and the signer's claimed identity beside it, when given); refuse to
     overwrite, since losing a key orphans every report it signed."""

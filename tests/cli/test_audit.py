@@ -115,7 +115,9 @@ def test_example_plan_no_train_yields_a_signed_verifiable_report(tmp_path: Path)
                                  "--format", "html,md"])
     assert result.exit_code in (0, 1), result.output
     assert f"report: {out / 'report.html'}" in result.output
-    assert "generated a new signing key" in result.output
+    assert "generated your signing key" in result.output
+    assert not (out / "keys" / "auditor.key").exists()  # never in a folder that gets copied to reviewers
+    assert (out / "keys" / "auditor.pub").is_file()
     assert TRAIN_CALLS == []
     evidence = json.loads((out / "evidence.json").read_text())
     assert evidence["training_outcome"]["status"] in ("skipped", "refused")
@@ -132,7 +134,7 @@ def test_example_plan_no_train_yields_a_signed_verifiable_report(tmp_path: Path)
 
     again = runner.invoke(cli, ["audit", str(REPO / "examples" / "plan.yaml"), "--out", str(out), "--no-train",
                                 "--format", "md", "--force"])
-    assert "signing with the existing key" in again.output
+    assert "signing with your key" in again.output  # the same key: one fingerprint to publish
     assert _verify(runner, out).exit_code == 0
 
 
@@ -262,7 +264,8 @@ def test_an_earlier_audit_is_never_overwritten_without_force(tmp_path: Path) -> 
     forced = runner.invoke(cli, ["audit", str(plan), "--out", str(out), "--format", "md", "--force"])
     assert forced.exit_code == 1, forced.output
     assert not (out / "model").exists() and not (out / "training.json").exists()
-    assert (out / "keys" / "auditor.key").is_file()  # the signing key is not part of a run
+    assert not (out / "keys" / "auditor.key").exists()  # the signing key is never part of a run
+    assert (out / "keys" / "auditor.pub").is_file()
     assert _verify(runner, out).exit_code == 0
 
 
@@ -341,13 +344,15 @@ def test_generated_key_is_announced_once_and_keeps_the_claimed_signer(tmp_path: 
                                  "--signer-name", "Jane Doe", "--signer-org", "Example GmbH"])
     assert result.exit_code == 0, result.output
     notices = [line for line in result.output.splitlines() if "secret" in line]  # "keep the private key secret"
-    assert len(notices) == 1 and "generated a new signing key" in notices[0], result.output
+    assert len(notices) == 1 and "generated your signing key" in notices[0], result.output
     assert "claimed signer: Jane Doe (organisation: Example GmbH)" in result.output
     statement = json.loads(__import__("base64").b64decode(json.loads((out / "report.intoto.jsonl").read_text())
                                                           ["payload"]))
     assert statement["predicate"]["signer"] == {"name": "Jane Doe", "role": None, "organisation": "Example GmbH"}
-    assert json.loads((out / "keys" / "auditor.signer.json").read_text())["name"] == "Jane Doe"
-    # a re-render with the folder's key signs as the same person, without repeating the options
+    from auditor.report.sign import default_key_dir
+
+    assert json.loads((default_key_dir() / "auditor.signer.json").read_text())["name"] == "Jane Doe"
+    # a re-render with the user's key signs as the same person, without repeating the options
     again = runner.invoke(cli, ["report", str(out), "--format", "md"])
     assert again.exit_code == 0 and "claimed signer: Jane Doe (organisation: Example GmbH)" in again.output
     assert _verify(runner, out).exit_code == 0
