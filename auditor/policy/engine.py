@@ -193,7 +193,9 @@ class Evaluator:
                                  conclusion=self._worded(rule.spec.met, message))
         message = render_explain(rule.spec.explain, self.context) if rule.spec.explain else (
             f"Not met: {rule.spec.title} (requires {rule.require.source}).")
-        return self._finding(policy, rule, "fail", message, decided)
+        # the same sentence for people: 1,999 not 1999, "none" not [], yes/no not True/False
+        worded = render_sentence(rule.spec.explain, self.context) if rule.spec.explain else message
+        return self._finding(policy, rule, "fail", message, decided, conclusion=worded)
 
     def _privacy(self, policy: Policy, block: PrivacyBlock, applies: bool | None, reason: str,
                  sentence: str) -> tuple[Finding, PrivacyBounds | None]:
