@@ -185,7 +185,7 @@ def _clear_earlier_run(out_dir: Path, force: bool) -> None:
             raise InputError(f"{path}: cannot remove the earlier audit's file: {exc.strerror or exc}") from None
 
 
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[^\s/:;,()'\"]+/)+[^\s/:;,()'\"]*")
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/])/(?:[^\s/:;,()'\"]+/)+[^\s/:;,()'\"]*")  # not a URL's path
 
 
 def public_reason(message: str, named: dict[str, str]) -> str:

@@ -369,3 +369,13 @@ def test_a_bad_signer_file_beside_the_key_fails_before_the_scan(tmp_path: Path) 
     with pytest.raises(InputError, match=r"k/auditor.signer.json: not a JSON object"):
         run_audit(plan, tmp_path / "out", key=keys / "auditor.key", stages=stages)
     assert not scanned and not (tmp_path / "out").exists()
+
+
+def test_public_reason_replaces_local_paths_but_keeps_urls_and_ratios() -> None:
+    from auditor.report.audit import public_reason
+
+    said = public_reason("ledger /home/jo/.local/share/auditor/ledger/ledger.jsonl refused; see "
+                         "https://eur-lex.europa.eu/eli/reg/2016/679/oj#art_9; δ ≤ 1/(10*n); cache /var/tmp/x/y",
+                         {"/home/jo/.local/share/auditor/ledger": "the privacy ledger"})
+    assert said == ("ledger the privacy ledger/ledger.jsonl refused; see "
+                    "https://eur-lex.europa.eu/eli/reg/2016/679/oj#art_9; δ ≤ 1/(10*n); cache <local path>")
