@@ -37,6 +37,12 @@ class WaiverRef(_Frozen):
     source: str
 
 
+def waiver_note(waiver: WaiverRef) -> str:
+    """What a waived finding's message and conclusion end with; a reader that shows the waiver on its own
+    (the report) strips exactly this."""
+    return f" Waived by {waiver.approver} until {waiver.expires}: {waiver.reason}"
+
+
 class Finding(_Frozen):
     policy: str
     rule: str

@@ -51,10 +51,10 @@ def plan_fields(finding: Finding) -> list[str]:
     return list(dict.fromkeys([*named, *read]))
 
 
-def plan_line(finding: Finding, lines: dict[str, int] | None) -> int | None:
-    """The plan line that decides ``finding``: the first of :func:`plan_fields` that the plan has, or that
-    field's nearest section the plan does have -- an unset ``assessments.dpia`` points at ``assessments:``,
-    where it belongs."""
+def plan_anchor(finding: Finding, lines: dict[str, int] | None) -> tuple[int, str] | None:
+    """The plan line that decides ``finding`` and the field it is for: the first of :func:`plan_fields` that
+    the plan has, or that field's nearest section the plan does have -- an unset ``assessments.dpia`` points
+    at ``assessments:``, where it belongs."""
     if not lines:
         return None
     for field in plan_fields(finding):
@@ -62,5 +62,10 @@ def plan_line(finding: Finding, lines: dict[str, int] | None) -> int | None:
         for end in range(len(parts), 0, -1):
             dotted = ".".join(parts[:end])
             if dotted in lines:
-                return lines[dotted]
+                return lines[dotted], field
     return None
+
+
+def plan_line(finding: Finding, lines: dict[str, int] | None) -> int | None:
+    anchor = plan_anchor(finding, lines)
+    return anchor[0] if anchor else None

@@ -9,7 +9,6 @@ naming the fact.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from auditor.facts import SCAN_FACTS, Facts
-from auditor.findings import Finding, PolicyRef, Status
+from auditor.findings import Finding, PolicyRef, Status, waiver_note
 from auditor.plan import TrainingPlan
 from auditor.policy.celx import CelContext, Expr, cel_context, first_missing, is_missing, lookup
 from auditor.policy.model import Policy, PrivacyBlock, Rule
-from auditor.policy.wording import render_sentence
+from auditor.policy.wording import render_explain, render_sentence
 from auditor.privacy.requirements import PrivacyBounds, PrivacyRequirement, merge
 
 if TYPE_CHECKING:  # waivers are loaded (and their module imported) only when a waiver file is given
@@ -56,19 +55,6 @@ def _run(expr: Expr, context: dict[str, Any], facts: Facts, compiled: CelContext
     if not isinstance(value, bool):
         return Outcome("error", f"'{expr.source}' gave {type(value).__name__}, expected true or false")
     return Outcome("true" if value else "false")
-
-
-_PLACEHOLDER = re.compile(r"\{\{\s*((?:plan|facts)(?:\.[A-Za-z_]\w*)+)\s*\}\}")
-
-
-def render_explain(template: str, context: dict[str, Any]) -> str:
-    """Fill ``{{ facts.x }}`` / ``{{ plan.x }}`` placeholders; nothing else is interpreted."""
-
-    def fill(match: re.Match[str]) -> str:
-        value = lookup(context, match.group(1))
-        return "(not set)" if is_missing(value) else str(value)
-
-    return _PLACEHOLDER.sub(fill, template).strip()
 
 
 def _deciding_facts(exprs: Sequence[Expr | None], context: dict[str, Any]) -> dict[str, Any]:
@@ -272,7 +258,7 @@ class Evaluator:
                            and (w.scope is None or w.scope.matches(self.plan.name, dataset, finding.policy))
                            and not w.expired(self.today)), None)
             if waiver is not None and finding.status in ("fail", "error"):
-                waived = f" Waived by {waiver.approver} until {waiver.expires}: {waiver.reason}"
+                waived = waiver_note(waiver.ref(self.waiver_source))
                 finding = finding.model_copy(update={"status": "waived", "waiver": waiver.ref(self.waiver_source),
                                                      "message": finding.message + waived,
                                                      "conclusion": finding.conclusion + waived})

@@ -9,6 +9,7 @@ with and without a scan. Facts hold counts and plan values only, never a value r
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from auditor.facts import SCAN_FACTS
@@ -17,17 +18,25 @@ from auditor.policy.celx import is_missing, lookup
 _PLACEHOLDER = re.compile(r"\{\{\s*((?:plan|facts)(?:\.[A-Za-z_]\w*)+)\s*\}\}")
 
 
+def _fill(template: str, context: dict[str, Any], word: Callable[[str, Any], str]) -> str:
+    """Replace each placeholder with ``word(path, value)``; nothing else in the template is interpreted."""
+    return _PLACEHOLDER.sub(lambda m: word(m.group(1), lookup(context, m.group(1))), template).strip()
+
+
+def render_explain(template: str, context: dict[str, Any]) -> str:
+    """A rule's ``explain`` as the gate's ``message`` (schema v1): values as they are, ``(not set)`` if absent."""
+    return _fill(template, context, lambda _, value: "(not set)" if is_missing(value) else str(value))
+
+
 def render_sentence(template: str, context: dict[str, Any]) -> str:
-    def fill(match: re.Match[str]) -> str:
-        path = match.group(1)
-        value = lookup(context, path)
+    def word(path: str, value: Any) -> str:
         if is_missing(value) or value == "":
             parts = path.split(".")
             scan_fact = parts[0] == "facts" and parts[1] in SCAN_FACTS
             return "(no scan)" if scan_fact and lookup(context, "facts.scan_available") is False else "(not set)"
         return _prose(value)
 
-    return _PLACEHOLDER.sub(fill, template).strip()
+    return _fill(template, context, word)
 
 
 def _prose(value: Any) -> str:

@@ -196,7 +196,7 @@ def public_reason(message: str, named: dict[str, str]) -> str:
     """
     for path, words in sorted(named.items(), key=lambda kv: -len(kv[0])):
         if path and path not in (".", "/"):
-            message = message.replace(path.rstrip("/") + "/", words + "/").replace(path.rstrip("/"), words)
+            message = message.replace(path.rstrip("/"), words)
     return _ABSOLUTE_PATH.sub("<local path>", message)
 
 
@@ -247,8 +247,8 @@ def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool
     # evidence as it stands before the scan.
     if key is not None:
         signer_for(key, load_private_key(key), signer)  # a bad identity file beside the key, too
-    else:
-        existing = out_dir / "keys" / PRIVATE_KEY_NAME
+    else:  # the key _resolve_key will sign with, and the identity file beside it
+        existing = default_key_dir() / PRIVATE_KEY_NAME
         if existing.is_file():
             signer_for(existing, load_private_key(existing), signer)
     if out_dir.exists() and not out_dir.is_dir():

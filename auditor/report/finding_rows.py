@@ -11,9 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from auditor.findings import Finding, WaiverRef
-from auditor.output.order import plan_fields
-from auditor.output.order import plan_line as shared_plan_line
+from auditor.findings import Finding, WaiverRef, waiver_note
+from auditor.output.order import OPEN, plan_anchor
 from auditor.report.evidence import EvidenceBundle
 from auditor.report.labels import policy_label
 
@@ -44,25 +43,22 @@ class FindingRow(BaseModel):
 
 
 def plan_line(ev: EvidenceBundle, finding: Finding) -> str:
-    """``plan.yaml:12 (legal.gdpr.lawful_basis)``: the line the gate's outputs point at, with the field named."""
-    line = shared_plan_line(finding, ev.plan.lines)
-    field = next(iter(plan_fields(finding)), None)
-    if line is None or field is None:
-        return ""
-    return f"{ev.plan.file}:{line} ({field})"
+    """``plan.yaml:12 (legal.gdpr.lawful_basis)``: the line the gate's outputs point at, with its field."""
+    anchor = plan_anchor(finding, ev.plan.lines)
+    return f"{ev.plan.file}:{anchor[0]} ({anchor[1]})" if anchor else ""
 
 
 def finding_row(ev: EvidenceBundle, finding: Finding, titles: dict[str, str]) -> FindingRow:
     conclusion = finding.conclusion or finding.message
     if finding.status == "waived" and finding.waiver is not None:
         # the engine appends the waiver to the sentence; the report shows it on its own line below
-        conclusion = conclusion.split(f" Waived by {finding.waiver.approver} until")[0]
+        conclusion = conclusion.removesuffix(waiver_note(finding.waiver))
     return FindingRow(
         policy=finding.policy, policy_label=policy_label(finding.policy, titles.get(finding.policy, "")),
         rule=finding.rule, title=finding.title, status=finding.status,
         status_word=STATUS_WORDS.get(finding.status, finding.status), severity=finding.severity,
         citation=finding.citation, url=finding.url, conclusion=conclusion, message=finding.message,
-        fix=finding.remediation if finding.status in ("fail", "error", "waived", "needs_scan") else "",
+        fix=finding.remediation if finding.status in OPEN else "",
         plan_line=plan_line(ev, finding), facts=dict(finding.facts), waiver=finding.waiver)
 
 
