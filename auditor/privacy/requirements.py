@@ -18,7 +18,7 @@ import ast
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -348,6 +348,23 @@ def _also(names: str, origin: str) -> str:
     return names if origin in names.split(", ") else f"{names}, {origin}"
 
 
+_N = TypeVar("_N", int, float)
+
+
+def _strictest(bound_by: dict[str, str], key: str, current: _N | None, value: _N | None, origin: str, *,
+               smaller: bool) -> _N | None:
+    """The stricter of ``current`` and ``value`` (smaller, or larger for a minimum), with ``bound_by[key]``
+    naming whoever set it -- every block, when several set it alike."""
+    if value is None:
+        return current
+    if current is None or (value < current if smaller else value > current):
+        bound_by[key] = origin
+        return value
+    if value == current:
+        bound_by[key] = _also(bound_by[key], origin)
+    return current
+
+
 def merge(blocks: list[tuple[str, PrivacyBounds]]) -> PrivacyRequirement:
     """Strictest wins: smallest ε, δ and clipping norm, largest ``min_units``; DP and Poisson sampling if any
     block asks. Every distinct δ bound is kept (which one binds depends on n); ``bound_by["max_delta"]``
@@ -365,11 +382,7 @@ def merge(blocks: list[tuple[str, PrivacyBounds]]) -> PrivacyRequirement:
         if block.dp_required and not dp_required:
             dp_required = True
             bound_by["dp_required"] = origin
-        if block.max_epsilon is not None and (max_epsilon is None or block.max_epsilon < max_epsilon):
-            max_epsilon = block.max_epsilon
-            bound_by["max_epsilon"] = origin
-        elif block.max_epsilon is not None and block.max_epsilon == max_epsilon:
-            bound_by["max_epsilon"] = _also(bound_by["max_epsilon"], origin)
+        max_epsilon = _strictest(bound_by, "max_epsilon", max_epsilon, block.max_epsilon, origin, smaller=True)
         expression = block.delta_expression()
         if expression is not None:
             same = next((i for i, b in enumerate(delta_bounds) if b.expr == expression.source), None)
@@ -378,22 +391,10 @@ def merge(blocks: list[tuple[str, PrivacyBounds]]) -> PrivacyRequirement:
             else:  # the same bound from another policy: it binds for both, so both are named
                 delta_bounds[same] = DeltaBoundRef(expr=expression.source,
                                                    origin=_also(delta_bounds[same].origin, origin))
-            cap = expression.constant
-            if cap is not None and (max_delta is None or cap < max_delta):
-                max_delta = cap
-                bound_by["max_delta"] = origin
-            elif cap is not None and cap == max_delta:
-                bound_by["max_delta"] = _also(bound_by["max_delta"], origin)
-        if block.min_units is not None and (min_units is None or block.min_units > min_units):
-            min_units = block.min_units
-            bound_by["min_units"] = origin
-        elif block.min_units is not None and block.min_units == min_units:
-            bound_by["min_units"] = _also(bound_by["min_units"], origin)
-        if block.max_grad_norm is not None and (max_grad_norm is None or block.max_grad_norm < max_grad_norm):
-            max_grad_norm = block.max_grad_norm
-            bound_by["max_grad_norm"] = origin
-        elif block.max_grad_norm is not None and block.max_grad_norm == max_grad_norm:
-            bound_by["max_grad_norm"] = _also(bound_by["max_grad_norm"], origin)
+            max_delta = _strictest(bound_by, "max_delta", max_delta, expression.constant, origin, smaller=True)
+        min_units = _strictest(bound_by, "min_units", min_units, block.min_units, origin, smaller=False)
+        max_grad_norm = _strictest(bound_by, "max_grad_norm", max_grad_norm, block.max_grad_norm, origin,
+                                   smaller=True)
         if block.sampling is not None and sampling is None:
             sampling = block.sampling
             bound_by["sampling"] = origin

@@ -102,7 +102,9 @@ def _released(ev: EvidenceBundle, t: TrainingEvidence) -> list[Released]:
                  why="fixed by the plan, the policies and n before any data is read"),
         Released(item=f"n = {t.privacy_units:,} privacy units, {t.records:,} records", covered=False,
                  why="treated as public, as DP-SGD accounting does (q and δ depend on n)"),
-        Released(item=f"Train / held-out sizes ({t.train_records:,} / {t.eval_records:,})", covered=False,
+        Released(item=f"Train / held-out sizes ({t.train_records:,} / {t.eval_records:,} records"
+                      + (f"; {t.units.train_units:,} units trained on" if t.units.train_units is not None else "")
+                      + ")", covered=False,
                  why="each unit's side is a secret coin, but the counts are released without noise"),
     ]
     if t.eval.records:

@@ -86,7 +86,7 @@ class UnitInfo(_Frozen):
     unit: Literal["record", "user"]
     privacy_units: int = Field(ge=0, description="n: records, or distinct people")
     train_units: int | None = Field(default=None, ge=0, description="Units in the training split (the rest are "
-                                                                     "held out): q = logical batch / train_units")
+                                                                     "held out): q = 1 / ⌈train_units / batch⌉")
     user_id_field: str | None = None
     user_id_normalisation: str | None = Field(default=None, description="How ids became people")
     users_with_multiple_records: int | None = None
