@@ -42,10 +42,6 @@ def _font_path() -> Path | None:
     return path if path.is_file() else None
 
 
-def available() -> bool:
-    return _font_path() is not None
-
-
 @lru_cache(maxsize=8)
 def subset_font(characters: str) -> bytes | None:
     """An OpenType font holding only ``characters`` (and what shaping them needs), or ``None``."""
