@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from auditor.cli.options import gate_options, sarif_options
+from auditor.cli.options import gate_options, output_width, sarif_options
 
 if TYPE_CHECKING:
     from auditor.output import SarifOptions
@@ -77,7 +77,7 @@ def check(ctx: click.Context, plan: Path, scan_path: Path | None, plan_only: boo
         if location.note:
             click.echo(f"auditor: warning: {plan}: {location.note}", err=True)
     text = render_check(result, fmt, RenderContext(
-        plan_path=str(plan), plan_lines=lines, color=to_terminal, width=_width(ctx), plan_location=location,
+        plan_path=str(plan), plan_lines=lines, color=to_terminal, width=output_width(ctx), plan_location=location,
         scan_sampled=scan is not None and scan.sample is not None, sarif=sarif))
     if output is not None:
         from auditor.fsutil import atomic_write  # tempfile & co.: only when writing a file
@@ -107,9 +107,3 @@ def _sarif_settings(fmt: str, sarif_all: bool, sarif_waived: bool, category: str
                          else f"--repo-root {repo_root}: no such folder")
     return SarifOptions(all_results=sarif_all, waived=sarif_waived, category=category.strip() if category else None)
 
-
-def _width(ctx: click.Context) -> int:
-    """The terminal's width (``COLUMNS`` too), 100 for a pipe or file; never narrower than 60 columns."""
-    import shutil
-
-    return max(60, ctx.terminal_width or shutil.get_terminal_size((100, 24)).columns)

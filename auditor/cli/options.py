@@ -10,6 +10,13 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+def output_width(ctx: click.Context) -> int:
+    """The terminal's width (``COLUMNS`` too), 100 for a pipe or file; never narrower than 60 columns."""
+    import shutil
+
+    return max(60, ctx.terminal_width or shutil.get_terminal_size((100, 24)).columns)
+
 SEVERITY_CHOICES = ("info", "low", "medium", "high", "critical", "none")
 
 

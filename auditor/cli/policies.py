@@ -41,14 +41,12 @@ def show(ctx: click.Context, ref: str, fmt: str) -> None:
     """Show a policy's rules: ID, severity, citation, conditions, and its DP requirements.
 
     REF is a policy (id or file) or one bundled rule's ID (GDPR-9-SPECIAL-CATEGORY-BASIS), shown alone."""
-    import shutil
-
+    from auditor.cli.options import output_width
     from auditor.policy.load import resolve_policies
     from auditor.policy.show import RENDERERS
 
     policy = _one_rule(ref) or resolve_policies([ref])[0]
-    width = max(60, ctx.terminal_width or shutil.get_terminal_size((100, 24)).columns)
-    click.echo(RENDERERS[fmt](policy, width), nl=False)
+    click.echo(RENDERERS[fmt](policy, output_width(ctx)), nl=False)
 
 
 def _one_rule(ref: str) -> Any:
