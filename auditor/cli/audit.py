@@ -35,8 +35,8 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
           force: bool) -> None:
     """Audit PLAN end to end and write a signed HTML/Markdown/PDF report into OUT."""
     from auditor.cli.report import echo_signed
+    from auditor.pipeline import run_audit
     from auditor.plan import load_plan
-    from auditor.report.audit import run_audit
     from auditor.report.render import parse_formats
     from auditor.report.signer import identity_from_options
 

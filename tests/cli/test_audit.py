@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from auditor.cli import cli
 from auditor.errors import InputError
-from auditor.report.audit import Stages, run_audit
+from auditor.pipeline import Stages, run_audit
 from tests.report import report_factories as factories
 
 REPO = Path(__file__).resolve().parents[2]
@@ -372,7 +372,7 @@ def test_a_bad_signer_file_beside_the_key_fails_before_the_scan(tmp_path: Path) 
 
 
 def test_public_reason_replaces_local_paths_but_keeps_urls_and_ratios() -> None:
-    from auditor.report.audit import public_reason
+    from auditor.pipeline import public_reason
 
     said = public_reason("ledger /home/jo/.local/share/auditor/ledger/ledger.jsonl refused; see "
                          "https://eur-lex.europa.eu/eli/reg/2016/679/oj#art_9; δ ≤ 1/(10*n); cache /var/tmp/x/y",
