@@ -217,9 +217,12 @@ def _training_artifacts(out_dir: Path, training: TrainingEvidence) -> list[Artif
         for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
             role = "model-weights" if path.suffix in (".safetensors", ".bin", ".pt") else "model-file"
             items.append(artifact(out_dir, path, role))
-    weights = [a for a in items if a.path.endswith("model.safetensors")]
-    if weights and weights[0].sha256 != training.model_weights_sha256:
-        raise AuditorError(f"{out_dir / weights[0].path}: sha256 differs from the training evidence")
+    expected = {f"{training.model_dir}/{training.model_weights_file}": training.model_weights_sha256}
+    if training.merged_weights_sha256 is not None:
+        expected[f"{training.model_dir}/merged/model.safetensors"] = training.merged_weights_sha256
+    for item in items:
+        if item.path in expected and item.sha256 != expected[item.path]:
+            raise AuditorError(f"{out_dir / item.path}: sha256 differs from the training evidence")
     training_json = out_dir / "training.json"
     if training_json.is_file():
         items.append(artifact(out_dir, training_json, "training-evidence"))

@@ -169,10 +169,28 @@ class Measures(_Section):
     classification: bool = False
 
 
+Task = Literal["sequence-classification", "causal-lm"]
+
+
 class ModelSpec(_Section):
-    base: str = "bundled:minilm"
-    task: Literal["sequence-classification"] = "sequence-classification"
-    num_labels: int = Field(default=2, ge=2)
+    base: str = Field(default="bundled:minilm", description="bundled:minilm, bundled:smollm2, a local model "
+                                                            "directory (relative to the plan) or a hub id")
+    task: Task = Field(default="sequence-classification",
+                       description="sequence-classification (a new head over the texts) or causal-lm (LoRA "
+                                   "next-token fine-tune; chat lists train on assistant turns only)")
+    num_labels: int = Field(default=2, ge=2, description="sequence-classification only")
+
+
+class LoraSpec(_Section):
+    """LoRA adapters (peft) for ``causal-lm``: only these small matrices are trained and released, so they
+    are all that DP-SGD clips and noises; the base model's weights stay as published."""
+
+    r: int = Field(default=8, ge=1, le=512)
+    alpha: int = Field(default=16, ge=1)
+    target_modules: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=lambda: ["q_proj", "v_proj"], min_length=1, max_length=64)
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    merged: bool = Field(default=False, description="Also write the base model with the adapter merged in")
 
 
 class TrainingSpec(_Section):
@@ -185,7 +203,9 @@ class TrainingSpec(_Section):
     seed: int = 0
     eval_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
     trainable_layers: int | None = Field(
-        default=None, ge=0, description="Train only the top N encoder layers + head (None: all layers)")
+        default=None, ge=0, description="Train only the top N encoder layers + head (None: all layers); "
+                                        "sequence-classification only")
+    lora: LoraSpec | None = Field(default=None, description="causal-lm only; its defaults when absent")
 
 
 class PrivacySpec(_Section):
@@ -283,6 +303,23 @@ class PlanDocument:
         return self.dataset_path
 
 
+def _task_problem(plan: TrainingPlan) -> tuple[str, str] | None:
+    """A field the plan sets that its task does not use: refused rather than silently ignored, since a
+    plan naming a label field for a causal LM was most likely meant for a classifier."""
+    task = plan.model.task
+    if task == "causal-lm":
+        if plan.dataset.label_field is not None:
+            return "dataset.label_field", "model.task causal-lm trains on the texts themselves and uses no label"
+        if "num_labels" in plan.model.model_fields_set:
+            return "model.num_labels", "model.task causal-lm has no classes; remove num_labels"
+        if plan.training.trainable_layers is not None:
+            return "training.trainable_layers", ("model.task causal-lm trains LoRA adapters; set "
+                                                 "training.lora.target_modules instead")
+    elif plan.training.lora is not None:
+        return "training.lora", f"LoRA is offered for model.task causal-lm, not {task}"
+    return None
+
+
 def load_plan(path: Path | str) -> PlanDocument:
     """Load and validate a plan; every failure is one :class:`PlanError` line naming file, field and line."""
     path = Path(path)
@@ -293,6 +330,11 @@ def load_plan(path: Path | str) -> PlanDocument:
         plan = TrainingPlan.model_validate(loaded.data)
     except ValidationError as exc:
         raise PlanError(describe_validation_error(exc, path, loaded, model=TrainingPlan)) from None
+    problem = _task_problem(plan)
+    if problem is not None:
+        dotted, message = problem
+        line = loaded.line_of(tuple(dotted.split(".")))
+        raise PlanError(f"{path}{f':{line}' if line else ''}: {dotted}: {message}")
     text = loaded.raw.decode("utf-8-sig")
     return PlanDocument(plan=plan, source=path, sha256=hashlib.sha256(loaded.raw).hexdigest(), text=text,
                         lines=loaded.lines)

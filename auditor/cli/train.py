@@ -56,6 +56,7 @@ def train(plan: Path, scan_path: Path | None, out_dir: Path, resume: bool, ledge
     eps = f"ε={evidence.epsilon:.3f} (opacus {evidence.accountant} {evidence.epsilon_opacus:.3f}, " \
           f"pld {evidence.epsilon_pld:.3f}), δ={evidence.delta:.2e}" if evidence.epsilon is not None \
         else "no DP (not required by any applicable policy)"
-    acc = f", eval accuracy {evidence.eval.accuracy:.3f}" if evidence.eval.accuracy is not None else ""
+    acc = f", eval accuracy {evidence.eval.accuracy:.3f}" if evidence.eval.accuracy is not None else \
+        f", eval perplexity {evidence.eval.perplexity:.2f}" if evidence.eval.perplexity is not None else ""
     click.echo(f"trained {evidence.steps}/{evidence.steps_planned} steps ({evidence.stop_reason}): {eps}{acc}; "
                f"wrote {out_dir / 'model'} and {out_dir / 'training.json'}")

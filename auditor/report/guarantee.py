@@ -98,6 +98,14 @@ def _released(ev: EvidenceBundle, t: TrainingEvidence) -> list[Released]:
     items = [
         Released(item="The trained model (weights, their sha256) and any prediction made with it", covered=True,
                  why="the output of the DP mechanism"),
+    ] if t.lora is None else [
+        Released(item="The trained LoRA adapter (weights, their sha256)"
+                      + (", the base model with it merged in" if t.lora.merged else "")
+                      + ", and any text generated with it", covered=True,
+                 why="the output of the DP mechanism; combining it with the base model is post-processing, "
+                     "provided the base model itself was not trained on this data"),
+    ]
+    items += [
         Released(item="σ, q, C, steps, ε and δ per step, the stop reason", covered=True,
                  why="fixed by the plan, the policies and n before any data is read"),
         Released(item=f"n = {t.privacy_units:,} privacy units, {t.records:,} records", covered=False,
@@ -108,7 +116,8 @@ def _released(ev: EvidenceBundle, t: TrainingEvidence) -> list[Released]:
                  why="each unit's side is a secret coin, but the counts are released without noise"),
     ]
     if t.eval.records:
-        items.append(Released(item="Held-out accuracy and macro-F1", covered=False, why=t.eval.note))
+        metrics = "Held-out perplexity" if t.task == "causal-lm" else "Held-out accuracy and macro-F1"
+        items.append(Released(item=metrics, covered=False, why=t.eval.note))
     if t.units.users_with_multiple_records is not None:
         items.append(Released(item="People with more than one record", covered=False,
                               why="a count computed on the data without noise"))

@@ -307,28 +307,49 @@ def dp_rows(ev: EvidenceBundle) -> list[Row]:
 def model_card_rows(ev: EvidenceBundle) -> list[Row]:
     model = ev.plan.content.model
     t = ev.training
-    rows = [Row(label="Base model", value=model.base), Row(label="Task", value=model.task),
-            Row(label="Labels", value=str(model.num_labels))]
+    rows = [Row(label="Base model", value=model.base), Row(label="Task", value=model.task)]
+    if model.task == "sequence-classification":
+        rows.append(Row(label="Labels", value=str(model.num_labels)))
     if t is None:
         rows.append(Row(label="Trained", value="no", note=ev.training_outcome.reason, status="warn"))
         return rows
     rows += [
         Row(label="Training / evaluation records", value=f"{t.train_records:,} / {t.eval_records:,}",
             note=_split_note(t)),
-        Row(label="Accuracy (held out)", value=num(t.eval.accuracy), note="not covered by the DP guarantee"),
-        Row(label="Macro F1 (held out)", value=num(t.eval.macro_f1), note="not covered by the DP guarantee"),
+        *_quality_rows(t),
         Row(label="Learning rate", value=num(t.learning_rate, 6)),
         Row(label="Trainable parameters", value=f"{t.clipping.trainable_parameters:,} of "
             f"{t.clipping.total_parameters:,}", note=t.clipping.trainable_layers),
         Row(label="Device / precision", value=f"{t.device} / {t.precision}"),
         Row(label="Public seed", value=str(t.randomness.public_seed),
-            note="head initialisation and dropout only; the DP mechanism's randomness is secret"
+            note="the new head's or adapter's initial weights and dropout only; the DP mechanism's randomness "
+                 "is secret"
                  + ("; resumed from a checkpoint" if t.resumed else "")),
-        Row(label="Weights sha256", value=t.model_weights_sha256),
+        Row(label="Weights sha256", value=t.model_weights_sha256, note=f"{t.model_dir}/{t.model_weights_file}"),
+        *([Row(label="Merged weights sha256", value=t.merged_weights_sha256,
+               note=f"{t.model_dir}/merged/model.safetensors: the base with the adapter merged in")]
+          if t.merged_weights_sha256 else []),
         Row(label="Libraries", value=f"torch {t.versions.torch}, transformers {t.versions.transformers}, "
-            f"opacus {t.versions.opacus}, dp-accounting {t.versions.dp_accounting}"),
+            f"opacus {t.versions.opacus}, dp-accounting {t.versions.dp_accounting}"
+            + (f", peft {t.versions.peft}" if t.lora is not None and t.versions.peft else "")),
     ]
     return rows
+
+
+def _quality_rows(t: TrainingEvidence) -> list[Row]:
+    """The held-out metrics that fit the task: accuracy and F1 for a classifier; perplexity and the LoRA
+    adapter for a causal LM."""
+    outside = "not covered by the DP guarantee"
+    if t.task == "causal-lm":
+        rows = [Row(label="Perplexity (held out)", value=num(t.eval.perplexity, 2),
+                    note=f"{outside}; over {t.eval.tokens or 0:,} target tokens (assistant turns of chats)")]
+        if t.lora is not None:
+            rows.append(Row(label="LoRA adapter", value=f"r = {t.lora.r}, α = {t.lora.alpha}, dropout "
+                            f"{num(t.lora.dropout)}", note=f"on {', '.join(t.lora.target_modules)}: "
+                            f"{t.lora.adapted_modules} modules; only the adapter is trained and released"))
+        return rows
+    return [Row(label="Accuracy (held out)", value=num(t.eval.accuracy), note=outside),
+            Row(label="Macro F1 (held out)", value=num(t.eval.macro_f1), note=outside)]
 
 
 def _units(n: int, unit: str) -> str:

@@ -24,10 +24,10 @@ from auditor.privacy import accounting
 from auditor.privacy.ledger import Ledger, LedgerTotals, PlannedRun, UnitIdentity
 from auditor.privacy.randomness import MechanismRandom
 from auditor.privacy.requirements import PrivacyRequirement
-from auditor.train.data import TrainingData, load_training_data, unit_identities
+from auditor.train.data import load_training_data, unit_identities
+from auditor.train.encoded import Encoded
 from auditor.train.evidence import (
     ClippingInfo,
-    EvalMetrics,
     RandomnessInfo,
     StepEpsilon,
     TrainingEvidence,
@@ -35,6 +35,7 @@ from auditor.train.evidence import (
 )
 from auditor.train.outputs import EVIDENCE_FILE, output_folder, save_model, versions
 from auditor.train.settings import DpSettings, resolve_settings
+from auditor.train.tasks.base import Task
 from auditor.units import DESCRIPTIONS
 
 __all__ = ["EVIDENCE_FILE", "run_training"]
@@ -111,7 +112,8 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
     import torch
 
     from auditor.train import finetune, probe
-    from auditor.train.model import freeze_lower_layers, load_model, resolve_device, resolve_model_path
+    from auditor.train.model import resolve_device, resolve_model_path
+    from auditor.train.tasks import for_task
 
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     wall_start = time.perf_counter()
@@ -122,7 +124,8 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
     # The mechanism's randomness: a fresh secret per run, or the interrupted run's own (from its checkpoint).
     source = finetune.checkpoint_source(checkpoint) if checkpoint is not None else MechanismRandom()
 
-    data = load_training_data(doc, source.derived_key("split"))
+    task = for_task(plan.model.task)
+    data = load_training_data(doc, source.derived_key("split"), task)
     settings = resolve_settings(doc, requirement, data.privacy_units)
     device = resolve_device(doc)
     model_path = resolve_model_path(doc)
@@ -155,16 +158,19 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
                      delta=settings.delta, accountant=settings.accountant, exclude_run=own,
                      bound_by=requirement.bound_by.get("max_epsilon", ""))
 
-    torch.manual_seed(seed)  # public: the new head's initial weights and dropout; no part of the mechanism
-    tokenizer, model = load_model(doc, model_path)
-    layers = freeze_lower_layers(model, spec.trainable_layers)
-    model.to(device)
+    # public: a new head's or adapter's initial weights and dropout; no part of the mechanism
+    torch.manual_seed(seed)
+    loaded = task.load(doc, model_path, device)  # on its device, only the released parameters trainable
+    model = loaded.model
     model.train()  # from_pretrained returns eval mode; Opacus needs training mode before make_private
     params = [p for p in model.parameters() if p.requires_grad]
     # Adam on noisy clipped gradients is post-processing: the guarantee is the same as for SGD, and with the
     # few large steps DP favours it converges far faster.
     optimizer = torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=0.0)
-    encoded = finetune.encode(tokenizer, train_examples, spec.max_seq_len)
+    try:
+        encoded = task.encode(loaded.tokenizer, train_examples, spec.max_seq_len)
+    except TrainingInputError as exc:  # the task names the field; the plan file is named here
+        raise TrainingInputError(f"{doc.source}: {exc.message}") from None
 
     requested = plan.privacy.clipping if settings.dp else "none"
     fallback: str | None = None
@@ -176,13 +182,12 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
         assert settings.delta is not None and settings.max_grad_norm is not None
         assert settings.target_epsilon is not None
         try:  # before the ledger: a model the clipping cannot bound must cost no ε
-            reference = probe.check_independence(model, device, num_labels=plan.model.num_labels,
-                                                 max_len=spec.max_seq_len,
+            reference = probe.check_independence(model, task, device, max_len=spec.max_seq_len,
                                                  size=min(spec.physical_batch_size, probe.MAX_BATCH))
         except probe.ProbeFailed as failed:
             raise TrainingInputError(f"{doc.source}: model.base: {plan.model.base}: {failed.reason}; "
                                      "refused before any ε was reserved") from None
-        dp, mode, fallback = _attach_dp(model, optimizer, requested, reference=reference, device=device,
+        dp, mode, fallback = _attach_dp(model, optimizer, requested, task, reference=reference, device=device,
                                         base=f"{doc.source}: model.base: {plan.model.base}",
                                         train_size=train_units, batch_size=spec.batch_size, sigma=sigma,
                                         clip=settings.max_grad_norm, accountant=settings.accountant,
@@ -209,11 +214,11 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
         try:
             with _progress(progress, steps, state.step) as on_step:
                 outcome = finetune.dp_loop(cfg, state, model, dp, encoded, finetune.UnitSampler(groups, q, source),
-                                           on_step)
+                                           on_step, task=task)
             dp.hooks.cleanup()  # back to a plain HF model before save_pretrained
-            eval_metrics = _evaluate(model, tokenizer, data, spec.max_seq_len, spec.physical_batch_size, device,
-                                     plan.model.num_labels)
-            weights_sha = save_model(model, tokenizer, out_dir)
+            eval_metrics = task.evaluate(loaded, data.eval_examples, spec.max_seq_len, spec.physical_batch_size,
+                                         device)
+            saved = save_model(lambda folder: task.save(loaded, folder, doc), out_dir)
         except KeyboardInterrupt:
             raise  # interrupted, not ended: the checkpoint and the reservation stay for --resume
         except BaseException:
@@ -227,11 +232,11 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
 
         run_id = uuid.uuid4().hex
         mode = "none"
-        steps_taken = _plain_loop(model, optimizer, encoded, spec.physical_batch_size, steps, spec.batch_size,
-                                  device, seed)
-        eval_metrics = _evaluate(model, tokenizer, data, spec.max_seq_len, spec.physical_batch_size, device,
-                                 plan.model.num_labels)
-        weights_sha = save_model(model, tokenizer, out_dir)
+        steps_taken = _plain_loop(model, task, optimizer, encoded, spec.physical_batch_size, steps,
+                                  spec.batch_size, device, seed)
+        eval_metrics = task.evaluate(loaded, data.eval_examples, spec.max_seq_len, spec.physical_batch_size,
+                                     device)
+        saved = save_model(lambda folder: task.save(loaded, folder, doc), out_dir)
 
     last = records[-1] if records else None
     eps_spent = max(last.epsilon_opacus, last.epsilon_pld) if last else 0.0
@@ -248,7 +253,9 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
             "record per step"))
     evidence = TrainingEvidence(
         run_id=run_id, plan_name=plan.name, plan_sha256=doc.sha256, dataset_sha256=dataset_sha,
-        model_base=plan.model.base, model_weights_sha256=weights_sha,
+        model_base=plan.model.base, model_weights_sha256=saved.weights_sha256,
+        model_weights_file=saved.weights_file, merged_weights_sha256=saved.merged_sha256, task=task.name,
+        lora=loaded.lora,
         records=data.records, unreadable_lines=data.unreadable_lines,
         unreadable_first_lines=list(data.unreadable_first),
         train_records=len(train_examples), eval_records=len(data.eval_examples),
@@ -259,7 +266,7 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
         clipping=ClippingInfo(requested=requested, used=mode, fallback_reason=fallback,
                               trainable_parameters=sum(p.numel() for p in params),
                               total_parameters=sum(p.numel() for p in model.parameters()),
-                              trainable_layers=layers),
+                              trainable_layers=loaded.trainable),
         epochs_planned=spec.epochs, steps_planned=steps, steps=steps_taken, learning_rate=spec.learning_rate,
         accountant=settings.accountant, target_epsilon=settings.target_epsilon,
         max_epsilon_allowed=settings.max_epsilon_allowed, delta=settings.delta,
@@ -309,8 +316,8 @@ class _progress:
 FALLBACKS = {"bookkeeping": ("bookkeeping", "ghost", "hooks"), "ghost": ("ghost", "hooks"), "hooks": ("hooks",)}
 
 
-def _attach_dp(model: Any, optimizer: Any, requested: str, *, reference: Any = None, device: str = "cpu",
-               base: str = "", **kwargs: Any) -> tuple[Any, str, str | None]:
+def _attach_dp(model: Any, optimizer: Any, requested: str, task: Task, *, reference: Any = None,
+               device: str = "cpu", base: str = "", **kwargs: Any) -> tuple[Any, str, str | None]:
     """The requested clipping mode, else the next one that attaches *and* passes the probe; the reasons are
     kept for the evidence.
 
@@ -322,7 +329,9 @@ def _attach_dp(model: Any, optimizer: Any, requested: str, *, reference: Any = N
     from auditor.train import finetune, probe
 
     reasons: list[str] = []
-    chain = FALLBACKS[requested]
+    chain = tuple(m for m in FALLBACKS[requested] if m in task.clipping_modes) or task.clipping_modes[-1:]
+    if chain[0] != requested:
+        reasons.append(f"{requested} clipping is not offered for {task.name}")
     for mode in chain:
         try:
             dp = finetune.make_private(model, optimizer, mode=mode, **kwargs)
@@ -333,7 +342,7 @@ def _attach_dp(model: Any, optimizer: Any, requested: str, *, reference: Any = N
             continue
         if reference is not None:
             try:
-                probe.check_norms(model, dp, reference, device)
+                probe.check_norms(model, task, dp, reference, device)
             except probe.ProbeFailed as failed:
                 dp.hooks.cleanup()
                 reasons.append(failed.reason)
@@ -346,53 +355,23 @@ def _attach_dp(model: Any, optimizer: Any, requested: str, *, reference: Any = N
     raise AssertionError("unreachable: the last mode either attaches, passes the probe, or raises")
 
 
-def _plain_loop(model: Any, optimizer: Any, data: Any, physical: int, steps: int, batch_size: int,
-                device: str, seed: int) -> int:
+def _plain_loop(model: Any, task: Task, optimizer: Any, data: Encoded, physical: int, steps: int,
+                batch_size: int, device: str, seed: int) -> int:
     """Non-private training (only when no policy requires DP and the plan says ``mechanism: none``)."""
     import torch
 
     from auditor.train import finetune
 
     generator = torch.Generator().manual_seed(seed)
-    n = len(data.labels)
+    n = len(data)
     order: list[int] = []
     for _ in range(steps):
         if len(order) < batch_size:
             order += torch.randperm(n, generator=generator).tolist()
         batch, order = order[:batch_size], order[batch_size:]
         for part in finetune.chunks(batch, physical):
-            b = data.batch(part, device)
-            loss = torch.nn.functional.cross_entropy(finetune.forward(model, b, device), b.labels,
-                                                     reduction="sum") / len(batch)
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss = task.losses(model, data.batch(part, device), device).sum() / len(batch)
+            loss.backward()
         optimizer.step()
         optimizer.zero_grad()
     return steps
-
-
-def _evaluate(model: Any, tokenizer: Any, data: TrainingData, max_len: int, physical: int, device: str,
-              num_labels: int) -> EvalMetrics:
-    """Accuracy and macro-F1 on the held-out split (aggregates only, outside the DP guarantee: see EvalMetrics)."""
-    held_out = data.eval_examples
-    if not held_out:
-        return EvalMetrics(records=0)
-    import torch
-
-    from auditor.train import finetune
-
-    encoded = finetune.encode(tokenizer, held_out, max_len)
-    model.eval()
-    predictions: list[int] = []
-    with torch.no_grad():
-        for part in finetune.chunks(list(range(len(encoded.labels))), physical * 2):
-            predictions += finetune.forward(model, encoded.batch(part, device), device).argmax(-1).tolist()
-    labels = encoded.labels
-    accuracy = sum(int(p == y) for p, y in zip(predictions, labels, strict=True)) / len(labels)
-    f1s = []
-    for c in range(num_labels):
-        tp = sum(1 for p, y in zip(predictions, labels, strict=True) if p == c and y == c)
-        fp = sum(1 for p, y in zip(predictions, labels, strict=True) if p == c and y != c)
-        fn = sum(1 for p, y in zip(predictions, labels, strict=True) if p != c and y == c)
-        if tp + fp + fn:
-            f1s.append(2 * tp / (2 * tp + fp + fn))
-    return EvalMetrics(records=len(labels), accuracy=accuracy, macro_f1=sum(f1s) / len(f1s) if f1s else None)

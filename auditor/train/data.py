@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from auditor.errors import GateFailed, TrainingInputError
 from auditor.plan import PlanDocument
 from auditor.privacy.ledger import UnitIdentity
-from auditor.scan.read import extract, user_id_at
+from auditor.scan.read import user_id_at
+from auditor.train.tasks.base import Chat, Task
 from auditor.units import normalise_user_id, normalised_text
 
 
@@ -29,9 +29,10 @@ class Example:
     """One record, internal to the training package (never serialised, never logged)."""
 
     line: int
-    text: str
-    label: int
+    text: str  # every string trained on (a chat's turns joined): what the split and the ledger hash
+    label: int  # the class (sequence-classification); 0 for causal-lm
     user: str | None  # normalised: the person this record belongs to, when the plan names a user id field
+    chat: Chat | None = None  # causal-lm chat lists: (role, content) per turn
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def _rows(doc: PlanDocument) -> tuple[list[tuple[int, dict[str, Any]]], int, lis
     spec = doc.plan.dataset
     try:
         fmt, compressed = infer_format(path, spec.format)
-        if fmt == "text":
+        if fmt == "text" and doc.plan.model.task != "causal-lm":
             raise TrainingInputError(f"{path}: format 'text' has no labels; training needs jsonl, csv or parquet")
         check_readable(path, fmt, compressed)
         fields = [*spec.text_fields, spec.label_field or "", spec.user_id_field or ""]
@@ -100,31 +101,11 @@ def _rows(doc: PlanDocument) -> tuple[list[tuple[int, dict[str, Any]]], int, lis
     return rows, skipped, first
 
 
-def _label(path: Path, number: int, row: dict[str, Any], field: str, num_labels: int) -> int:
-    """The integer class of one row; every error names the line and the field, never the value (a
-    mislabelled column can hold an identifier)."""
-    if field not in row or row[field] in (None, ""):
-        raise TrainingInputError(f"{path}:{number}: no label field '{field}'")
-    raw = row[field]
-    try:
-        if isinstance(raw, bool):
-            raise ValueError
-        label = int(raw)
-        if isinstance(raw, float) and raw != label:
-            raise ValueError
-    except (TypeError, ValueError, OverflowError):
-        raise TrainingInputError(f"{path}:{number}: label field '{field}' is not an integer") from None
-    if not 0 <= label < num_labels:
-        raise TrainingInputError(f"{path}:{number}: label field '{field}' is outside 0..{num_labels - 1} "
-                                 f"(model.num_labels is {num_labels})")
-    return label
-
-
-def _examples(doc: PlanDocument) -> tuple[list[Example], int, list[int]]:
+def _examples(doc: PlanDocument, task: Task) -> tuple[list[Example], int, list[int]]:
     plan = doc.plan
     path = doc.dataset_path
     spec = plan.dataset
-    if spec.label_field is None:
+    if plan.model.task == "sequence-classification" and spec.label_field is None:
         raise TrainingInputError(f"{doc.source}: dataset.label_field: training needs a label field "
                                  "(sequence classification)")
     if plan.privacy.unit == "user" and not spec.user_id_field:
@@ -132,11 +113,9 @@ def _examples(doc: PlanDocument) -> tuple[list[Example], int, list[int]]:
     if not path.exists():
         raise TrainingInputError(f"{path}: dataset not found (dataset.path in {doc.source})")
     rows, skipped, first = _rows(doc)
-    paths = [f.split(".") for f in spec.text_fields]
     examples: list[Example] = []
     for number, row in rows:
-        label = _label(path, number, row, spec.label_field, plan.model.num_labels)
-        parts = [text for p in paths for _, text in extract(row, p) if text]  # the strings the scan scanned
+        text, label, chat = task.record(doc, number, row)  # only strings the scan scanned
         user: str | None = None
         if spec.user_id_field:
             raw = user_id_at(row, spec.user_id_field)
@@ -144,7 +123,7 @@ def _examples(doc: PlanDocument) -> tuple[list[Example], int, list[int]]:
             user = (normalise_user_id(raw, spec.user_id_normalisation) if raw is not None else None) or None
             if plan.privacy.unit == "user" and not user:
                 raise TrainingInputError(f"{path}:{number}: no user id field '{spec.user_id_field}'")
-        examples.append(Example(line=number, text=" ".join(parts), label=label, user=user))
+        examples.append(Example(line=number, text=text, label=label, user=user, chat=chat))
     if not examples:
         raise TrainingInputError(f"{path}: dataset is empty: nothing to train on")
     return examples, skipped, first
@@ -179,9 +158,12 @@ def split_side(key: bytes, unit: Unit, eval_fraction: float) -> bool:
     return int.from_bytes(digest, "big") / 2.0 ** 64 < eval_fraction
 
 
-def load_training_data(doc: PlanDocument, split_key: bytes) -> TrainingData:
-    """Read, validate, group into privacy units and split (secretly keyed, unit by unit)."""
-    examples, skipped, first = _examples(doc)
+def load_training_data(doc: PlanDocument, split_key: bytes, task: Task | None = None) -> TrainingData:
+    """Read, validate (through the task: labels, chat turns), group into privacy units and split (secretly
+    keyed, unit by unit)."""
+    from auditor.train.tasks import for_task
+
+    examples, skipped, first = _examples(doc, task or for_task(doc.plan.model.task))
     units, repeated = _group(doc, examples)
     fraction = doc.plan.training.eval_fraction
     held = [split_side(split_key, u, fraction) for u in units]

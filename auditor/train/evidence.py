@@ -43,6 +43,17 @@ class ClippingInfo(_Frozen):
     trainable_layers: str = Field(default="all", description="e.g. 'all', or 'top 2 encoder layers + head'")
 
 
+class LoraInfo(_Frozen):
+    """The adapters trained (peft LoRA): what the released adapter is, and which base it applies to."""
+
+    r: int = Field(ge=1)
+    alpha: int = Field(ge=1)
+    dropout: float = Field(ge=0, lt=1)
+    target_modules: list[str]
+    adapted_modules: int = Field(ge=1, description="Modules of the base model that got an adapter")
+    merged: bool = Field(description="Whether the folder also holds the base model with the adapter merged in")
+
+
 class SettingSource(_Frozen):
     """Where one enforced value came from: the plan, or a policy rule (``policy/RULE``) that bound it."""
 
@@ -57,8 +68,11 @@ EVAL_NOTE = ("computed without noise on held-out personal data, outside the DP g
 
 class EvalMetrics(_Frozen):
     records: int = Field(ge=0, description="Held-out records evaluated")
-    accuracy: float | None = Field(default=None, ge=0, le=1)
-    macro_f1: float | None = Field(default=None, ge=0, le=1)
+    accuracy: float | None = Field(default=None, ge=0, le=1, description="sequence-classification")
+    macro_f1: float | None = Field(default=None, ge=0, le=1, description="sequence-classification")
+    perplexity: float | None = Field(default=None, ge=1, description="causal-lm: exp of the mean loss per "
+                                                                     "target token (assistant turns of chats)")
+    tokens: int | None = Field(default=None, ge=0, description="causal-lm: target tokens evaluated")
     differentially_private: Literal[False] = False
     note: str = EVAL_NOTE
 
@@ -100,6 +114,7 @@ class Versions(_Frozen):
     transformers: str
     opacus: str
     dp_accounting: str
+    peft: str | None = None
 
 
 class TrainingEvidence(_Frozen):
@@ -112,7 +127,14 @@ class TrainingEvidence(_Frozen):
     dataset_sha256: str
     model_base: str = Field(description="The plan's model.base, e.g. bundled:minilm")
     model_dir: str = Field(default="model", description="Relative to the evidence directory")
-    model_weights_sha256: str = Field(description="sha256 of the saved model.safetensors")
+    model_weights_sha256: str = Field(description="sha256 of the saved weights file (model_weights_file)")
+    model_weights_file: str = Field(default="model.safetensors",
+                                    description="The trained weights inside model_dir: model.safetensors, or "
+                                                "adapter_model.safetensors for LoRA")
+    merged_weights_sha256: str | None = Field(default=None, description="LoRA with merged: the merged "
+                                                                          "model's merged/model.safetensors")
+    task: Literal["sequence-classification", "causal-lm"] = "sequence-classification"
+    lora: LoraInfo | None = None
 
     # The data actually loaded.
     records: int = Field(ge=0, description="Records loaded from the dataset")

@@ -33,58 +33,14 @@ from auditor.errors import InternalError, TrainingInputError
 from auditor.privacy import accounting
 from auditor.privacy.randomness import MechanismRandom, install_noise
 from auditor.train.data import Example, Unit
+from auditor.train.encoded import Batch, Encoded
 from auditor.train.evidence import StepEpsilon
+from auditor.train.tasks.base import Task
+
+__all__ = ["CHECKPOINT", "Batch", "DpHandles", "Encoded", "LoopConfig", "LoopState", "UnitSampler", "dp_loop",
+           "make_private"]
 
 CHECKPOINT = "checkpoint.pt"
-
-
-@dataclass
-class Batch:
-    input_ids: Any
-    attention_mask: Any
-    token_type_ids: Any
-    position_ids: Any
-    labels: Any
-
-
-@dataclass
-class Encoded:
-    """Token ids per example (unpadded); padded per physical batch so short texts cost less."""
-
-    ids: list[list[int]]
-    labels: list[int]
-    pad_id: int
-
-    def batch(self, indices: list[int], device: str) -> Batch:
-        import torch
-
-        length = max(len(self.ids[i]) for i in indices)
-        ids = torch.full((len(indices), length), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(indices), length), dtype=torch.long)
-        for row, i in enumerate(indices):
-            seq = self.ids[i]
-            ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-            mask[row, : len(seq)] = 1
-        positions = torch.arange(length, dtype=torch.long).expand(len(indices), length).clone()
-        return Batch(input_ids=ids.to(device), attention_mask=mask.to(device),
-                     token_type_ids=torch.zeros_like(ids).to(device), position_ids=positions.to(device),
-                     labels=torch.tensor([self.labels[i] for i in indices], dtype=torch.long).to(device))
-
-
-def encode(tokenizer: Any, examples: list[Example], max_len: int) -> Encoded:
-    out = tokenizer([e.text for e in examples], truncation=True, max_length=max_len, padding=False)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    return Encoded(ids=[list(x) for x in out["input_ids"]], labels=[e.label for e in examples], pad_id=pad)
-
-
-def forward(model: Any, batch: Batch, device: str) -> Any:
-    """Logits in fp32; on CUDA the forward runs under bf16 autocast (clipping and noise stay fp32)."""
-    import torch
-
-    autocast: Any = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else contextlib.nullcontext()
-    with autocast:
-        return model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                     token_type_ids=batch.token_type_ids, position_ids=batch.position_ids).logits.float()
 
 
 @dataclass
@@ -99,6 +55,21 @@ class DpHandles:
     def capture(self) -> contextlib.AbstractContextManager[None]:
         """Wrap one physical batch's forward and backward; book-keeping clips on the way out."""
         return self.hooks.capture() if self.mode == "bookkeeping" else contextlib.nullcontext()
+
+    def reduce(self, losses: Any) -> Any:
+        """The batch loss from each example's loss: their mean (``loss_reduction="mean"``, which every mode
+        is set up for), or for ghost clipping Opacus' wrapper that runs its two backward passes."""
+        return self.criterion(losses) if self.mode == "ghost" else losses.mean()
+
+
+class PerExampleLoss:
+    """The criterion handed to Opacus: the task already gives one loss per example, so it passes them through
+    (``reduction`` is the attribute Opacus' ghost wrapper switches to ``"none"`` and back)."""
+
+    reduction = "mean"
+
+    def __call__(self, losses: Any) -> Any:
+        return losses if self.reduction == "none" else losses.mean()
 
 
 def make_private(model: Any, optimizer: Any, *, train_size: int, batch_size: int, sigma: float, clip: float,
@@ -120,7 +91,7 @@ def make_private(model: Any, optimizer: Any, *, train_size: int, batch_size: int
     if mode == "bookkeeping":
         bookkeeping.check_supported(model)
     loader = DataLoader(TensorDataset(torch.zeros(train_size)), batch_size=batch_size)
-    criterion = torch.nn.CrossEntropyLoss()
+    criterion = PerExampleLoss()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "secure RNG turned off": our own CSPRNG replaces Opacus' noise
         engine = PrivacyEngine(accountant=accountant)
@@ -291,18 +262,19 @@ def noise_only_step(dp: DpHandles, cfg: LoopConfig, source: MechanismRandom) -> 
 
 
 def dp_loop(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: Encoded, sampler: UnitSampler,
-            on_step: Callable[[LoopState], None] | None = None) -> LoopOutcome:
+            on_step: Callable[[LoopState], None] | None = None, *, task: Task) -> LoopOutcome:
     """Run steps until the plan's steps are done or the next step would pass ``epsilon_cap``."""
     model.train()
     with warnings.catch_warnings():
         # Opacus' hooks on a frozen embedding fire torch's "Full backward hook ... no inputs require
         # gradients" on every backward pass; it is expected and would flood the output.
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
-        return _steps(cfg, state, model, dp, data, sampler, on_step)
+        return _steps(cfg, state, model, dp, data, sampler, on_step, task)
 
 
 def _steps(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: Encoded, sampler: UnitSampler,
-           on_step: Callable[[LoopState], None] | None) -> LoopOutcome:
+           on_step: Callable[[LoopState], None] | None, task: Task) -> LoopOutcome:
+    first = _snapshot(model) if state.step == 0 else None
     while state.step < cfg.planned_steps:
         started = time.perf_counter()
         nxt = accounting.epsilon_pair(cfg.sigma, cfg.sample_rate, state.step + 1, cfg.delta,
@@ -319,10 +291,9 @@ def _steps(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: E
             for k, part in enumerate(parts):
                 batch = data.batch(part, cfg.device)
                 with dp.capture():
-                    logits = forward(model, batch, cfg.device)
-                    loss = dp.criterion(logits, batch.labels)
+                    loss = dp.reduce(task.losses(model, batch, cfg.device))
                     loss.backward()
-                del loss, logits  # the batch loss is a statistic of private data: never read, never kept
+                del loss  # the batch loss is a statistic of private data: never read, never kept
                 if k < len(parts) - 1:
                     dp.optimizer.signal_skip_step(do_skip=True)
                 dp.optimizer.step()
@@ -332,11 +303,29 @@ def _steps(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: E
             raise InternalError(f"Opacus' accountant recorded {opacus_steps(dp, cfg)} steps, the loop took "
                                 f"{state.step}: the accounting hook was lost")
         state.records.append(StepEpsilon(step=state.step, epsilon_opacus=nxt.opacus, epsilon_pld=nxt.pld))
+        if first is not None:  # after the record: the step was taken, so the ledger settles what it spent
+            _check_changed(first)
+            first = None
         state.elapsed_s += time.perf_counter() - started
         save_checkpoint(cfg, state, model, dp, sampler.source)
         if on_step is not None:
             on_step(state)
     return LoopOutcome(state, "completed", f"all {cfg.planned_steps} planned steps taken")
+
+
+def _snapshot(model: Any) -> list[tuple[Any, Any]]:
+    return [(p, p.detach().clone()) for p in model.parameters() if p.requires_grad]
+
+
+def _check_changed(before: list[tuple[Any, Any]]) -> None:
+    """Every DP step moves the released weights (an empty batch still adds noise). If the first one moved
+    none, the optimizer holds other tensors than the model does (Opacus #820: a peft model moved to its
+    device after wrapping): ε would accrue while nothing is trained, so the run stops here."""
+    import torch
+
+    if not any(not torch.equal(p.detach(), old) for p, old in before):
+        raise InternalError("the first DP step changed none of the model's trainable weights: the optimizer "
+                            "is not updating the model (ε was spent for nothing; the run is stopped)")
 
 
 def planned_steps(train_units: int, batch_size: int, epochs: int) -> int:

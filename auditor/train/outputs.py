@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import platform
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from auditor.errors import TrainingInputError
-from auditor.fsutil import ensure_folder, sha256_file
+from auditor.fsutil import ensure_folder
 from auditor.train.evidence import Versions
+from auditor.train.tasks.base import Saved
 
 EVIDENCE_FILE = "training.json"
 
@@ -30,14 +31,15 @@ def output_folder(out_dir: Path) -> Path:
     return out_dir
 
 
-def save_model(model: Any, tokenizer: Any, out_dir: Path) -> str:
-    """save_pretrained into a temporary folder, then swap it in: never a half-written model directory."""
+def save_model(write: Callable[[Path], Saved], out_dir: Path) -> Saved:
+    """The task writes into a temporary folder, which is then swapped in: never a half-written model
+    directory."""
     tmp = out_dir / ".model.tmp"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
+        tmp.mkdir()
+        saved = write(tmp)
         final = out_dir / "model"
         if final.exists():
             shutil.rmtree(final)
@@ -46,8 +48,7 @@ def save_model(model: Any, tokenizer: Any, out_dir: Path) -> str:
         shutil.rmtree(tmp, ignore_errors=True)
         raise TrainingInputError(f"{out_dir}: cannot save the trained model ({exc.strerror or type(exc).__name__})"
                                  ) from None
-    weights = final / "model.safetensors"
-    return sha256_file(weights) if weights.is_file() else ""
+    return saved
 
 
 def versions() -> Versions:
@@ -62,4 +63,5 @@ def versions() -> Versions:
             return "unknown"
 
     return Versions(auditor=auditor.__version__, python=platform.python_version(), torch=v("torch"),
-                    transformers=v("transformers"), opacus=v("opacus"), dp_accounting=v("dp-accounting"))
+                    transformers=v("transformers"), opacus=v("opacus"), dp_accounting=v("dp-accounting"),
+                    peft=v("peft"))

@@ -9,8 +9,8 @@ its batch are*. Two things break that silently, and neither shows in a loss curv
   read batch-first): then the clip factors are wrong; another mode may still get them right.
 
 Both are checked on a small synthetic batch (random ids, fixed local generator: this randomness is not part
-of the mechanism, so it is seeded; no data value can reach a message), through ``finetune.forward`` and
-``dp.criterion`` so the probe runs the training forward and loss. It runs in fp32 even on CUDA, because
+of the mechanism, so it is seeded; no data value can reach a message), through the task's ``losses`` and
+``dp.reduce`` so the probe runs the training forward and loss. It runs in fp32 even on CUDA, because
 bf16 rounding would hide a small mixing or refuse a sound model. Modules that hold parameters or float
 buffers stay in training mode (where Opacus' hooks look and batch statistics live); every other module goes
 to eval, which switches off dropout however it is written -- HF attention asks its own ``self.training``,
@@ -18,9 +18,9 @@ not its ``nn.Dropout`` child's. Mixing done only in train mode by a module that 
 
 How ``_attach_dp`` uses it (it must not reserve or train before this returns)::
 
-    reference = probe.check_independence(model, device, num_labels=..., max_len=...)  # once, before DP;
+    reference = probe.check_independence(model, task, device, max_len=...)  # once, before DP;
     #   ProbeFailed (always fatal) -> TrainingInputError naming model.base (exit 2)
-    for mode in chain:                     # each mode: attach, then check_norms(model, dp, reference, device)
+    for mode in chain:                # each mode: attach, then check_norms(model, task, dp, reference, device)
         #   ProbeFailed -> dp.hooks.cleanup(), record the reason, try the next mode; the last one -> refuse
 
 The probe leaves what it found: no optimizer step (so nothing reaches the accountant), gradients restored,
@@ -37,14 +37,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.train.finetune import DpHandles, Encoded
+from auditor.train.encoded import Encoded
+from auditor.train.finetune import DpHandles
+from auditor.train.tasks.base import Task
 
 BATCH = 5                   # examples in the synthetic batch, of different lengths (so some are padded)
 MAX_BATCH = 32              # the probe batch follows the physical batch up to this (one-by-one passes cost)
-LOGITS_TOL = (1e-4, 1e-5)   # (rtol, atol), fp32: padding changes a sound model by rounding only (MiniLM: 3e-8)
+LOGITS_TOL = (1e-4, 1e-5)   # (rtol, atol) on losses, fp32: padding changes a sound model by rounding only
 NORMS_TOL = (1e-3, 1e-6)    # MiniLM: relative errors below 1e-5 in all three modes
-_SPECIAL_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id", "cls_token_id",
-                "unk_token_id", "mask_token_id", "decoder_start_token_id")
 
 
 class ProbeFailed(Exception):
@@ -68,90 +68,60 @@ class Reference:
     params: tuple[int, ...]       # ids of the trainable parameters the norms are over
 
 
-def synthetic_batch(config: Any, *, num_labels: int, max_len: int, size: int = 0) -> Encoded:
-    """Random non-special ids, lengths ≤ min(max_len, max_position_embeddings - 2) (RoBERTa-style position
-    offsets), the longest one at the limit and one at half of it, random labels."""
-    import torch
-
-    size = max(size, BATCH)
-    gen = torch.Generator().manual_seed(0)
-    vocab = int(config.vocab_size)
-    limit = max(1, min(max_len, int(getattr(config, "max_position_embeddings", max_len) or max_len) - 2))
-    special = {i for i in (getattr(config, name, None) for name in _SPECIAL_IDS)
-               if isinstance(i, int) and 0 <= i < vocab}
-    low = 1 + max((i for i in special if i < vocab // 2), default=-1)
-    lengths = [limit, max(1, limit // 2)]
-    lengths += [int(n) for n in torch.randint(max(1, limit // 4), limit + 1, (size - 2,), generator=gen)]
-    ids = []
-    for n in lengths:
-        seq = torch.randint(low, vocab, (n,), generator=gen)
-        seq[torch.isin(seq, torch.tensor(sorted(special | {-1})))] = low
-        ids.append([int(t) for t in seq])
-    labels = [int(y) for y in torch.randint(0, num_labels, (size,), generator=gen)]
-    pad = getattr(config, "pad_token_id", None)
-    return Encoded(ids=ids, labels=labels, pad_id=pad if isinstance(pad, int) else 0)
-
-
-def check_independence(model: Any, device: str, *, num_labels: int, max_len: int, size: int = 0) -> Reference:
-    """Each example's logits in the padded batch must be its logits alone; run before DP is attached. ``size``
+def check_independence(model: Any, task: Task, device: str, *, max_len: int, size: int = 0) -> Reference:
+    """Each example's loss in the padded batch must be its loss alone; run before DP is attached. ``size``
     (at least the default handful) should be the run's physical batch, up to a cap: a model may mix examples
     only in batches as large as the training's."""
     import torch
 
-    from auditor.train import finetune
-
-    data = synthetic_batch(model.config, num_labels=num_labels, max_len=max_len, size=size)
+    data = task.synthetic(model, max_len, max(size, BATCH))
     params = _trainable(model)
-    everyone = list(range(len(data.labels)))
+    everyone = list(range(len(data)))
     norms, worst, mixed = [], 0.0, False
     with _probing(model, device):
         try:
             batch = data.batch(everyone, device)
             with torch.no_grad():
-                first = finetune.forward(model, batch, _fp32(device))
-                again = finetune.forward(model, batch, _fp32(device))
-            if tuple(first.shape) != (len(everyone), num_labels):
-                raise ProbeFailed(f"the model returns logits of shape {tuple(first.shape)} for {len(everyone)} "
-                                  f"examples and {num_labels} labels", fatal=True)
+                first = task.losses(model, batch, _fp32(device))
+                again = task.losses(model, batch, _fp32(device))
+            if tuple(first.shape) != (len(everyone),):
+                raise ProbeFailed(f"the task's loss has shape {tuple(first.shape)} for {len(everyone)} examples, "
+                                  "not one loss per example", fatal=True)
             if _excess(again, first, LOGITS_TOL) > 0:
                 raise ProbeFailed("the training forward is random even with dropout off, so the probe cannot "
                                   "tell whether examples mix", fatal=True)
             for i in everyone:
-                one = data.batch([i], device)
-                logits = finetune.forward(model, one, _fp32(device))
-                mixed = mixed or _excess(logits[0].detach(), first[i], LOGITS_TOL) > 0
-                worst = max(worst, float((logits[0].detach() - first[i]).abs().max()))
-                grads = torch.autograd.grad(torch.nn.functional.cross_entropy(logits, one.labels), params,
-                                            allow_unused=True) if params else ()
-                norms.append(_norm([g for g in grads if g is not None], logits))
+                loss = task.losses(model, data.batch([i], device), _fp32(device))
+                mixed = mixed or _excess(loss[0].detach(), first[i], LOGITS_TOL) > 0
+                worst = max(worst, float((loss[0].detach() - first[i]).abs()))
+                grads = torch.autograd.grad(loss[0], params, allow_unused=True) if params else ()
+                norms.append(_norm([g for g in grads if g is not None], loss))
         except ProbeFailed:
             raise
         except Exception as exc:  # a crash now would be a crash after ε is reserved
             raise ProbeFailed(f"the model's forward fails on a synthetic batch ({type(exc).__name__})",
                               fatal=True) from None
     if mixed:
-        raise ProbeFailed(f"an example's logits change by up to {worst:.2g} when it is batched with others: "
+        raise ProbeFailed(f"an example's loss changes by up to {worst:.2g} when it is batched with others: "
                           "the model mixes examples in a batch, so no per-example clipping bounds one "
                           "example's influence", fatal=True)
     return Reference(data=data, norms=torch.stack(norms).cpu(), params=tuple(id(p) for p in params))
 
 
-def check_norms(model: Any, dp: DpHandles, reference: Reference, device: str) -> None:
+def check_norms(model: Any, task: Task, dp: DpHandles, reference: Reference, device: str) -> None:
     """The attached mode's per-example gradient norms on the synthetic batch must be autograd's."""
-    from auditor.train import finetune
-
     params = _trainable(model)
     if tuple(id(p) for p in params) != reference.params:
         raise ValueError("the trainable parameters changed between check_independence and check_norms")
     saved = [(p, p.grad) for p in model.parameters()]
     for p, _ in saved:
         p.grad = None  # so no backward below accumulates into a gradient we restore
-    everyone = list(range(len(reference.data.labels)))
+    everyone = list(range(len(reference.data)))
     try:
         with _probing(model, device):
             batch = reference.data.batch(everyone, device)
             with dp.capture():
-                loss = dp.criterion(finetune.forward(model, batch, _fp32(device)), batch.labels)
+                loss = dp.reduce(task.losses(model, batch, _fp32(device)))
                 loss.backward()
             got = _mode_norms(model, dp, params, len(everyone)).detach().float().cpu()
     except ProbeFailed:
@@ -229,8 +199,8 @@ def _probing(model: Any, device: str) -> Iterator[None]:
 
 
 def _fp32(device: str) -> str:
-    """``finetune.forward`` autocasts to bf16 for the device named ``cuda``; the same GPU named by its
-    index runs the same forward in fp32."""
+    """The tasks' forwards autocast to bf16 for the device named ``cuda``; the same GPU named by its index
+    runs the same forward in fp32."""
     import torch
 
     return f"cuda:{torch.cuda.current_device()}" if device == "cuda" else device

@@ -63,7 +63,7 @@ def _step(source: MechanismRandom, sigma: float = 2.0) -> tuple[object, object, 
     before = [p.detach().clone() for p in params]
     x, y = torch.randn(10, 4), torch.randint(0, 3, (10,))
     rng = torch.get_rng_state()
-    dp.criterion(model(x), y).backward()
+    dp.reduce(nn.functional.cross_entropy(model(x), y, reduction="none")).backward()
     dp.optimizer.step()
     assert bool((torch.get_rng_state() == rng).all()), "the DP step drew from torch's global generator"
     moved = [(p.detach() - b) for p, b in zip(params, before, strict=True)]

@@ -100,3 +100,96 @@ def make_plan(tmp_path: Path, tiny_model: Path):  # type: ignore[no-untyped-def]
         return root / "plan.yaml"
 
     return _make
+
+
+CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n' }}"
+          "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+LM_SPECIAL = ["<pad>", "<eos>", "<unk>", "<|im_start|>", "<|im_end|>"]
+
+
+def make_tiny_llama(directory: Path) -> Path:
+    """A 2-layer Llama (RMSNorm, rotary, tied embeddings, grouped-query attention) with a word-level fast
+    tokenizer and a ChatML template, built from a config: the causal-lm path without the bundled model."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab = {t: i for i, t in enumerate([*LM_SPECIAL, "user", "assistant", "system", *WORDS,
+                                         *[f"w{i}" for i in range(40)], ".", ",", "?"])}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<eos>", pad_token="<pad>",
+                                        unk_token="<unk>", additional_special_tokens=["<|im_start|>", "<|im_end|>"])
+    tokenizer.chat_template = CHATML
+    tokenizer.save_pretrained(directory)
+    config = LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=128,
+                         tie_word_embeddings=True, pad_token_id=0, eos_token_id=1, bos_token_id=None)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(directory)
+    return directory
+
+
+def write_chats(path: Path, n: int, seed: int = 0, users: int | None = None) -> Path:
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(n):
+            topic = TOPICS[rng.randrange(4)]
+            messages = [{"role": "user", "content": " ".join(rng.choice(topic) for _ in range(5)) + " ?"},
+                        {"role": "assistant", "content": " ".join(topic[:3]) + " ."}]
+            if rng.random() < 0.5:
+                messages += [{"role": "user", "content": "w1 w2 w3"}, {"role": "assistant", "content": "w4 w5 ."}]
+            record = {"messages": messages, "customer_id": f"c{(i % users) if users else i}"}
+            handle.write(json.dumps(record) + "\n")
+    return path
+
+
+LM_PLAN = """version: 1
+name: tiny-chat
+dataset:
+  path: chats.jsonl
+  text_fields: [messages]
+  user_id_field: customer_id
+model:
+  base: {model}
+  task: causal-lm
+training:
+  epochs: {epochs}
+  batch_size: {batch}
+  physical_batch_size: 16
+  learning_rate: 0.05
+  max_seq_len: 32
+  device: cpu
+  seed: 3
+  eval_fraction: 0.2
+  lora: {{r: 4, alpha: 8, target_modules: [q_proj, v_proj], dropout: 0.0, merged: {merged}}}
+privacy:
+  mechanism: dp-sgd
+  target_epsilon: {epsilon}
+  max_grad_norm: 1.0
+  accountant: rdp
+  unit: {unit}
+  clipping: {clipping}
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture
+def make_lm_plan(tmp_path: Path, tiny_llama: Path):  # type: ignore[no-untyped-def]
+    def _make(n: int = 200, epochs: int = 1, batch: int = 50, epsilon: float = 4.0, unit: str = "record",
+              users: int | None = None, clipping: str = "bookkeeping", merged: bool = False,
+              folder: str = "chat") -> Path:
+        root = tmp_path / folder
+        root.mkdir(exist_ok=True)
+        write_chats(root / "chats.jsonl", n, users=users)
+        text = LM_PLAN.format(model=tiny_llama, epochs=epochs, batch=batch, epsilon=epsilon, unit=unit,
+                              clipping=clipping, merged=str(merged).lower())
+        (root / "plan.yaml").write_text(text, encoding="utf-8")
+        return root / "plan.yaml"
+
+    return _make

