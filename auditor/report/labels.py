@@ -58,3 +58,13 @@ def category_short(name: str) -> str:
 def policy_label(policy_id: str, title: str = "") -> str:
     """The bundled policies' short names; a user's own policy by its title (its id if it has none)."""
     return POLICY_LABELS.get(policy_id) or title or policy_id
+
+
+TASK_LABELS: dict[str, str] = {
+    "sequence-classification": "Text classification (a new head over the base model)",
+    "causal-lm": "Generative language model (next-token fine-tune with LoRA adapters)",
+}
+
+
+def task_label(task: str) -> str:
+    return TASK_LABELS.get(task, task)

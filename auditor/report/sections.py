@@ -7,6 +7,7 @@ import math
 
 from auditor.findings import Finding, severity_rank
 from auditor.report.evidence import EvidenceBundle
+from auditor.report.labels import task_label
 from auditor.report.rows import LawRow, RiskRow, Row, num, ref, yn
 from auditor.train.evidence import TrainingEvidence
 
@@ -132,6 +133,15 @@ def _category(ev: EvidenceBundle, name: str) -> int:
     return ev.scan.categories[name].records
 
 
+def _identifiers_note(task: str) -> str:
+    """Whether the purpose needs the identifiers is the controller's to justify; a generative model is the
+    case where keeping them costs most, since it can write them out again."""
+    if task == "causal-lm":
+        return ("a generative model can reproduce text it was trained on; whether the purpose needs these "
+                "identifiers is for the controller to justify (see minimisation measures)")
+    return "whether the purpose needs these identifiers is for the controller to justify (see minimisation measures)"
+
+
 def necessity_rows(ev: EvidenceBundle) -> list[Row]:
     plan = ev.plan.content
     scan = ev.scan
@@ -145,7 +155,7 @@ def necessity_rows(ev: EvidenceBundle) -> list[Row]:
     if scan:
         rows.append(Row(label="Personal data in the training text",
                         value=f"{scan.records_with_personal_data:,} of {scan.records_scanned:,} records",
-                        note="the task (routing) does not need identifiers; see minimisation measures"))
+                        note=_identifiers_note(plan.model.task)))
     minimised = plan.measures.redaction or plan.measures.pseudonymisation
     rows += [
         Row(label="Minimisation", value="redaction" if plan.measures.redaction else (
@@ -307,7 +317,7 @@ def dp_rows(ev: EvidenceBundle) -> list[Row]:
 def model_card_rows(ev: EvidenceBundle) -> list[Row]:
     model = ev.plan.content.model
     t = ev.training
-    rows = [Row(label="Base model", value=model.base), Row(label="Task", value=model.task)]
+    rows = [Row(label="Base model", value=model.base), Row(label="Task", value=task_label(model.task), note=model.task)]
     if model.task == "sequence-classification":
         rows.append(Row(label="Labels", value=str(model.num_labels)))
     if t is None:
