@@ -289,3 +289,29 @@ def test_table_follows_the_terminal_width(mini_plan: Path, mini_policy: Path) ->
     assert max(len(line) for line in out.stdout.splitlines()) <= 80, out.stdout
     assert "Fix: Record the Art. 9(2) condition." not in out.stdout  # it needs a scan: no fix for a failure
     assert "Plan: " in out.stdout and "NEEDS A" in out.stdout
+
+
+def test_the_chat_example_is_reproducible_and_passes_with_its_waiver(runner: CliRunner, tmp_path: Path) -> None:
+    """examples/chat: the committed chats are what the generator writes, every turn is scanned, and the plan
+    passes the gate only with its one documented waiver."""
+    import subprocess
+    import sys
+
+    chat = EXAMPLE_PLAN.parent / "chat"
+    regenerated = tmp_path / "chats.jsonl"
+    subprocess.run([sys.executable, str(chat / "make_chats.py"), "--out", str(regenerated)], check=True,
+                   capture_output=True)
+    assert regenerated.read_bytes() == (chat / "data" / "chats.jsonl").read_bytes()
+    scan = tmp_path / "scan.json"
+    scanned = runner.invoke(cli, ["scan", "--plan", str(chat / "plan.yaml"), "-o", str(scan), "--no-progress"])
+    assert scanned.exit_code == 0, scanned.output
+    result = json.loads(scan.read_text())
+    assert result["users"]["distinct"] == 600 and result["records_scanned"] == 720
+    assert {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER"} <= set(result["entities"])
+    unwaived = runner.invoke(cli, ["check", str(chat / "plan.yaml"), "--scan", str(scan), "--format", "json"])
+    assert unwaived.exit_code == 1
+    assert {r for r, s in _statuses(unwaived.stdout).items() if s not in ("pass", "not_applicable")} == {
+        "GDPR-5-1-C-MINIMISATION"}
+    waived = runner.invoke(cli, ["check", str(chat / "plan.yaml"), "--scan", str(scan), "--format", "json",
+                                 "--fail-on", "low", "--waivers", str(chat / "waivers.yaml")])
+    assert waived.exit_code == 0, waived.output

@@ -240,3 +240,23 @@ def test_a_plain_text_field_and_a_text_file_train_too(make_lm_plan: Any, tmp_pat
     data = load_training_data(load_plan(plan), bytes(32))
     assert data.records == 30 and all(e.chat is None and e.text.startswith("late parcel") for e in data.units[0]
                                       .examples)
+
+
+def test_the_scan_reads_every_turn_the_chat_trains_on(make_lm_plan: Any, tmp_path: Path) -> None:
+    """The gate must see what training reads: identifiers in a later assistant turn and in a user turn of a
+    chat list are found by ``auditor scan --plan`` under the plan's field."""
+    from auditor.scan.api import scan_plan_dataset
+
+    plan = make_lm_plan(n=20)
+    data = plan.parent / "chats.jsonl"
+    lines = data.read_text().splitlines()
+    lines[3] = json.dumps({"customer_id": "c3", "messages": [
+        {"role": "user", "content": "call me on +1 415 761 2478 please"},
+        {"role": "assistant", "content": "sure ."},
+        {"role": "user", "content": "w1 w2"},
+        {"role": "assistant", "content": "I will write to jo.planted@example.org ."}]})
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    scan = scan_plan_dataset(load_plan(plan), workers=1, progress=False)
+    assert scan.entities["EMAIL_ADDRESS"].records == 1 and scan.entities["PHONE_NUMBER"].records == 1
+    assert scan.entities["EMAIL_ADDRESS"].fields == ["messages"]
+    assert "jo.planted" not in scan.model_dump_json()
