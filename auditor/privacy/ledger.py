@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -73,8 +74,10 @@ class LedgerTotals(BaseModel):
     units_in_earlier_runs: int = Field(default=0, ge=0, description="Of them, units that runs in the ledger hold "
                                                                    "(a run about to start not counted)")
     runs: int = Field(ge=0, description="Runs that held at least one of these units")
-    composed_epsilon: float = Field(ge=0, description="Worst unit: ε of its whole history, composed at "
-                                                      "composed_delta (what is enforced)")
+    composed_epsilon: float | None = Field(ge=0, description="Worst unit: ε of its whole history, composed at "
+                                                             "composed_delta (what is enforced); null when no "
+                                                             "finite ε holds at that δ (group privacy over units "
+                                                             "matched more than once): unbounded")
     composed_delta: float = Field(default=0.0, ge=0, description="The δ the composition is stated at")
     epsilon_spent: float = Field(ge=0, description="Worst unit: the plain sum of its settled runs' own ε")
     epsilon_reserved: float = Field(ge=0, description="Worst unit: the plain sum of its open reservations' ε")
@@ -213,7 +216,8 @@ class Ledger:
                bound_by: str) -> LedgerTotals:
         after, matches, charges = self._totals(keys, dataset_sha256, exclude_run, planned, max_epsilon,
                                                max_delta, accountant)
-        if max_epsilon is None or after.composed_epsilon <= max_epsilon + 1e-9:
+        if max_epsilon is None or (after.composed_epsilon is not None
+                                   and after.composed_epsilon <= max_epsilon + 1e-9):
             return after
         before = self._totals(keys, dataset_sha256, exclude_run, None, max_epsilon, max_delta, accountant)[0]
         rule = f" (set by {bound_by})" if bound_by else ""
@@ -223,11 +227,11 @@ class Ledger:
                 "(same epochs and batch)" if left >= 0.01 else
                 "their budget is spent: no further run on these people fits these policies; train on others")
         history = (f"{before.units_in_earlier_runs:,} of these {before.units:,} privacy units were in "
-                   f"{before.runs} earlier run(s) and have composed ε={before.composed_epsilon:.3f}; "
+                   f"{before.runs} earlier run(s) and have composed ε={_eps(before.composed_epsilon)}; "
                    if before.runs else "")
         raise GateFailed(
             f"privacy ledger {self.path}: {history}this run (ε={planned.epsilon:.3f}) would take them to "
-            f"ε={after.composed_epsilon:.3f} at δ={after.composed_delta:.3g}, past the maximum "
+            f"ε={_eps(after.composed_epsilon)} at δ={after.composed_delta:.3g}, past the maximum "
             f"ε={max_epsilon:g}{rule}; {hint} (--ledger DIR starts a separate ledger: for tests only, it "
             "forgets what was spent)")
 
@@ -245,7 +249,8 @@ class Ledger:
                            planned.delta if planned else 0.0)
         return LedgerTotals(
             dataset_sha256=dataset_sha256, units=keys.count, units_in_earlier_runs=worst.units_touched,
-            runs=worst.runs_touched + (1 if planned else 0), composed_epsilon=worst.epsilon,
+            runs=worst.runs_touched + (1 if planned else 0),
+            composed_epsilon=worst.epsilon if math.isfinite(worst.epsilon) else None,
             composed_delta=worst.delta, epsilon_spent=worst.spent,
             epsilon_reserved=worst.reserved + (planned.epsilon if planned else 0.0),
             max_epsilon_allowed=max_epsilon, ledger_default=self.is_default, ledger_entries=len(entries),
@@ -314,6 +319,10 @@ class Ledger:
         records = np.array([key("record", normalised_text(t)) for u in units for t in u.texts], dtype=np.uint64)
         owner = np.array([i for i, u in enumerate(units) for _ in u.texts], dtype=np.int64)
         return Keys(users=users, records=records, record_unit=owner, count=len(units))
+
+
+def _eps(value: float | None) -> str:
+    return f"{value:.3f}" if value is not None else "unbounded (no finite ε at this δ)"
 
 
 def _now() -> str:

@@ -122,7 +122,7 @@ def test_group_privacy_delta_is_taken_out_of_what_the_accountants_may_use(tmp_pa
     # alice matched 3 records: 3ε and 3·e^{2ε}·δ = 8.9e-5 > the 1e-5 allowed -> nothing fits
     with pytest.raises(GateFailed, match="their budget is spent"):
         _reserve(ledger, alice, "r2", 0.5, sha=OTHER_SHA)
-    assert ledger.totals(alice, OTHER_SHA, delta=1e-5).composed_epsilon == float("inf")
+    assert ledger.totals(alice, OTHER_SHA, delta=1e-5).composed_epsilon is None   # unbounded: no finite ε
 
 
 def test_a_refused_run_writes_nothing(tmp_path: Path) -> None:
@@ -344,3 +344,13 @@ def test_the_totals_say_which_ledger_and_where_its_chain_stood(tmp_path: Path) -
     totals = ledger.totals(ALICE_BOB, SHA)
     assert totals.ledger_entries == 1 and totals.ledger_head == ledger.entries()[-1].hash
     assert not totals.ledger_default and (tmp_path / "units").stat().st_mode & 0o077 == 0
+
+
+def test_an_unbounded_composition_is_written_as_null_and_read_back() -> None:
+    """Group privacy over a unit matched twice can leave no finite ε at the stated δ: the totals say
+    'unbounded' (null), and evidence holding them still loads (JSON has no infinity)."""
+    from auditor.privacy.ledger import LedgerTotals
+
+    totals = LedgerTotals(dataset_sha256="a" * 64, units=10, runs=2, composed_epsilon=None, composed_delta=1e-5,
+                          epsilon_spent=6.0, epsilon_reserved=0.0)
+    assert LedgerTotals.model_validate_json(totals.model_dump_json()) == totals
