@@ -12,6 +12,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from auditor.leakage.facts import LeakageFacts
 from auditor.plan import TrainingPlan
 from auditor.scan.model import CATEGORIES, ScanResult, wilson_upper
 
@@ -129,6 +130,7 @@ class Facts(BaseModel):
     dp_planned: bool
     scan: ScanFacts | None = None
     privacy_unit: str = "record"
+    leakage: LeakageFacts | None = None  # after training only (auditor check --training RUN_DIR)
 
     @property
     def scan_sampled(self) -> bool:
@@ -146,7 +148,9 @@ class Facts(BaseModel):
 
     def cel_view(self) -> dict[str, Any]:
         """The ``facts`` variable for CEL: scan-only keys absent without a scan, every category present."""
-        view: dict[str, Any] = self.model_dump(mode="json", exclude={"scan", "privacy_unit"})
+        view: dict[str, Any] = self.model_dump(mode="json", exclude={"scan", "privacy_unit", "leakage"})
+        if self.leakage is not None:
+            view["leakage"] = self.leakage.cel_view()
         if self.scan is not None:
             scan = self.scan
             view.update(
@@ -166,7 +170,8 @@ class Facts(BaseModel):
         return view
 
 
-def build_facts(plan: TrainingPlan, scan: ScanResult | ScanFacts | None) -> Facts:
+def build_facts(plan: TrainingPlan, scan: ScanResult | ScanFacts | None,
+                leakage: LeakageFacts | None = None) -> Facts:
     """Derive the facts once; rules and reports read the same values."""
     regions = list(plan.data_subjects.regions)
     eea = any(_is_eea(r) for r in regions)
@@ -196,4 +201,5 @@ def build_facts(plan: TrainingPlan, scan: ScanResult | ScanFacts | None) -> Fact
         dp_planned=dp_planned,
         scan=scan_facts,
         privacy_unit=plan.privacy.unit,
+        leakage=leakage,
     )

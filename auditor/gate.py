@@ -21,6 +21,7 @@ from auditor.policy.load import resolve_policies
 from auditor.scan.model import ScanResult
 
 if TYPE_CHECKING:
+    from auditor.leakage.facts import LeakageFacts
     from auditor.policy.waivers import Waiver
 
 FAIL_ON_CHOICES = (*SEVERITIES, "none")
@@ -74,14 +75,15 @@ def verify_scan_dataset(doc: PlanDocument, scan: ScanResult, scan_source: Path |
 def run_gate(doc: PlanDocument, scan: ScanResult | ScanFacts | None, policies: Sequence[str] = (),
              waivers: Path | None = None, fail_on: str = "high", today: dt.date | None = None,
              scan_source: Path | str | None = None, warn: Callable[[str], None] = _stderr,
-             plan_only: bool = False) -> GateResult:
+             plan_only: bool = False, leakage: LeakageFacts | None = None) -> GateResult:
     """Evaluate every requested policy; exit code 1 when an unwaived failure reaches ``fail_on``.
 
     A :class:`ScanResult` is first checked against the plan's dataset (:func:`verify_scan_dataset`), so
     ``check``, ``train`` and ``audit`` all refuse a scan of other data. Hand-made :class:`ScanFacts`
     (policy tests) name no dataset and are taken as given. Without a scan, a rule that reads dataset
     facts is ``needs_scan`` and blocks like a failure at its severity -- a gate that has not seen the data
-    cannot pass it -- unless ``plan_only`` asks to lint the plan alone.
+    cannot pass it -- unless ``plan_only`` asks to lint the plan alone. ``leakage`` (after training) lets
+    rules read the leakage audit's results as ``facts.leakage``.
     """
     if fail_on not in FAIL_ON_CHOICES:
         raise InputError(f"--fail-on: '{fail_on}' is not one of {', '.join(FAIL_ON_CHOICES)}")
@@ -97,7 +99,7 @@ def run_gate(doc: PlanDocument, scan: ScanResult | ScanFacts | None, policies: S
         # No --policy filter (every bundled policy loaded): an unknown rule id can only be a typo.
         strict = set(policies) <= {"bundled"}
         check_waiver_targets(waiver_source, waiver_list, waiver_lines, loaded, strict=strict, warn=warn)
-    facts = build_facts(doc.plan, scan)
+    facts = build_facts(doc.plan, scan, leakage)
     evaluation = Evaluator(doc.plan, facts, waiver_list, waiver_source, today).evaluate(loaded)
     draft = GateResult(verdict="pass", exit_code=0, fail_on=fail_on, policies=evaluation.policies,
                        findings=evaluation.findings, privacy_requirements=evaluation.requirement,

@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict
 from auditor.errors import AuditorError, GateFailed, InputError
 from auditor.findings import GateResult
 from auditor.fsutil import atomic_write, ensure_folder
-from auditor.plan import PlanDocument, load_plan
+from auditor.leakage.model import LeakageReport
+from auditor.plan import AuditSpec, PlanDocument, load_plan
 from auditor.privacy.ledger import LedgerTotals
 from auditor.report.api import ReportFiles, signer_for, signing_info, write_report
 from auditor.report.evidence import (
@@ -59,7 +60,7 @@ def _scan(doc: PlanDocument, progress: bool) -> ScanResult:
 
 
 def _train(doc: PlanDocument, gate: GateResult, out_dir: Path, ledger_dir: Path | None,
-           dataset_sha256: str | None, progress: bool) -> TrainingEvidence:
+           dataset_sha256: str | None, progress: bool, audit: AuditSpec | None) -> TrainingEvidence:
     import warnings
 
     from auditor.train.api import run_training
@@ -68,7 +69,7 @@ def _train(doc: PlanDocument, gate: GateResult, out_dir: Path, ledger_dir: Path 
         # Opacus' ghost clipping warns once per step about backward hooks; it buries the progress display.
         warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
         return run_training(doc, requirement=gate.privacy_requirements, out_dir=out_dir, ledger_dir=ledger_dir,
-                            progress=progress, dataset_sha256=dataset_sha256)
+                            progress=progress, dataset_sha256=dataset_sha256, audit=audit)
 
 
 def _ledger(doc: PlanDocument, ledger_dir: Path | None, training: TrainingEvidence | None, gate: GateResult,
@@ -97,7 +98,8 @@ class Stages:
     """The heavy stages, swappable (tests use hand-made values; the defaults import lazily)."""
 
     scan: Callable[[PlanDocument, bool], ScanResult] = _scan
-    train: Callable[[PlanDocument, GateResult, Path, Path | None, str | None, bool], TrainingEvidence] = _train
+    train: Callable[[PlanDocument, GateResult, Path, Path | None, str | None, bool, AuditSpec | None],
+                    TrainingEvidence] = _train
     ledger: Callable[[PlanDocument, Path | None, TrainingEvidence | None, GateResult, str],
                      LedgerTotals | None] = _ledger
 
@@ -150,8 +152,8 @@ def _resolve_key(out_dir: Path, key: Path | None, say: Say,
 
 
 #: What an audit writes into its folder, besides ``keys/``: a folder holding any of them holds another run.
-RUN_FILES = ("evidence.json", "scan.json", "check.json", "training.json", "report.html", "report.md",
-             "report.pdf", "report.intoto.jsonl")
+RUN_FILES = ("evidence.json", "scan.json", "check.json", "training.json", "leakage.json", "report.html",
+             "report.md", "report.pdf", "report.intoto.jsonl")
 RUN_FOLDERS = ("model", "checkpoint")
 
 
@@ -229,13 +231,31 @@ def _training_artifacts(out_dir: Path, training: TrainingEvidence) -> list[Artif
     return items
 
 
+def _leakage_line(report: LeakageReport) -> str:
+    if report.status != "completed":
+        return f"did not complete ({report.failure}): no leakage claim is made"
+    parts = []
+    if report.epsilon_lower_bound is not None:
+        b = report.epsilon_lower_bound
+        parts.append(f"ε lower bound {b.value:.2f} (ceiling {b.ceiling:.2f} with {b.guesses} guesses)")
+    if report.membership is not None and report.membership.auc is not None:
+        parts.append(f"canary AUC {report.membership.auc:.2f}")
+    if report.extraction is not None:
+        parts.append(f"{report.extraction.training_pii_reproduced} training PII values reproduced")
+    return "; ".join([*parts, report.verdict.upper()])
+
+
 def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool = True,
               ledger_dir: Path | None = None, policies: Sequence[str] = (), waivers: Path | None = None,
               fail_on: str = "high", formats: tuple[Format, ...] = FORMATS, templates: Path | None = None,
               progress: bool = True, say: Say = _quiet, stages: Stages | None = None,
-              signer: SignerIdentity | None = None, force: bool = False) -> AuditOutcome:
-    """Run every stage into ``out_dir`` and return what happened; bad input raises before anything runs."""
+              signer: SignerIdentity | None = None, force: bool = False, leakage: bool = True) -> AuditOutcome:
+    """Run every stage into ``out_dir`` and return what happened; bad input raises before anything runs.
+
+    The leakage audit runs unless ``leakage`` is false or the plan disables it; its results then feed a
+    second pass of the gate (the post-training gate), whose verdict the signed report states."""
     from auditor.gate import run_gate
+    from auditor.train.prepare import audit_spec
 
     stages = stages or Stages()
     out_dir = Path(out_dir)
@@ -297,7 +317,8 @@ def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool
     else:
         say("[3/5] fine-tuning with differential privacy")
         try:
-            training = stages.train(doc, gate, out_dir, ledger_dir, scan.dataset.sha256, progress)
+            training = stages.train(doc, gate, out_dir, ledger_dir, scan.dataset.sha256, progress,
+                                    audit_spec(doc, by_default=True) if leakage else None)
         except AuditorError as exc:
             failure = exc
             reason = public_reason(exc.message, _local_folders(out_dir, ledger_dir))
@@ -310,11 +331,28 @@ def run_audit(plan: Path, out_dir: Path, *, key: Path | None = None, train: bool
             say(f"      ε spent {f'{training.epsilon:.3f}' if training.epsilon is not None else '—'}, "
                 f"{training.steps} steps, stop: {training.stop_reason}")
         timestamps["trained"] = now_utc()
+    report_of_leakage = None
+    if training is not None and training.leakage_file is not None:
+        from auditor.leakage.facts import LeakageFacts, read_run
+
+        report_of_leakage = read_run(out_dir, doc.sha256)
+        artifacts.append(artifact(out_dir, out_dir / training.leakage_file, "leakage-audit"))
+        say(f"      leakage audit: {_leakage_line(report_of_leakage)}")
+        # the post-training gate: the same policies, now able to read what the model leaks
+        gate = run_gate(doc, scan, policies, waivers, fail_on, leakage=LeakageFacts.from_report(report_of_leakage))
+        atomic_write(out_dir / "check.json", json.dumps(gate.to_json_v1(), indent=2, ensure_ascii=False) + "\n",
+                     mode=0o644)
+        artifacts = [a if a.path != "check.json" else artifact(out_dir, out_dir / "check.json", "gate-result")
+                     for a in artifacts]
+        blocking = [f"{f.severity} {f.policy}/{f.rule}: {f.title}" for f in gate.blocking()]
+        if gate.verdict == "fail":
+            say(f"      verdict after training {gate.verdict.upper()} — {len(blocking)} blocking finding(s)")
 
     ledger = stages.ledger(doc, ledger_dir, training, gate, scan.dataset.sha256)
     say("[4/5] writing evidence and rendering " + ", ".join(formats))
     evidence = build_evidence(doc, gate, scan=scan, training=training, training_outcome=outcome, ledger=ledger,
-                              waivers=waivers, artifacts=artifacts, timestamps=timestamps)
+                              leakage=report_of_leakage, waivers=waivers, artifacts=artifacts,
+                              timestamps=timestamps)
     private, public, generated = _resolve_key(out_dir, key, say, signer)
     say("[5/5] signing")
     report = write_report(evidence, out_dir, key=private, formats=formats, templates=templates, signer=signer)

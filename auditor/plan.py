@@ -230,6 +230,22 @@ class PrivacySpec(_Section):
         return delta
 
 
+class AuditSpec(_Section):
+    """The leakage audit after training (auditor.leakage): canaries planted by secret coins, membership
+    inference, the one-run ε lower bound and, for causal-lm, canary exposure and PII extraction."""
+
+    enabled: bool = Field(default=True, description="false: no canaries and no audit, also in 'auditor audit'")
+    canaries: int = Field(default=200, ge=0, le=10_000, description="Synthetic canaries, each trained on with "
+                                                                   "probability 1/2 (a secret coin)")
+    extraction_samples: int = Field(default=200, ge=0, le=100_000, description="causal-lm: generations sampled "
+                                                                              "from the trained and the base model")
+    max_new_tokens: int = Field(default=48, ge=1, le=1024, description="causal-lm: tokens per generation")
+    exposure_candidates: int = Field(default=1000, ge=0, le=1_000_000, description="causal-lm: random secrets "
+                                                                                  "each canary is ranked against")
+    membership_records: int = Field(default=200, ge=0, le=1_000_000, description="Real records scored on each "
+                                                                                "side (training / held out)")
+
+
 class TrainingPlan(_Section):
     version: Literal[1]
     name: str = Field(min_length=1)
@@ -244,6 +260,8 @@ class TrainingPlan(_Section):
     model: ModelSpec = Field(default_factory=ModelSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     privacy: PrivacySpec = Field(default_factory=PrivacySpec)
+    audit: AuditSpec | None = Field(default=None, description="The leakage audit: 'auditor train' runs it when "
+                                                              "this is set, 'auditor audit' unless enabled is false")
 
     def cel_view(self) -> dict[str, Any]:
         """The plan as CEL sees it: every section present, unset leaves absent.

@@ -17,6 +17,9 @@ from auditor.cli.options import gate_options, signer_options
               help="Ed25519 private key (PEM). Default: your own key in the user config folder (made on first "
                    "use); never inside OUT, which gets only the public key.")
 @click.option("--no-train", is_flag=True, help="Stop after the gate; the report says training was skipped.")
+@click.option("--no-leakage-audit", is_flag=True,
+              help="Train without canaries and skip the leakage audit (on by default; the plan's audit section "
+                   "sets its size).")
 @click.option("--ledger", "ledger_dir", type=click.Path(path_type=Path),
               help="Privacy ledger folder (default: the training's default ledger).")
 @gate_options
@@ -29,7 +32,8 @@ from auditor.cli.options import gate_options, signer_options
 @click.option("--force", is_flag=True,
               help="Replace an earlier audit in OUT (its report, model and evidence are removed first).")
 @click.pass_context
-def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_train: bool, ledger_dir: Path | None,
+def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_train: bool, no_leakage_audit: bool,
+          ledger_dir: Path | None,
           policies: tuple[str, ...], waivers: str | None, fail_on: str, formats: str, templates: Path | None,
           signer_name: str | None, signer_role: str | None, signer_org: str | None, quiet: bool,
           force: bool) -> None:
@@ -49,7 +53,8 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
     outcome = run_audit(plan, out_dir, key=key, train=not no_train, ledger_dir=ledger_dir, policies=policies,
                         waivers=Path(waivers) if waivers else None, fail_on=fail_on,
                         formats=parse_formats(formats), templates=templates, progress=not quiet, say=say,
-                        signer=identity_from_options(signer_name, signer_role, signer_org), force=force)
+                        signer=identity_from_options(signer_name, signer_role, signer_org), force=force,
+                        leakage=not no_leakage_audit)
     report = outcome.report
     verdict = click.style(outcome.verdict.upper(), fg="green" if outcome.verdict == "pass" else "red", bold=True)
     # A training that fails after a passing gate (a ledger refusal, bad labels) decides the exit code.

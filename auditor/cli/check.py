@@ -24,6 +24,9 @@ SUFFIX_FORMATS = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".md": "m
 @click.option("--plan-only", is_flag=True,
               help="Lint the plan alone, before the data exists: rules that need a scan are listed as 'needs "
                    "a scan' but do not fail the gate. Not a pre-training gate.")
+@click.option("--training", "training_dir", type=click.Path(path_type=Path), default=None,
+              help="A training run's folder (training.json + leakage.json): rules may then read the leakage "
+                   "audit's results as facts.leakage (after training, e.g. an anonymity claim).")
 @gate_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "sarif", "junit", "markdown"]), default=None,
               help="Output format (default: from -o's suffix, else table).")
@@ -31,7 +34,8 @@ SUFFIX_FORMATS = {".json": "json", ".sarif": "sarif", ".xml": "junit", ".md": "m
               help="Write to FILE (atomically) instead of standard output.")
 @sarif_options
 @click.pass_context
-def check(ctx: click.Context, plan: Path, scan_path: Path | None, plan_only: bool, policies: tuple[str, ...],
+def check(ctx: click.Context, plan: Path, scan_path: Path | None, plan_only: bool, training_dir: Path | None,
+          policies: tuple[str, ...],
           waivers: str | None, fail_on: str, fmt: str | None, output: Path | None, sarif_all: bool,
           sarif_waived: bool, category: str | None, repo_root: Path | None) -> None:
     """Evaluate PLAN (and a saved scan) against the policies; exit 1 on blocking findings.
@@ -58,8 +62,13 @@ def check(ctx: click.Context, plan: Path, scan_path: Path | None, plan_only: boo
         inputs = [plan, doc.dataset_path, *([scan_path] if scan_path else []), *([Path(waivers)] if waivers else [])]
         ensure_writable(output, "gate result", protect=inputs)
     scan = read_scan(scan_path) if scan_path else None
+    leakage = None
+    if training_dir is not None:
+        from auditor.leakage.facts import LeakageFacts, read_run
+
+        leakage = LeakageFacts.from_report(read_run(training_dir, doc.sha256))
     result = run_gate(doc, scan, policies, Path(waivers) if waivers else None, fail_on, scan_source=scan_path,
-                      plan_only=plan_only)
+                      plan_only=plan_only, leakage=leakage)
     problem = doc.dataset_problem() if scan is None else None
     if problem is not None:  # after the gate, so that a bad input stays one line
         click.echo(f"auditor: warning: {problem}; this gate has not seen the data", err=True)

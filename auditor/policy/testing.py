@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor.errors import PolicyLoadError
 from auditor.facts import ScanFacts, build_facts
+from auditor.leakage.facts import LeakageFacts
 from auditor.plan import TrainingPlan
 from auditor.policy.engine import Evaluator
 from auditor.policy.load import bundled_dir, load_policy
@@ -33,6 +34,9 @@ class Case(BaseModel):
     plan: dict[str, Any] = Field(default_factory=dict)
     scan: dict[str, Any] | None = None
     no_scan: bool = False
+    leakage: dict[str, Any] | None = Field(default=None, description="facts.leakage after training (merged over "
+                                                                     "the file's base_leakage)")
+    no_leakage: bool = False
     expect: Literal["pass", "fail", "not_applicable", "needs_scan", "error", "waived"]
     expect_privacy: dict[str, Any] | None = None
     expect_conclusion: str | None = Field(default=None, min_length=1,
@@ -45,6 +49,7 @@ class CaseFile(BaseModel):
     policy: str
     base_plan: dict[str, Any] = Field(default_factory=dict)
     base_scan: dict[str, Any] | None = None
+    base_leakage: dict[str, Any] | None = None
     cases: list[Case] = Field(min_length=1)
 
 
@@ -138,11 +143,16 @@ def run_case_file(path: Path) -> tuple[Policy, list[CaseResult]]:
                 deep_merge(spec.base_scan or {}, case.scan or {}) if (spec.base_scan is not None or case.scan)
                 else None)
             scan = ScanFacts.model_validate(scan_dict) if scan_dict is not None else None
+            leakage_dict = None if case.no_leakage else (
+                deep_merge(spec.base_leakage or {}, case.leakage or {})
+                if (spec.base_leakage is not None or case.leakage) else None)
+            leakage = LeakageFacts.model_validate(leakage_dict) if leakage_dict is not None else None
         except ValidationError as exc:
             results.append(CaseResult(path, line, case, "-",
-                                      describe_validation_error(exc, path, None, prefix="case plan/scan ")))
+                                      describe_validation_error(exc, path, None,
+                                                                prefix="case plan/scan/leakage ")))
             continue
-        facts = build_facts(plan, scan)
+        facts = build_facts(plan, scan, leakage)
         evaluation = Evaluator(plan, facts).evaluate([policy])
         finding = next(f for f in evaluation.findings if f.rule == case.rule)
         problem = ""

@@ -112,3 +112,76 @@ def bar_chart(rows: Sequence[tuple[str, int]], *, label: str, width: int = 640, 
         parts.append(f'<text x="{left + bw + 6:.1f}" y="{by + bar - 5}" font-size="11">{count:,}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def roc_chart(curve: Sequence[tuple[float, float]], negatives: int, *, width: int = 420,
+              height: int = 300) -> Markup:
+    """The canaries' ROC curve with the false-positive rate on a log axis (where an attacker who must not be
+    wrong works), and the chance line; FPRs below the smallest one the non-members can show are clamped."""
+    left, right, top, bottom = 56, 16, 16, 44
+    plot_w, plot_h = width - left - right, height - top - bottom
+    low = 10.0 ** math.floor(math.log10(1.0 / max(negatives, 1))) if negatives else 1e-3
+    low = min(low, 1e-2)
+    decades = round(-math.log10(low))
+
+    def x(fpr: float) -> float:
+        return left + plot_w * (math.log10(max(fpr, low)) - math.log10(low)) / decades
+
+    def y(tpr: float) -> float:
+        return top + plot_h * (1 - tpr)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" aria-label="ROC curve of membership inference on the canaries">',
+             f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" stroke="#999"/>']
+    for k in range(decades + 1):
+        fpr = low * 10**k
+        tx = x(fpr)
+        parts.append(f'<line x1="{tx:.1f}" y1="{top}" x2="{tx:.1f}" y2="{top + plot_h}" stroke="#e3e3e3"/>')
+        label = f"{fpr:g}" if fpr >= 0.01 else f"1e{round(math.log10(fpr))}"
+        parts.append(f'<text x="{tx:.1f}" y="{top + plot_h + 16}" text-anchor="middle" font-size="11">{label}</text>')
+    for tpr in (0.0, 0.25, 0.5, 0.75, 1.0):
+        ty = y(tpr)
+        parts.append(f'<line x1="{left}" y1="{ty:.1f}" x2="{left + plot_w}" y2="{ty:.1f}" stroke="#e3e3e3"/>')
+        parts.append(f'<text x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end" font-size="11">{_fmt(tpr)}</text>')
+    chance = " ".join(f"{x(f):.1f},{y(f):.1f}" for f in (low * 10 ** (k / 4) for k in range(4 * decades + 1)))
+    parts.append(f'<polyline fill="none" stroke="#888" stroke-width="1.2" stroke-dasharray="4 3" points="{chance}"/>')
+    points = " ".join(f"{x(f):.1f},{y(t):.1f}" for f, t in curve if f > 0 or t > 0)
+    if points:
+        parts.append(f'<polyline fill="none" stroke="#1f4e79" stroke-width="2" points="{points}"/>')
+    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="12">'
+                 'false-positive rate (log scale)</text>')
+    parts.append(f'<text x="14" y="{top + plot_h / 2:.1f}" text-anchor="middle" font-size="12" '
+                 f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">true-positive rate</text>')
+    parts.append(f'<text x="{left + plot_w - 6}" y="{y(0.06):.1f}" text-anchor="end" font-size="11" fill="#666">'
+                 'dashed: chance</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def histogram_chart(counts: Sequence[int], *, label: str, x_label: str, width: int = 420,
+                    height: int = 240) -> Markup:
+    """Vertical bars, one per bin ``0, 1, 2 …`` (exposure in whole bits), with each count above its bar."""
+    left, right, top, bottom = 44, 12, 16, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    bins = max(len(counts), 1)
+    y_ticks = _nice_ticks(max([*counts, 1]), integer=True, most=4)
+    slot = plot_w / bins
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" aria-label="{escape(label)}">',
+             f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" stroke="#999"/>']
+    for tick in y_ticks:
+        ty = top + plot_h * (1 - tick / y_ticks[-1])
+        parts.append(f'<line x1="{left}" y1="{ty:.1f}" x2="{left + plot_w}" y2="{ty:.1f}" stroke="#e3e3e3"/>')
+        parts.append(f'<text x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end" font-size="11">{tick:.0f}</text>')
+    for index, count in enumerate(counts):
+        bh = plot_h * count / y_ticks[-1]
+        bx = left + index * slot + slot * 0.15
+        parts.append(f'<rect x="{bx:.1f}" y="{top + plot_h - bh:.1f}" width="{slot * 0.7:.1f}" height="{bh:.1f}" '
+                     'fill="#1f4e79"/>')
+        if slot >= 14:
+            parts.append(f'<text x="{left + (index + 0.5) * slot:.1f}" y="{top + plot_h + 14}" text-anchor="middle" '
+                         f'font-size="10">{index}</text>')
+    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="12">'
+                 f'{escape(x_label)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

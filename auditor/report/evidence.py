@@ -22,6 +22,7 @@ from auditor import __version__
 from auditor.errors import InputError
 from auditor.findings import GateResult
 from auditor.fsutil import atomic_write, sha256_file
+from auditor.leakage.model import LeakageReport
 from auditor.plan import PlanDocument, TrainingPlan
 from auditor.privacy.ledger import LedgerTotals
 from auditor.scan.model import ScanResult
@@ -93,6 +94,8 @@ class EvidenceBundle(_Frozen):
     delta_resolved: float | None = Field(default=None, description="δ bound for n privacy units, when known")
     training_outcome: TrainingOutcome
     training: TrainingEvidence | None = None
+    leakage: LeakageReport | None = Field(default=None, description="The leakage audit of the trained model "
+                                                                    "(leakage.json), when one ran")
     ledger: LedgerTotals | None = None
     artifacts: list[Artifact] = Field(default_factory=list)
     timestamps: dict[str, str] = Field(default_factory=dict, description="Stage name → ISO 8601 UTC")
@@ -125,9 +128,10 @@ def artifact(root: Path, path: Path, role: str) -> Artifact:
 
 def build_evidence(doc: PlanDocument, gate: GateResult, *, scan: ScanResult | None = None,
                    training: TrainingEvidence | None = None, training_outcome: TrainingOutcome,
-                   ledger: LedgerTotals | None = None, waivers: Path | None = None,
-                   artifacts: list[Artifact] | None = None, timestamps: dict[str, str] | None = None,
-                   report_id: str | None = None, created_at: str | None = None) -> EvidenceBundle:
+                   leakage: LeakageReport | None = None, ledger: LedgerTotals | None = None,
+                   waivers: Path | None = None, artifacts: list[Artifact] | None = None,
+                   timestamps: dict[str, str] | None = None, report_id: str | None = None,
+                   created_at: str | None = None) -> EvidenceBundle:
     """Assemble the bundle from the stages' values; the only place that decides what evidence holds."""
     dataset_sha = (scan.dataset.sha256 if scan else None) or (training.dataset_sha256 if training else None)
     units = gate.privacy_units or (training.privacy_units if training else None) or (scan.records if scan else None)
@@ -149,6 +153,7 @@ def build_evidence(doc: PlanDocument, gate: GateResult, *, scan: ScanResult | No
         delta_resolved=delta,
         training_outcome=training_outcome,
         training=training,
+        leakage=leakage,
         ledger=ledger,
         artifacts=list(artifacts or []),
         timestamps=dict(timestamps or {}),

@@ -13,6 +13,7 @@ import math
 from pydantic import BaseModel, ConfigDict
 
 from auditor.report.evidence import EvidenceBundle
+from auditor.report.rows import composed
 from auditor.train.evidence import TrainingEvidence
 
 
@@ -71,7 +72,7 @@ def guarantee(ev: EvidenceBundle) -> GuaranteeView | None:
                f"{_tpr(eps, delta, 0.001):.2%}, at 10%: {_tpr(eps, delta, 0.1):.1%}).")
     if t.ledger is not None and t.ledger.runs > 1:
         reading += (f" Over every run recorded for these people in the ledger checked, the worst-off unit has "
-                    f"composed ε = {t.ledger.composed_epsilon:.3g} at δ = {t.ledger.composed_delta:.2g}.")
+                    f"composed ε = {composed(t.ledger.composed_epsilon)} at δ = {t.ledger.composed_delta:.2g}.")
     r = t.randomness
     randomness = (f"Sampling, the choice of each person's record, the train/eval split and the noise were drawn "
                   f"from {r.mechanism_generator}; the noise is {r.gaussian}. {r.secure_mode_note}. The public "
@@ -112,6 +113,7 @@ def _released(ev: EvidenceBundle, t: TrainingEvidence) -> list[Released]:
                  why="treated as public, as DP-SGD accounting does (q and δ depend on n)"),
         Released(item=f"Train / held-out sizes ({t.train_records:,} / {t.eval_records:,} records"
                       + (f"; {t.units.train_units:,} units trained on" if t.units.train_units is not None else "")
+                      + (f", {t.units.canaries:,} of them synthetic canaries" if t.units.canaries else "")
                       + ")", covered=False,
                  why="each unit's side is a secret coin, but the counts are released without noise"),
     ]
@@ -132,4 +134,24 @@ def _released(ev: EvidenceBundle, t: TrainingEvidence) -> list[Released]:
     if t.ledger is not None:
         items.append(Released(item="Ledger totals (runs and units seen before)", covered=False,
                               why="counts of overlap between this dataset and earlier runs"))
+    items += _leakage_items(ev)
+    return items
+
+
+def _leakage_items(ev: EvidenceBundle) -> list[Released]:
+    """The leakage audit's numbers: those about canaries are computed from the released model and synthetic
+    records (post-processing); those about real records use personal data without noise."""
+    report = ev.leakage
+    if report is None or report.status != "completed":
+        return []
+    items = [Released(item="Leakage audit on the canaries (AUC, ROC, TPR, ε lower bound"
+                           + (", exposure" if report.exposure is not None else "") + ")", covered=True,
+                      why="computed from the released model and synthetic canaries, each a unit of the mechanism; "
+                          "their coins are revealed only as these aggregates")]
+    if report.membership is not None and report.membership.real_records is not None:
+        items.append(Released(item="Membership inference on real records (AUC, TPR)", covered=False,
+                              why="computed from training and held-out personal data without noise"))
+    if report.extraction is not None:
+        items.append(Released(item="PII extraction counts", covered=False,
+                              why="counts of the training split's PII values the model wrote, without noise"))
     return items

@@ -67,6 +67,11 @@ def ref(value: str | None) -> str:
     return value.replace("_", " ") if re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", value) else value
 
 
+def composed(value: float | None) -> str:
+    """A ledger's composed ε; None is a history no finite ε bounds at the stated δ."""
+    return num(value) if value is not None else "unbounded"
+
+
 def num(value: float | None, digits: int = 3) -> str:
     if value is None:
         return "—"

@@ -8,7 +8,7 @@ import math
 from auditor.findings import Finding, severity_rank
 from auditor.report.evidence import EvidenceBundle
 from auditor.report.labels import task_label
-from auditor.report.rows import LawRow, RiskRow, Row, num, ref, yn
+from auditor.report.rows import LawRow, RiskRow, Row, composed, num, ref, yn
 from auditor.train.evidence import TrainingEvidence
 
 
@@ -215,9 +215,10 @@ def risk_rows(ev: EvidenceBundle) -> list[RiskRow]:
         risks.append(RiskRow(risk=f"Transfer from {tr.storage_region} to {tr.compute_region} for training",
                              source="plan", severity="medium", mitigation="mechanism: " + ref(mech)))
     ledger = ev.ledger
-    if ledger and ledger.max_epsilon_allowed is not None and ledger.composed_epsilon > ledger.max_epsilon_allowed:
+    if ledger and ledger.max_epsilon_allowed is not None and (
+            ledger.composed_epsilon is None or ledger.composed_epsilon > ledger.max_epsilon_allowed):
         risks.append(RiskRow(risk=f"Composed ε across {ledger.runs} runs on these people "
-                                  f"({num(ledger.composed_epsilon)}) exceeds the allowed "
+                                  f"({composed(ledger.composed_epsilon)}) exceeds the allowed "
                                   f"{num(ledger.max_epsilon_allowed)}", source="privacy ledger",
                              severity="high", mitigation="stop training further models on these people"))
     return risks
@@ -299,8 +300,9 @@ def dp_rows(ev: EvidenceBundle) -> list[Row]:
         ]
     if ev.ledger is not None:
         lg = ev.ledger
-        over = lg.max_epsilon_allowed is not None and lg.composed_epsilon > lg.max_epsilon_allowed + 1e-9
-        rows.append(Row(label="Ledger: composed ε for these people", value=num(lg.composed_epsilon),
+        over = lg.max_epsilon_allowed is not None and (lg.composed_epsilon is None
+                                                        or lg.composed_epsilon > lg.max_epsilon_allowed + 1e-9)
+        rows.append(Row(label="Ledger: composed ε for these people", value=composed(lg.composed_epsilon),
                         note=f"worst-off unit over {lg.runs} run(s), composed by the accountants at δ "
                              f"{num(lg.composed_delta)}; {lg.units_in_earlier_runs:,} of {lg.units:,} units are "
                              f"held by runs in the ledger; plain sum of the runs' own ε: spent "

@@ -13,12 +13,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from auditor.findings import Finding
-from auditor.report.charts import bar_chart, epsilon_chart
+from auditor.report.charts import bar_chart, epsilon_chart, histogram_chart, roc_chart
 from auditor.report.evidence import EvidenceBundle
 from auditor.report.finding_rows import FindingRow, finding_rows
 from auditor.report.guarantee import GuaranteeView, guarantee
 from auditor.report.labels import category_label, category_short, policy_label
-from auditor.report.rows import CategoryRow, EntityRow, LawRow, MappingRow, RiskRow, Row, num, ref
+from auditor.report.leakage_view import LeakageView, leakage_view
+from auditor.report.rows import CategoryRow, EntityRow, LawRow, MappingRow, RiskRow, Row, composed, num, ref
 from auditor.report.scope import ScopeView, scope
 from auditor.report.sections import (
     dp_rows,
@@ -87,6 +88,7 @@ class ReportView(_Frozen):
     guarantee: GuaranteeView | None = Field(default=None, description="The DP claim in plain words, and "
                                                                         "which released numbers it covers")
     model_card: list[Row]
+    leakage: LeakageView = Field(description="What the audit of the trained model found (section 11)")
     mapping: list[MappingRow]
     verify_commands: list[str] = Field(default_factory=list)
 
@@ -121,10 +123,14 @@ MAPPING: tuple[MappingRow, ...] = (
     MappingRow(section="10. Model card", anchor="model",
                gdpr="Art. 35(7)(a) the processing's output",
                ai_act="Annex IV §2(b)-(c) design and architecture; §2(g) validation metrics; §3; §4"),
-    MappingRow(section="11. Verdict", anchor="verdict",
+    MappingRow(section="11. What the trained model leaks", anchor="leakage",
+               gdpr="Art. 35(7)(c)-(d) residual risk after the measures; EDPB Opinion 28/2024 ¶¶43, 55, 58 "
+                    "(evidence for or against an anonymity claim)",
+               ai_act="Annex IV §2(g) test results; Art. 15(5) resilience to confidentiality attacks"),
+    MappingRow(section="12. Verdict", anchor="verdict",
                gdpr="Art. 35(7)(d) demonstrating compliance; Art. 36 prior consultation if risk remains",
                ai_act="Annex IV §2(g) test results; §8 declaration (provider's own)"),
-    MappingRow(section="12. How to verify this report", anchor="verify",
+    MappingRow(section="13. How to verify this report", anchor="verify",
                gdpr="Art. 5(2) accountability (integrity of the record)",
                ai_act="Annex IV §2(g) signed test reports; Art. 18 documentation kept 10 years"),
 )
@@ -158,7 +164,7 @@ def _summary(ev: EvidenceBundle, signing: SigningInfo) -> list[Row]:
         rows.append(Row(label="Privacy budget", value=f"ε ≤ {num(req.max_epsilon)} required",
                         note="no training in this run"))
     if ev.ledger is not None:
-        rows.append(Row(label="Ledger, these people", value=f"ε {num(ev.ledger.composed_epsilon)} composed",
+        rows.append(Row(label="Ledger, these people", value=f"ε {composed(ev.ledger.composed_epsilon)} composed",
                         note=f"worst-off unit, over {ev.ledger.runs} run(s)"))
     rows.append(Row(label="Signer key", value=signing.key_fingerprint or "UNSIGNED", note=_claimed(signing),
                     status="" if signing.signed else "bad"))
@@ -253,7 +259,7 @@ def build_view(ev: EvidenceBundle, signing: SigningInfo) -> ReportView:
         inapplicable_policies=inapplicable, waivers=waiver_rows(ev),
         necessity=necessity_rows(ev), risks=risk_rows(ev), measures=measure_rows(ev), dp=dp_rows(ev),
         guarantee=guarantee(ev),
-        model_card=model_card_rows(ev), mapping=list(MAPPING), verify_commands=verify)
+        model_card=model_card_rows(ev), leakage=leakage_view(ev), mapping=list(MAPPING), verify_commands=verify)
 
 
 def charts(ev: EvidenceBundle) -> dict[str, Any]:
@@ -275,7 +281,13 @@ def charts(ev: EvidenceBundle) -> dict[str, Any]:
         category = bar_chart([(category_short(n), c.records) for n, c in ev.scan.categories.items()
                               if c.records > 0],
                              label="Records per legal category")
-    return {"epsilon": epsilon, "entities": entity, "categories": category}
+    roc = exposure = None
+    if ev.leakage is not None and ev.leakage.membership is not None and ev.leakage.membership.roc:
+        roc = roc_chart(ev.leakage.membership.roc, ev.leakage.membership.non_members)
+    if ev.leakage is not None and ev.leakage.exposure is not None:
+        exposure = histogram_chart(ev.leakage.exposure.histogram, label="Exposure of the trained canaries",
+                                   x_label="exposure (bits)")
+    return {"epsilon": epsilon, "entities": entity, "categories": category, "roc": roc, "exposure": exposure}
 
 
 def template_context(ev: EvidenceBundle, signing: SigningInfo) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The published JSON Schemas of what auditor writes, generated from the pydantic models that write it.
 
 The ``*.schema.json`` files next to this module ship in the wheel, so a pipeline can validate
-``check --format json``, ``scan.json``, ``evidence.json`` and ``training.json`` (and an editor can complete a
-plan) without importing auditor. They are generated, never edited: ``python -m auditor.schemas`` rewrites
-them, and a test fails when a model changed and they were not regenerated.
+``check --format json``, ``scan.json``, ``evidence.json``, ``training.json`` and ``leakage.json`` (and an
+editor can complete a plan) without importing auditor. They are generated, never edited:
+``python -m auditor.schemas`` rewrites them, and a test fails when a model changed and they were not
+regenerated.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ SCHEMAS: dict[str, tuple[str, str, Literal["serialization", "validation"]]] = {
     "scan": ("auditor.scan.model", "ScanResult", "serialization"),
     "evidence": ("auditor.report.evidence", "EvidenceBundle", "serialization"),
     "training": ("auditor.train.evidence", "TrainingEvidence", "serialization"),
+    "leakage": ("auditor.leakage.model", "LeakageReport", "serialization"),
     "plan": ("auditor.plan", "TrainingPlan", "validation"),
 }
 DESCRIPTIONS = {
@@ -28,6 +30,7 @@ DESCRIPTIONS = {
     "scan": "scan.json from auditor scan",
     "evidence": "evidence.json, the bundle a report is rendered and signed from",
     "training": "training.json from auditor train",
+    "leakage": "leakage.json, the leakage audit of a trained model",
     "plan": "a training plan (plan.yaml), as auditor accepts it",
 }
 

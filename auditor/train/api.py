@@ -12,30 +12,33 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from auditor.errors import AuditorError, TrainingInputError
 from auditor.fsutil import atomic_write, sha256_file
-from auditor.plan import PlanDocument
-from auditor.privacy import accounting
-from auditor.privacy.ledger import Ledger, LedgerTotals, PlannedRun, UnitIdentity
-from auditor.privacy.randomness import MechanismRandom
+from auditor.leakage.canaries import Canaries
+from auditor.leakage.model import LEAKAGE_FILE, CanaryCounts, LeakageReport
+from auditor.plan import AuditSpec, PlanDocument
+from auditor.privacy.ledger import Ledger, LedgerTotals, UnitIdentity
 from auditor.privacy.requirements import PrivacyRequirement
-from auditor.train.data import load_training_data, unit_identities
+from auditor.train.attach import attach_dp, plain_loop
 from auditor.train.encoded import Encoded
 from auditor.train.evidence import (
     ClippingInfo,
+    EvalMetrics,
     RandomnessInfo,
     StepEpsilon,
     TrainingEvidence,
     UnitInfo,
 )
 from auditor.train.outputs import EVIDENCE_FILE, output_folder, save_model, versions
-from auditor.train.settings import DpSettings, resolve_settings
-from auditor.train.tasks.base import Task
+from auditor.train.prepare import Prepared, audit_spec, prepare
+from auditor.train.settings import DpSettings
+from auditor.train.tasks.base import Loaded, Saved, Task
 from auditor.units import DESCRIPTIONS
 
 __all__ = ["EVIDENCE_FILE", "run_training"]
@@ -74,19 +77,25 @@ class _Run:
 
 def run_training(doc: PlanDocument, *, requirement: PrivacyRequirement, out_dir: Path,
                  ledger_dir: Path | None = None, resume: bool = False, seed: int | None = None,
-                 progress: bool = True, dataset_sha256: str | None = None) -> TrainingEvidence:
-    """Train under the requirement; refuse (GateFailed) what the policies forbid, exit 2 for bad input."""
+                 progress: bool = True, dataset_sha256: str | None = None,
+                 audit: AuditSpec | Literal["plan"] | None = "plan") -> TrainingEvidence:
+    """Train under the requirement; refuse (GateFailed) what the policies forbid, exit 2 for bad input.
+
+    ``audit`` is the leakage audit to run after training: ``"plan"`` (the default) runs the plan's, if it
+    has one. Its canaries are planted before training, so it cannot be added to a finished run."""
     from auditor.train import finetune
 
+    spec = audit_spec(doc, by_default=False) if audit == "plan" else audit
     out_dir = output_folder(Path(out_dir))
     checkpoint_path = out_dir / "checkpoint" / finetune.CHECKPOINT
     if not resume:
-        return _run_training(doc, requirement, out_dir, ledger_dir, None, seed, progress, dataset_sha256)
+        return _run_training(doc, requirement, out_dir, ledger_dir, None, seed, progress, dataset_sha256, spec)
     if not checkpoint_path.is_file():
         raise TrainingInputError(f"{checkpoint_path}: --resume given but there is no checkpoint to resume")
     checkpoint = finetune.load_checkpoint(checkpoint_path)
     try:
-        return _run_training(doc, requirement, out_dir, ledger_dir, checkpoint, seed, progress, dataset_sha256)
+        return _run_training(doc, requirement, out_dir, ledger_dir, checkpoint, seed, progress, dataset_sha256,
+                             spec)
     except AuditorError:
         # refused on resume (the policies, the ledger or the plan changed): the run ends here
         _abandon(Ledger(ledger_dir), checkpoint, checkpoint_path.parent)
@@ -106,60 +115,39 @@ def _abandon(ledger: Ledger, checkpoint: dict[str, Any], folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@dataclass
+class _Outcome:
+    """What the loop did: steps, the ε after each, why it stopped, and the ledger's totals after settling."""
+
+    run_id: str
+    mode: str
+    fallback: str | None
+    steps: int
+    records: list[StepEpsilon]
+    stop_reason: str = "completed"
+    stop_detail: str = ""
+    totals: LedgerTotals | None = None
+
+
 def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: Path, ledger_dir: Path | None,
                   checkpoint: dict[str, Any] | None, seed: int | None, progress: bool,
-                  dataset_sha256: str | None) -> TrainingEvidence:
+                  dataset_sha256: str | None, audit: AuditSpec | None) -> TrainingEvidence:
     import torch
 
-    from auditor.train import finetune, probe
     from auditor.train.model import resolve_device, resolve_model_path
-    from auditor.train.tasks import for_task
 
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     wall_start = time.perf_counter()
-    plan = doc.plan
-    spec = plan.training
-    seed = spec.seed if seed is None else seed
-    checkpoint_path = out_dir / "checkpoint" / finetune.CHECKPOINT
-    # The mechanism's randomness: a fresh secret per run, or the interrupted run's own (from its checkpoint).
-    source = finetune.checkpoint_source(checkpoint) if checkpoint is not None else MechanismRandom()
+    spec = doc.plan.training
+    from auditor.train import finetune
 
-    task = for_task(plan.model.task)
-    data = load_training_data(doc, source.derived_key("split"), task)
-    settings = resolve_settings(doc, requirement, data.privacy_units)
+    prep = prepare(doc, requirement, ledger_dir, checkpoint, seed, dataset_sha256, audit,
+                   out_dir / "checkpoint" / finetune.CHECKPOINT)
+    task = prep.task
     device = resolve_device(doc)
     model_path = resolve_model_path(doc)
-    dataset_sha = dataset_sha256 or sha256_file(doc.dataset_path)
-    ledger = Ledger(ledger_dir)
-    identities = unit_identities(data)
 
-    train_examples, groups = finetune.unit_groups(data.train)
-    train_units = len(groups)
-    steps = finetune.planned_steps(train_units, spec.batch_size, spec.epochs)
-    q = accounting.sample_rate_for(train_units, spec.batch_size)
-    sigma = 0.0
-    planned: PlannedRun | None = None
-    if settings.dp:
-        assert settings.target_epsilon is not None and settings.delta is not None
-        sigma = accounting.calibrate_noise(settings.target_epsilon, settings.delta, q, steps,
-                                           settings.accountant, source=str(doc.source))
-        # the predictive stop never lets the run past its ε: the ledger books the steps that fit in it
-        booked = accounting.steps_within(settings.target_epsilon, sigma, q, settings.delta, settings.accountant,
-                                         steps)
-        planned = PlannedRun(epsilon=settings.target_epsilon, delta=settings.delta, noise_multiplier=sigma,
-                             sample_rate=q, steps=booked)
-        # refuse before the model loads if these people's history cannot take this run; on --resume the
-        # run's own reservation is set aside and re-checked against the policies as they are now
-        own = str(checkpoint["run_id"]) if checkpoint is not None else None
-        if own is not None and ledger.reservation(own) is None:
-            raise TrainingInputError(f"{checkpoint_path}: run {own} has no open reservation in the privacy "
-                                     f"ledger {ledger.path}; cannot resume")
-        ledger.check(identities, dataset_sha, planned, max_epsilon_allowed=settings.max_epsilon_allowed,
-                     delta=settings.delta, accountant=settings.accountant, exclude_run=own,
-                     bound_by=requirement.bound_by.get("max_epsilon", ""))
-
-    # public: a new head's or adapter's initial weights and dropout; no part of the mechanism
-    torch.manual_seed(seed)
+    torch.manual_seed(prep.seed)  # public: a new head's or adapter's initial weights and dropout only
     loaded = task.load(doc, model_path, device)  # on its device, only the released parameters trainable
     model = loaded.model
     model.train()  # from_pretrained returns eval mode; Opacus needs training mode before make_private
@@ -168,82 +156,157 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
     # few large steps DP favours it converges far faster.
     optimizer = torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=0.0)
     try:
-        encoded = task.encode(loaded.tokenizer, train_examples, spec.max_seq_len)
+        encoded = task.encode(loaded.tokenizer, prep.train_examples, spec.max_seq_len)
     except TrainingInputError as exc:  # the task names the field; the plan file is named here
         raise TrainingInputError(f"{doc.source}: {exc.message}") from None
+    if prep.canaries is not None:  # before any ε is reserved: an audit that cannot work must cost nothing
+        _check_canaries(doc, task, loaded, prep.canaries)
 
-    requested = plan.privacy.clipping if settings.dp else "none"
-    fallback: str | None = None
-    stop_reason, stop_detail = "completed", ""
-    records: list[StepEpsilon] = []
-    totals: LedgerTotals | None = None
-    resumed = checkpoint is not None
-    if settings.dp:
-        assert settings.delta is not None and settings.max_grad_norm is not None
-        assert settings.target_epsilon is not None
-        try:  # before the ledger: a model the clipping cannot bound must cost no ε
-            reference = probe.check_independence(model, task, device, max_len=spec.max_seq_len,
-                                                 size=min(spec.physical_batch_size, probe.MAX_BATCH))
-        except probe.ProbeFailed as failed:
-            raise TrainingInputError(f"{doc.source}: model.base: {plan.model.base}: {failed.reason}; "
-                                     "refused before any ε was reserved") from None
-        dp, mode, fallback = _attach_dp(model, optimizer, requested, task, reference=reference, device=device,
-                                        base=f"{doc.source}: model.base: {plan.model.base}",
-                                        train_size=train_units, batch_size=spec.batch_size, sigma=sigma,
-                                        clip=settings.max_grad_norm, accountant=settings.accountant,
-                                        source=source)
-        fingerprint = {"plan_sha256": doc.sha256, "dataset_sha256": dataset_sha, "sigma": sigma,
-                       "sample_rate": q, "delta": settings.delta, "steps": steps, "seed": seed,
-                       "clipping": mode}
-        cfg = finetune.LoopConfig(sigma=sigma, sample_rate=q, delta=settings.delta,
-                                  clip=settings.max_grad_norm, accountant=settings.accountant,
-                                  planned_steps=steps, epsilon_cap=settings.target_epsilon,
-                                  physical_batch_size=spec.physical_batch_size, device=device,
-                                  checkpoint_dir=checkpoint_path.parent, fingerprint=fingerprint)
-        if checkpoint is not None:
-            state = finetune.restore(checkpoint, cfg, model, dp)
-        else:
-            state = finetune.LoopState()
-            assert planned is not None
-            ledger.reserve(identities, dataset_sha256=dataset_sha, run_id=state.run_id, unit=data.unit,
-                           planned=planned, accountant=settings.accountant, plan_sha256=doc.sha256,
-                           max_epsilon_allowed=settings.max_epsilon_allowed, delta=settings.delta,
-                           bound_by=requirement.bound_by.get("max_epsilon", ""))
-        run = _Run(ledger=ledger, doc=doc, dataset_sha=dataset_sha, settings=settings, run_id=state.run_id,
-                   checkpoint_dir=checkpoint_path.parent, records=state.records)
-        try:
-            with _progress(progress, steps, state.step) as on_step:
-                outcome = finetune.dp_loop(cfg, state, model, dp, encoded, finetune.UnitSampler(groups, q, source),
-                                           on_step, task=task)
-            dp.hooks.cleanup()  # back to a plain HF model before save_pretrained
-            eval_metrics = task.evaluate(loaded, data.eval_examples, spec.max_seq_len, spec.physical_batch_size,
-                                         device)
-            saved = save_model(lambda folder: task.save(loaded, folder, doc), out_dir)
-        except KeyboardInterrupt:
-            raise  # interrupted, not ended: the checkpoint and the reservation stay for --resume
-        except BaseException:
-            run.end(identities, requirement)
-            raise
-        totals = run.end(identities, requirement)
-        stop_reason, stop_detail, records = outcome.stop_reason, outcome.stop_detail, outcome.state.records
-        run_id, steps_taken = outcome.state.run_id, outcome.state.step
+    def finish() -> tuple[EvalMetrics, Saved]:
+        metrics = task.evaluate(loaded, prep.data.eval_examples, spec.max_seq_len, spec.physical_batch_size,
+                                device)
+        return metrics, save_model(lambda folder: task.save(loaded, folder, doc), out_dir)
+
+    if prep.settings.dp:
+        outcome, (eval_metrics, saved) = _dp_run(doc, requirement, prep, loaded, optimizer, encoded, out_dir,
+                                                 checkpoint, progress, device, finish)
     else:
         import uuid
 
-        run_id = uuid.uuid4().hex
-        mode = "none"
-        steps_taken = _plain_loop(model, task, optimizer, encoded, spec.physical_batch_size, steps,
-                                  spec.batch_size, device, seed)
-        eval_metrics = task.evaluate(loaded, data.eval_examples, spec.max_seq_len, spec.physical_batch_size,
-                                     device)
-        saved = save_model(lambda folder: task.save(loaded, folder, doc), out_dir)
+        steps_taken = plain_loop(model, task, optimizer, encoded, spec.physical_batch_size, prep.steps,
+                                 spec.batch_size, device, prep.seed)
+        outcome = _Outcome(run_id=uuid.uuid4().hex, mode="none", fallback=None, steps=steps_taken, records=[])
+        eval_metrics, saved = finish()
+    leakage = None
+    if audit is not None:
+        leakage = _leakage(doc, prep, loaded, audit, out_dir, device, progress)
+    evidence = _evidence(doc, requirement, prep, loaded, params, outcome, eval_metrics, saved, leakage,
+                         device=device, resumed=checkpoint is not None, started_at=started_at,
+                         wall_time_s=time.perf_counter() - wall_start)
+    atomic_write(out_dir / EVIDENCE_FILE, evidence.model_dump_json(indent=2) + "\n")
+    return evidence
 
+
+def _check_canaries(doc: PlanDocument, task: Task, loaded: Loaded, canaries: Canaries) -> None:
+    """Canaries the tokenizer cannot tell apart (secrets of unknown tokens) would make every membership test
+    on them a coin toss that *looks* like privacy: refuse instead."""
+    ids = task.encode(loaded.tokenizer, list(canaries.examples), doc.plan.training.max_seq_len).ids
+    if len({tuple(row) for row in ids}) < 0.99 * len(ids):
+        raise TrainingInputError(f"{doc.source}: audit.canaries: model.base's tokenizer maps different canary "
+                                 "secrets to the same tokens, so the leakage audit could not tell them apart; "
+                                 "set audit.canaries: 0 (or audit.enabled: false) for this model")
+
+
+def _dp_run(doc: PlanDocument, requirement: PrivacyRequirement, prep: Prepared, loaded: Loaded, optimizer: Any,
+            encoded: Encoded, out_dir: Path, checkpoint: dict[str, Any] | None, progress: bool, device: str,
+            finish: Callable[[], tuple[EvalMetrics, Saved]]) -> tuple[_Outcome, tuple[EvalMetrics, Saved]]:
+    """Probe, attach, reserve, loop, evaluate and save -- and settle the ledger however it ends (only an
+    interrupt keeps the reservation and the checkpoint, for ``--resume``)."""
+    from auditor.train import finetune, probe
+
+    plan, spec, settings, model, task = doc.plan, doc.plan.training, prep.settings, loaded.model, prep.task
+    assert settings.delta is not None and settings.max_grad_norm is not None
+    assert settings.target_epsilon is not None and prep.planned is not None
+    checkpoint_path = out_dir / "checkpoint" / finetune.CHECKPOINT
+    try:  # before the ledger: a model the clipping cannot bound must cost no ε
+        reference = probe.check_independence(model, task, device, max_len=spec.max_seq_len,
+                                             size=min(spec.physical_batch_size, probe.MAX_BATCH))
+    except probe.ProbeFailed as failed:
+        raise TrainingInputError(f"{doc.source}: model.base: {plan.model.base}: {failed.reason}; "
+                                 "refused before any ε was reserved") from None
+    dp, mode, fallback = attach_dp(model, optimizer, plan.privacy.clipping, task, reference=reference,
+                                   device=device, base=f"{doc.source}: model.base: {plan.model.base}",
+                                   train_size=prep.train_units, batch_size=spec.batch_size, sigma=prep.sigma,
+                                   clip=settings.max_grad_norm, accountant=settings.accountant,
+                                   source=prep.source)
+    fingerprint = {"plan_sha256": doc.sha256, "dataset_sha256": prep.dataset_sha, "sigma": prep.sigma,
+                   "sample_rate": prep.q, "delta": settings.delta, "steps": prep.steps, "seed": prep.seed,
+                   "clipping": mode, "canaries": len(prep.canaries or ())}
+    cfg = finetune.LoopConfig(sigma=prep.sigma, sample_rate=prep.q, delta=settings.delta,
+                              clip=settings.max_grad_norm, accountant=settings.accountant,
+                              planned_steps=prep.steps, epsilon_cap=settings.target_epsilon,
+                              physical_batch_size=spec.physical_batch_size, device=device,
+                              checkpoint_dir=checkpoint_path.parent, fingerprint=fingerprint)
+    if checkpoint is not None:
+        state = finetune.restore(checkpoint, cfg, model, dp)
+    else:
+        state = finetune.LoopState()
+        prep.ledger.reserve(prep.identities, dataset_sha256=prep.dataset_sha, run_id=state.run_id,
+                            unit=prep.data.unit, planned=prep.planned, accountant=settings.accountant,
+                            plan_sha256=doc.sha256, max_epsilon_allowed=settings.max_epsilon_allowed,
+                            delta=settings.delta, bound_by=requirement.bound_by.get("max_epsilon", ""))
+    run = _Run(ledger=prep.ledger, doc=doc, dataset_sha=prep.dataset_sha, settings=settings, run_id=state.run_id,
+               checkpoint_dir=checkpoint_path.parent, records=state.records)
+    try:
+        with _progress(progress, prep.steps, state.step) as on_step:
+            looped = finetune.dp_loop(cfg, state, model, dp, encoded,
+                                      finetune.UnitSampler(prep.groups, prep.q, prep.source), on_step, task=task)
+        dp.hooks.cleanup()  # back to a plain HF model before save_pretrained
+        finished = finish()
+    except KeyboardInterrupt:
+        raise  # interrupted, not ended: the checkpoint and the reservation stay for --resume
+    except BaseException:
+        run.end(prep.identities, requirement)
+        raise
+    totals = run.end(prep.identities, requirement)
+    return _Outcome(run_id=looped.state.run_id, mode=mode, fallback=fallback, steps=looped.state.step,
+                    records=looped.state.records, stop_reason=looped.stop_reason, stop_detail=looped.stop_detail,
+                    totals=totals), finished
+
+
+def _leakage(doc: PlanDocument, prep: Prepared, loaded: Loaded, audit: AuditSpec, out_dir: Path, device: str,
+             progress: bool) -> tuple[LeakageReport, str]:
+    """Audit the saved model; a crash inside the audit is recorded as an incomplete audit (no claim), not
+    as a lost training run: ε was spent and the model is saved either way."""
+    import sys
+
+    from auditor.leakage.audit import AuditInputs, run_audit
+    from auditor.privacy.requirements import default_delta
+
+    settings = prep.settings
+
+    def say(message: str) -> None:
+        if progress:
+            print(f"leakage audit: {message}", file=sys.stderr, flush=True)
+
+    inputs = AuditInputs(task=prep.task, loaded=loaded, canaries=prep.canaries,
+                         members=prep.data.train_examples, non_members=prep.data.eval_examples, spec=audit,
+                         key=prep.source.derived_key("leakage"),
+                         claimed_epsilon=settings.target_epsilon if settings.dp else None,
+                         delta=settings.delta if settings.delta is not None else default_delta(
+                             prep.data.privacy_units),
+                         max_len=doc.plan.training.max_seq_len, batch=doc.plan.training.physical_batch_size,
+                         device=device)
+    try:
+        report = run_audit(inputs, say)
+    except Exception as exc:  # recorded, and said: the report then makes no leakage claim
+        say(f"did not complete ({type(exc).__name__})")
+        report = LeakageReport(task=prep.task.name, status="failed", failure=type(exc).__name__,
+                               canaries=_counts(prep.canaries), verdict="incomplete",
+                               verdict_reason=f"the leakage audit did not complete ({type(exc).__name__})",
+                               wall_time_s=0.0)
+    atomic_write(out_dir / LEAKAGE_FILE, report.model_dump_json(indent=2) + "\n")
+    return report, sha256_file(out_dir / LEAKAGE_FILE)
+
+
+def _counts(canaries: Canaries | None) -> CanaryCounts:
+    included = sum(canaries.included) if canaries else 0
+    return CanaryCounts(inserted=len(canaries or ()), included=included,
+                        excluded=len(canaries or ()) - included, shape=canaries.shape if canaries else "")
+
+
+def _evidence(doc: PlanDocument, requirement: PrivacyRequirement, prep: Prepared, loaded: Loaded,
+              params: list[Any], outcome: _Outcome, eval_metrics: EvalMetrics, saved: Saved,
+              leakage: tuple[LeakageReport, str] | None, *, device: str, resumed: bool, started_at: str,
+              wall_time_s: float) -> TrainingEvidence:
+    plan, spec, settings, data = doc.plan, doc.plan.training, prep.settings, prep.data
+    records = outcome.records
     last = records[-1] if records else None
     eps_spent = max(last.epsilon_opacus, last.epsilon_pld) if last else 0.0
     spec_ds = plan.dataset
     unit_info = UnitInfo(
-        unit=data.unit, privacy_units=data.privacy_units, train_units=train_units,
-        user_id_field=spec_ds.user_id_field,
+        unit=data.unit, privacy_units=data.privacy_units, train_units=prep.train_units,
+        canaries=len(prep.canaries or ()), user_id_field=spec_ds.user_id_field,
         user_id_normalisation=DESCRIPTIONS[spec_ds.user_id_normalisation] if spec_ds.user_id_field else None,
         users_with_multiple_records=data.users_with_multiple_records,
         contribution_bound=(
@@ -251,35 +314,35 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
             "at most one clipped gradient (norm ≤ C) per person per step" if data.unit == "user" else
             "each step samples each record with probability q: at most one clipped gradient (norm ≤ C) per "
             "record per step"))
-    evidence = TrainingEvidence(
-        run_id=run_id, plan_name=plan.name, plan_sha256=doc.sha256, dataset_sha256=dataset_sha,
+    model = loaded.model
+    return TrainingEvidence(
+        run_id=outcome.run_id, plan_name=plan.name, plan_sha256=doc.sha256, dataset_sha256=prep.dataset_sha,
         model_base=plan.model.base, model_weights_sha256=saved.weights_sha256,
-        model_weights_file=saved.weights_file, merged_weights_sha256=saved.merged_sha256, task=task.name,
-        lora=loaded.lora,
-        records=data.records, unreadable_lines=data.unreadable_lines,
+        model_weights_file=saved.weights_file, merged_weights_sha256=saved.merged_sha256, task=prep.task.name,
+        lora=loaded.lora, records=data.records, unreadable_lines=data.unreadable_lines,
         unreadable_first_lines=list(data.unreadable_first),
-        train_records=len(train_examples), eval_records=len(data.eval_examples),
+        train_records=sum(len(u.examples) for u in data.train), eval_records=len(data.eval_examples),
         unit=data.unit, privacy_units=data.privacy_units, units=unit_info,
         mechanism=plan.privacy.mechanism if settings.dp else "none",
-        noise_multiplier=sigma, sample_rate=q, max_grad_norm=settings.max_grad_norm,
+        noise_multiplier=prep.sigma, sample_rate=prep.q, max_grad_norm=settings.max_grad_norm,
         logical_batch_size=spec.batch_size, physical_batch_size=spec.physical_batch_size,
-        clipping=ClippingInfo(requested=requested, used=mode, fallback_reason=fallback,
+        clipping=ClippingInfo(requested=plan.privacy.clipping if settings.dp else "none", used=outcome.mode,
+                              fallback_reason=outcome.fallback,
                               trainable_parameters=sum(p.numel() for p in params),
                               total_parameters=sum(p.numel() for p in model.parameters()),
                               trainable_layers=loaded.trainable),
-        epochs_planned=spec.epochs, steps_planned=steps, steps=steps_taken, learning_rate=spec.learning_rate,
-        accountant=settings.accountant, target_epsilon=settings.target_epsilon,
+        epochs_planned=spec.epochs, steps_planned=prep.steps, steps=outcome.steps,
+        learning_rate=spec.learning_rate, accountant=settings.accountant, target_epsilon=settings.target_epsilon,
         max_epsilon_allowed=settings.max_epsilon_allowed, delta=settings.delta,
         epsilon_opacus=last.epsilon_opacus if last else (0.0 if settings.dp else None),
         epsilon_pld=last.epsilon_pld if last else (0.0 if settings.dp else None),
         epsilon=eps_spent if settings.dp else None, epsilon_per_step=records, settings=settings.settings,
-        requirement=requirement, stop_reason=stop_reason, stop_detail=stop_detail, ledger=totals,
-        randomness=RandomnessInfo(public_seed=seed),
+        requirement=requirement, stop_reason=outcome.stop_reason, stop_detail=outcome.stop_detail,
+        ledger=outcome.totals, randomness=RandomnessInfo(public_seed=prep.seed),
+        leakage_file=LEAKAGE_FILE if leakage else None, leakage_sha256=leakage[1] if leakage else None,
+        leakage_verdict=leakage[0].verdict if leakage else None,
         eval=eval_metrics, device=device, precision="bf16" if device == "cuda" else "fp32",
-        versions=versions(), resumed=resumed, started_at=started_at,
-        wall_time_s=time.perf_counter() - wall_start)
-    atomic_write(out_dir / EVIDENCE_FILE, evidence.model_dump_json(indent=2) + "\n")
-    return evidence
+        versions=versions(), resumed=resumed, started_at=started_at, wall_time_s=wall_time_s)
 
 
 class _progress:
@@ -311,67 +374,3 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
-
-
-FALLBACKS = {"bookkeeping": ("bookkeeping", "ghost", "hooks"), "ghost": ("ghost", "hooks"), "hooks": ("hooks",)}
-
-
-def _attach_dp(model: Any, optimizer: Any, requested: str, task: Task, *, reference: Any = None,
-               device: str = "cpu", base: str = "", **kwargs: Any) -> tuple[Any, str, str | None]:
-    """The requested clipping mode, else the next one that attaches *and* passes the probe; the reasons are
-    kept for the evidence.
-
-    Every mode clips each example's whole gradient to the same C, so a fallback changes speed, never the
-    guarantee. A mode whose per-example norms differ from ``reference`` (:func:`probe.check_independence`,
-    taken before any DP was attached) is detached and the next one tried; the last failing the probe
-    refuses the run (exit 2) before any ε is reserved; the last failing to attach propagates.
-    """
-    from auditor.train import finetune, probe
-
-    reasons: list[str] = []
-    chain = tuple(m for m in FALLBACKS[requested] if m in task.clipping_modes) or task.clipping_modes[-1:]
-    if chain[0] != requested:
-        reasons.append(f"{requested} clipping is not offered for {task.name}")
-    for mode in chain:
-        try:
-            dp = finetune.make_private(model, optimizer, mode=mode, **kwargs)
-        except Exception as exc:  # a layer type the mode cannot clip: try the next, and say so
-            if mode == chain[-1]:
-                raise
-            reasons.append(f"{mode} clipping unsupported ({exc if str(exc) else type(exc).__name__})")
-            continue
-        if reference is not None:
-            try:
-                probe.check_norms(model, task, dp, reference, device)
-            except probe.ProbeFailed as failed:
-                dp.hooks.cleanup()
-                reasons.append(failed.reason)
-                if mode == chain[-1]:
-                    raise TrainingInputError(
-                        f"{base}: no clipping mode bounds this model's per-example gradients, so DP-SGD cannot "
-                        f"guarantee ε; refused before any ε was reserved ({'; '.join(reasons)})") from None
-                continue
-        return dp, mode, ("; ".join(reasons) + f"; used {mode}") if reasons else None
-    raise AssertionError("unreachable: the last mode either attaches, passes the probe, or raises")
-
-
-def _plain_loop(model: Any, task: Task, optimizer: Any, data: Encoded, physical: int, steps: int,
-                batch_size: int, device: str, seed: int) -> int:
-    """Non-private training (only when no policy requires DP and the plan says ``mechanism: none``)."""
-    import torch
-
-    from auditor.train import finetune
-
-    generator = torch.Generator().manual_seed(seed)
-    n = len(data)
-    order: list[int] = []
-    for _ in range(steps):
-        if len(order) < batch_size:
-            order += torch.randperm(n, generator=generator).tolist()
-        batch, order = order[:batch_size], order[batch_size:]
-        for part in finetune.chunks(batch, physical):
-            loss = task.losses(model, data.batch(part, device), device).sum() / len(batch)
-            loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    return steps

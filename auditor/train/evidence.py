@@ -100,7 +100,10 @@ class UnitInfo(_Frozen):
     unit: Literal["record", "user"]
     privacy_units: int = Field(ge=0, description="n: records, or distinct people")
     train_units: int | None = Field(default=None, ge=0, description="Units in the training split (the rest are "
-                                                                     "held out): q = 1 / ⌈train_units / batch⌉")
+                                                                     "held out), plus every canary: q = 1 / "
+                                                                     "⌈train_units / batch⌉")
+    canaries: int = Field(default=0, ge=0, description="Synthetic canaries among train_units (the leakage audit's; "
+                                                       "each trained on with probability 1/2, a secret coin)")
     user_id_field: str | None = None
     user_id_normalisation: str | None = Field(default=None, description="How ids became people")
     users_with_multiple_records: int | None = None
@@ -178,6 +181,11 @@ class TrainingEvidence(_Frozen):
     ledger: LedgerTotals | None = Field(default=None, description="After settlement: the worst-off unit's "
                                                                    "composed ε and δ over every run")
     randomness: RandomnessInfo
+    leakage_file: str | None = Field(default=None, description="The leakage audit (leakage.json), beside this "
+                                                               "file, when one ran")
+    leakage_sha256: str | None = None
+    leakage_verdict: Literal["pass", "fail", "incomplete"] | None = Field(
+        default=None, description="fail: the audit's ε lower bound is above the claimed ε")
 
     # Quality and provenance.
     eval: EvalMetrics

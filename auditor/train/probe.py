@@ -16,7 +16,7 @@ buffers stay in training mode (where Opacus' hooks look and batch statistics liv
 to eval, which switches off dropout however it is written -- HF attention asks its own ``self.training``,
 not its ``nn.Dropout`` child's. Mixing done only in train mode by a module that holds neither is not seen.
 
-How ``_attach_dp`` uses it (it must not reserve or train before this returns)::
+How ``attach.attach_dp`` uses it (it must not reserve or train before this returns)::
 
     reference = probe.check_independence(model, task, device, max_len=...)  # once, before DP;
     #   ProbeFailed (always fatal) -> TrainingInputError naming model.base (exit 2)

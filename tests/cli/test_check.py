@@ -78,7 +78,8 @@ def test_check_example_plan_with_bundled_policies(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["check", str(EXAMPLE_PLAN), "--format", "json"])
     assert result.exit_code in (0, 1), result.output
     data = json.loads(result.output)
-    assert {p["id"] for p in data["policies"]} == {"gdpr", "ccpa", "pipl", "hipaa", "eu_ai_act"}
+    assert {p["id"] for p in data["policies"]} == {"gdpr", "ccpa", "pipl", "hipaa", "eu_ai_act", "dp_audit"}
+    assert not next(p for p in data["policies"] if p["id"] == "dp_audit")["applies"]  # decided after training
     assert all(f["citation"] for f in data["findings"])
 
 

@@ -168,3 +168,36 @@ def evidence(tmp: Path, *, verdict: str = "pass", trained: bool = True, **kw: An
                                               composed_delta=1e-5, max_epsilon_allowed=8.0) if training else None,
                           report_id="00000000-0000-4000-8000-000000000001", created_at="2026-11-23T10:05:00Z",
                           **kw)
+
+
+def leakage_report(exceeds: bool = False, task: str = "sequence-classification") -> Any:
+    """A leakage audit as a classifier run writes it; ``exceeds``: the broken-implementation case."""
+    from auditor.leakage.model import (
+        EDPB_ATTACKS,
+        CanaryCounts,
+        EpsilonLowerBound,
+        LeakageReport,
+        Membership,
+        RealRecords,
+        TprAtFpr,
+    )
+
+    tprs = [TprAtFpr(fpr=f, tpr=t, true_positives=k, positives=103, ci95=(lo, hi))
+            for f, t, k, lo, hi in ((0.001, 0.0, 0, 0.0, 0.035), (0.01, 0.0194, 2, 0.0024, 0.068),
+                                    (0.1, 0.1165, 12, 0.0617, 0.195))]
+    bound = EpsilonLowerBound(value=3.1 if exceeds else 0.0, ceiling=3.49, confidence=0.95, guesses=100,
+                              correct=95 if exceeds else 52, canaries=200, delta=1e-5, claimed_epsilon=2.9,
+                              exceeds_claim=exceeds)
+    return LeakageReport(
+        task=task, canaries=CanaryCounts(inserted=200, included=103, excluded=97, shape="twelve random words"),
+        membership=Membership(score="loss", auc=0.97 if exceeds else 0.51, members=103, non_members=97,
+                              tpr_at_fpr=tprs, roc=[(0.0, 0.0), (0.0103, 0.05), (0.1, 0.12), (0.5, 0.52), (1.0, 1.0)],
+                              real_records_auc=0.502,
+                              real_records=RealRecords(auc=0.502, members=500, non_members=240, tpr_at_fpr=tprs),
+                              negative_control_auc=0.49),
+        epsilon_lower_bound=bound, attacks_run=["membership inference"],
+        attacks_not_run=[a for a in EDPB_ATTACKS if a != "membership inference"],
+        verdict="fail" if exceeds else "pass",
+        verdict_reason=("the canaries prove ε ≥ 3.10 (95% confidence) but the training claims ε = 2.90: the DP "
+                        "implementation is broken; do not release this model") if exceeds else
+        "no test found more leakage than the claimed ε allows", wall_time_s=12.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import re
 import zlib
 from pathlib import Path
@@ -22,7 +23,8 @@ UNSIGNED = SigningInfo(signed=False)
 
 SECTIONS = ["Identification", "Processing, purposes and lawful basis", "Data provenance", "What the scan found",
             "Findings and waivers", "Necessity and proportionality", "Risks", "Measures, including differential",
-            "Model card", "Verdict", "How to verify this report", "Mapping to GDPR Art. 35(7)"]
+            "Model card", "What the trained model leaks", "Verdict", "How to verify this report",
+            "Mapping to GDPR Art. 35(7)"]
 
 
 @pytest.fixture
@@ -408,3 +410,38 @@ def test_a_waived_finding_stays_among_the_risks(ev: EvidenceBundle, kind: str) -
     start = text.index("Risks to the rights and freedoms")
     risks = text[start:text.index("Measures, including differential", start)]
     assert "GDPR-44-TRANSFER (waived)" in risks.replace("\\", "") and "TIA in review" in risks
+
+
+@pytest.mark.parametrize("kind", ["html", "md"])
+def test_the_leakage_section_states_results_beside_their_ceilings_and_what_was_not_run(tmp_path: Path,
+                                                                                      kind: str) -> None:
+    from tests.report.report_factories import leakage_report
+
+    text = render_text(kind, evidence(tmp_path, leakage=leakage_report()), SIGNED)  # type: ignore[arg-type]
+    section = text[text.index("11. What the trained model leaks"):text.index("12. Verdict")]
+    assert "ε ≥ 0" in section and "the most 100 guesses can prove is 3.49" in section
+    assert "certifies nothing" in section and "AUC 0.51" in section and "AUC 0.502" in section
+    assert "200 planted: 103 trained on, 97 not" in section
+    # TPR at 1% FPR beside what ε = 2.9 allows there: e^2.9 · 0.01 + δ
+    assert "0.019 (2 of 103)" in section and f"≤ {math.exp(2.9) * 0.01 + 1 / 24000:.3f}" in section
+    for attack in ("attribute inference", "model inversion (reconstruction of training data)"):
+        row = section[section.index(attack):]
+        assert "not run" in row[:400]
+    assert "evidence only against that attack" in section
+    if kind == "html":
+        assert 'aria-label="ROC curve of membership inference on the canaries"' in section
+    released = text[text.index("Covered by ε"):]
+    cell = "</td><td>" if kind == "html" else " | "
+    assert f"Leakage audit on the canaries (AUC, ROC, TPR, ε lower bound){cell}yes" in released
+    assert f"Membership inference on real records (AUC, TPR){cell}no" in released
+
+
+def test_a_broken_implementation_and_a_missing_audit_are_said_plainly(tmp_path: Path) -> None:
+    from tests.report.report_factories import leakage_report
+
+    broken = render_text("md", evidence(tmp_path, leakage=leakage_report(exceeds=True)), SIGNED)
+    assert "**FAIL — the canaries prove ε ≥ 3.10 (95% confidence) but the training claims ε = 2.90" in broken
+    missing = render_text("md", evidence(tmp_path), SIGNED)
+    section = missing[missing.index("11. What the trained model leaks"):missing.index("12. Verdict")]
+    assert "No leakage audit ran on this model" in section and "| membership inference |" in section
+    assert section.count("| no | not run |") == 4

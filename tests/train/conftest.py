@@ -17,7 +17,10 @@ def make_tiny_model(directory: Path, num_labels: int = 4, hidden_dropout: float 
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
     directory.mkdir(parents=True, exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *[f"w{i}" for i in range(40)]]
+    from auditor.train.tasks.classification import CANARY_WORDS
+
+    # the leakage audit's canary words too, so canaries are texts this tokenizer can tell apart
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *[f"w{i}" for i in range(40)], *CANARY_WORDS]
     (directory / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     # transformers 5 takes the word list as `vocab` (it ignores `vocab_file`, leaving every word [UNK])
     tokenizer = BertTokenizerFast(vocab=str(directory / "vocab.txt"), do_lower_case=True)
@@ -116,8 +119,11 @@ def make_tiny_llama(directory: Path) -> Path:
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     directory.mkdir(parents=True, exist_ok=True)
+    # every three-digit group and the canary template's words: the leakage audit's canaries are representable
     vocab = {t: i for i, t in enumerate([*LM_SPECIAL, "user", "assistant", "system", *WORDS,
-                                         *[f"w{i}" for i in range(40)], ".", ",", "?"])}
+                                         *[f"w{i}" for i in range(40)], ".", ",", "?", "-",
+                                         *[f"{i:03d}" for i in range(1000)],
+                                         "What", "is", "my", "reference", "number", "Your", "My"])}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<eos>", pad_token="<pad>",

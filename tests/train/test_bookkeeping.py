@@ -131,7 +131,7 @@ def test_a_layer_that_did_not_run_gets_a_zero_gradient_not_a_stale_one() -> None
 
 
 def test_training_falls_back_to_ghost_clipping_and_records_why() -> None:
-    from auditor.train.api import _attach_dp
+    from auditor.train.attach import attach_dp as _attach_dp
 
     model = nn.Sequential(nn.Conv1d(2, 3, 3), nn.Flatten(), nn.Linear(3, 2))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)

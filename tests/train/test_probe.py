@@ -148,7 +148,7 @@ def test_a_seq_first_layer_fails_every_mode_as_a_probe_failure(mode: str, max_le
 
 @pytest.mark.filterwarnings("ignore:Full backward hook is firing")
 def test_after_a_failed_mode_and_cleanup_the_next_mode_starts_clean_and_passes() -> None:
-    """The fallback chain as ``_attach_dp`` runs it: ghost refuses a Linear called twice half-way through its
+    """The fallback chain as ``attach_dp`` runs it: ghost refuses a Linear called twice half-way through its
     forward; after cleanup no hook or Opacus attribute is left, and the hooks mode passes and trains."""
     model = HfLike("twice").train()
     hooks_before = _hook_count(model)

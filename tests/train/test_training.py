@@ -153,10 +153,8 @@ def test_checkpoint_is_private_and_a_failed_run_settles_and_deletes_it(make_plan
 
 def test_predictive_stop_before_exceeding_the_budget(make_plan: Any, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    import auditor.train.api as api
-
     real = accounting.calibrate_noise
-    monkeypatch.setattr(api.accounting, "calibrate_noise", lambda *a, **k: real(*a, **k) * 0.85)
+    monkeypatch.setattr(accounting, "calibrate_noise", lambda *a, **k: real(*a, **k) * 0.85)
     plan = make_plan(n=200, epochs=2, batch=50, epsilon=4.0)
     ev = _train(plan, tmp_path)
     assert ev.stop_reason == "budget_exhausted" and 0 < ev.steps < ev.steps_planned

@@ -13,7 +13,9 @@ before any ε is spent that batched losses equal losses computed one example at 
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -54,6 +56,8 @@ class Task(ABC):
     name: ClassVar[str]
     #: clipping modes that clip this task's trainable layers exactly, in the order tried
     clipping_modes: ClassVar[tuple[str, ...]] = ("bookkeeping", "ghost", "hooks")
+    #: whether the trained model writes text (then the leakage audit samples it and ranks canary secrets)
+    generative: ClassVar[bool] = False
 
     @abstractmethod
     def record(self, doc: PlanDocument, number: int, row: dict[str, Any]) -> tuple[str, int, Chat | None]:
@@ -86,3 +90,37 @@ class Task(ABC):
     def save(self, loaded: Loaded, folder: Path, doc: PlanDocument) -> Saved:
         """Write what was trained into ``folder`` (a fresh temporary folder the caller swaps in). Nothing in
         it may name a local path: the folder is signed and published."""
+
+    # --- what the leakage audit (auditor.leakage) needs; canaries are built here, in the data's own format
+
+    @abstractmethod
+    def canary_secret(self, digits: list[int]) -> str:
+        """A canary's secret from uniformly random decimal digits (``canary_digits`` of them): random words
+        for a classifier, an identifier-shaped number for a causal LM."""
+
+    #: how many random digits one canary secret takes
+    canary_digits: ClassVar[int] = 9
+
+    @abstractmethod
+    def canary(self, secret: str, label: int, chat: bool) -> Example:
+        """One canary record holding ``secret``, shaped like the training data (``chat``: a chat list)."""
+
+    def canary_shape(self, chat: bool) -> str:
+        """What a canary looks like, fit to publish: the template with the secret's digits as ``#``."""
+        import re
+
+        text = self.canary(self.canary_secret([0] * self.canary_digits), 0, chat).text
+        return re.sub(r"\d", "#", text.replace("\n", " / "))
+
+    @contextlib.contextmanager
+    def reference(self, loaded: Loaded) -> Iterator[Any]:
+        """The model before fine-tuning, when it can be had without a second copy (a LoRA model with its
+        adapters switched off); None otherwise. Membership scores are calibrated against it."""
+        yield None
+
+    def generate(self, loaded: Loaded, count: int, chat: bool, max_new_tokens: int, seed: int, device: str,
+                 base: bool = False) -> tuple[list[str], int]:
+        """``count`` sampled continuations of generic prompts (no data value in them; ``chat``: as the
+        user turn of a conversation), only the generated text, and how many distinct prompts were used;
+        ``base``: from the model before fine-tuning, with the same prompts and the same randomness."""
+        raise NotImplementedError(f"{self.name} does not generate text")

@@ -18,6 +18,21 @@ if TYPE_CHECKING:
     from auditor.train.evidence import EvalMetrics
 
 
+#: Canary vocabulary: 100 plain words, so a canary is twelve of them in random order (100^12 ≈ 2^80 texts).
+CANARY_WORDS = (
+    "amber", "anchor", "apple", "arrow", "atlas", "badge", "basket", "beacon", "birch", "blanket", "bottle",
+    "bridge", "bucket", "button", "cabin", "camel", "candle", "canyon", "carpet", "castle", "cedar", "chalk",
+    "cherry", "circle", "cloud", "clover", "comet", "copper", "cotton", "crystal", "daisy", "desert", "dolphin",
+    "eagle", "ember", "engine", "falcon", "feather", "fern", "field", "forest", "fossil", "garden", "glacier",
+    "granite", "harbor", "hazel", "helmet", "island", "ivory", "jacket", "jasmine", "kettle", "lantern",
+    "lemon", "linen", "maple", "marble", "meadow", "mirror", "monsoon", "needle", "nickel", "oasis", "olive",
+    "orbit", "orchid", "otter", "paddle", "parrot", "pebble", "pepper", "pillow", "planet", "quartz", "rabbit",
+    "raven", "ribbon", "river", "saddle", "salmon", "satin", "shadow", "silver", "spruce", "summit", "thistle",
+    "thunder", "timber", "tulip", "valley", "velvet", "violet", "walnut", "willow", "window", "winter",
+    "yarrow", "zephyr", "zinc",
+)
+
+
 def forward(model: Any, batch: Batch, device: str) -> Any:
     """Logits in fp32; on CUDA the forward runs under bf16 autocast (clipping and noise stay fp32)."""
     with autocast(device):
@@ -47,6 +62,7 @@ def label_of(path: Path, number: int, row: dict[str, Any], field: str, num_label
 
 class SequenceClassification(Task):
     name: ClassVar[str] = "sequence-classification"
+    canary_digits: ClassVar[int] = 24  # twelve words, two digits each
 
     def record(self, doc: PlanDocument, number: int, row: dict[str, Any]) -> tuple[str, int, Chat | None]:
         spec = doc.plan.dataset
@@ -134,6 +150,18 @@ class SequenceClassification(Task):
                 f1s.append(2 * tp / (2 * tp + fp + fn))
         return EvalMetrics(records=len(labels), accuracy=accuracy,
                            macro_f1=sum(f1s) / len(f1s) if f1s else None)
+
+    def canary_secret(self, digits: list[int]) -> str:
+        """Twelve random words: a text no real record holds, whose random label only memorisation fits."""
+        return " ".join(CANARY_WORDS[10 * a + b] for a, b in zip(digits[::2], digits[1::2], strict=True))
+
+    def canary_shape(self, chat: bool) -> str:
+        return f"twelve random words from a fixed list of {len(CANARY_WORDS)}, with a random label"
+
+    def canary(self, secret: str, label: int, chat: bool) -> Example:
+        from auditor.train.data import Example
+
+        return Example(line=0, text=secret, label=label, user=None)
 
     def save(self, loaded: Loaded, folder: Path, doc: PlanDocument) -> Saved:
         loaded.model.save_pretrained(folder, safe_serialization=True)
