@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from auditor.plan import TransferFlow
 from auditor.report.evidence import EvidenceBundle
 from auditor.report.labels import policy_label
 from auditor.report.rows import Row as ScopeRow
@@ -62,6 +63,7 @@ def _declared(ev: EvidenceBundle) -> list[ScopeRow]:
         ("Copyright policy (AI Act Art. 53(1)(c))", legal.eu_ai_act.copyright_policy),
         ("Transfer mechanism", tr.mechanism if isinstance(tr.mechanism, str) or tr.mechanism is None
          else ", ".join(tr.mechanism)),
+        ("Transfer flows", "; ".join(_flow(f) for f in tr.flows)),
     ]
     rows = [ScopeRow(label=label, value=_shown(value), note="declared by the plan; not verified")
             for label, value in refs if value not in (None, "", False)]
@@ -75,6 +77,12 @@ def _declared(ev: EvidenceBundle) -> list[ScopeRow]:
                 "declared by the plan; checked only against what the scan finds in the training text"
                 if checkable and scanned else "declared by the plan; not verified")))
     return rows
+
+
+def _flow(flow: TransferFlow) -> str:
+    """One declared transfer as a reader wants it: whose data goes where, how, on which tool."""
+    tools = [flow.mechanism] if isinstance(flow.mechanism, str) else list(flow.mechanism or [])
+    return f"{flow.origin} to {flow.destination} ({flow.kind.replace('_', ' ')}) on {', '.join(tools) or 'no tool'}"
 
 
 def _shown(value: object) -> str:
