@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from auditor.facts import SCAN_FACTS, Facts
+from auditor.facts_legal import AREAS, EXPORT_AREAS
 from auditor.plan import TrainingPlan
 from auditor.policy.load import bundled_ids, resolve_policies
 from auditor.policy.model import Policy
@@ -52,7 +53,7 @@ RULES = [(p.id, spec) for p in ALL for spec in _every_rule(p)]
 
 
 def test_every_bundled_rule_concludes_in_words() -> None:
-    assert len(RULES) >= 79   # 75 before the four scan-confirmed de-identification rules
+    assert len(RULES) >= 79 + 25   # 79 before legal correctness v2 added 25 rules to the first five policies
     for policy_id, spec in RULES:
         assert spec.met, f"{policy_id}/{spec.id} has no met sentence"
         assert (spec.not_applicable is not None) == (spec.when is not None), \
@@ -72,13 +73,36 @@ def test_every_bundled_policy_says_when_it_applies_and_what_it_does_not_cover() 
 # Where no official page per article exists, the link goes to the official text and the reason is written here:
 # the NPC publishes the PIPL as one page without article anchors (its English translation is served over plain
 # http only, so the https Chinese text is linked), and the CPPA publishes its regulations (Cal. Code Regs.
-# tit. 11, §7000 ff.) on one page.
+# tit. 11, §7000 ff.) on one page; so do the CAC for each of its measures, Oregon for each ORS chapter, Colorado
+# for its session law, Illinois for each Act, India Code for the DPDP Act, MeitY for the DPDP Rules, and the
+# Diario Oficial for an ANPD resolution.
 WHOLE_TEXT = {
     "https://www.npc.gov.cn/npc/c2/c30834/202108/t20210820_313088.html": "PIPL: one NPC page, no article anchors",
     "https://cppa.ca.gov/regulations/": "CPPA regulations: one page, no per-section URL",
+    "https://www.cac.gov.cn/2023-07/13/c_1690898327029107.htm": "Generative AI Interim Measures: one CAC page",
+    "https://www.cac.gov.cn/2023-02/24/c_1678884830036813.htm": "Standard Contract Measures: one CAC page",
+    "https://www.oregonlegislature.gov/bills_laws/ors/ors646A.html": "ORS chapter 646A: one page per chapter",
+    "https://leg.colorado.gov/sites/default/files/2021a_190_signed.pdf": "Colorado Privacy Act: the signed act",
+    "https://www.ilga.gov/legislation/ilcs/ilcs3.asp?ActID=3004&ChapterID=57": "740 ILCS 14: one page per Act",
+    "https://www.indiacode.nic.in/handle/123456789/22037": "DPDP Act 2023: one India Code record",
+    "https://www.meity.gov.in/data-protection-framework": "DPDP Rules 2025: MeitY's publication page",
+    "https://www.in.gov.br/en/web/dou/-/resolucao-cd/anpd-n-19-de-23-de-agosto-de-2024-580095396":
+        "ANPD Resolution 19/2024: one Diario Oficial page",
 }
 EUR_LEX = re.compile(r"^https://eur-lex\.europa\.eu/eli/reg/(2016/679|2024/1689)/oj#(art_\d+|rct_\d+|anx_[IVX]+)$")
 ECFR = re.compile(r"^https://www\.ecfr\.gov/current/title-45/section-1[6][04]\.\d+$")
+#: Official sites that give each article or section its own address or anchor.
+PER_ARTICLE = [
+    re.compile(r"^https://www\.legislation\.gov\.uk/(eur/2016/679/article/\d+[A-Z]?|ukpga/2018/12/(section/\d+[A-Z]?"
+               r"|schedule/\d+)|ukpga/2025/18/section/\d+)$"),
+    re.compile(r"^https://www\.planalto\.gov\.br/ccivil_03/_ato2015-2018/2018/lei/l13709\.htm#art\d+$"),
+    re.compile(r"^https://laws-lois\.justice\.gc\.ca/eng/acts/P-8\.6/section-\d+(\.\d+)?\.html$"),
+    re.compile(r"^https://www\.legisquebec\.gouv\.qc\.ca/en/document/cs/P-39\.1#se:\d+(_\d+)?$"),
+    re.compile(r"^https://law\.lis\.virginia\.gov/vacode/title59\.1/chapter53/section59\.1-\d+/$"),
+    re.compile(r"^https://www\.cga\.ct\.gov/current/pub/chap_743jj\.htm#sec_42-\d+$"),
+    re.compile(r"^https://statutes\.capitol\.texas\.gov/Docs/BC/htm/BC\.541\.htm#541\.\d+$"),
+    re.compile(r"^https://app\.leg\.wa\.gov/RCW/default\.aspx\?cite=19\.373\.\d+$"),
+]
 
 
 def _article_specific(url: str) -> bool:
@@ -87,7 +111,8 @@ def _article_specific(url: str) -> bool:
         query = parse_qs(parts.query)
         return parts.path.endswith("codes_displaySection.xhtml") and query.get("lawCode") == ["CIV"] \
             and bool(query.get("sectionNum"))
-    return bool(EUR_LEX.match(url) or ECFR.match(url)) or url in WHOLE_TEXT
+    return bool(EUR_LEX.match(url) or ECFR.match(url) or any(p.match(url) for p in PER_ARTICLE)) \
+        or url in WHOLE_TEXT
 
 
 def test_every_citation_links_the_article_over_https() -> None:
@@ -127,6 +152,10 @@ def _resolves(path: str) -> bool:
     if head == "facts" and rest:
         if rest[0] == "categories":
             return len(rest) == 2 and rest[1] in CATEGORIES
+        if rest[0] == "people_in":
+            return len(rest) == 2 and rest[1] in AREAS
+        if rest[0] in ("exports", "export_labels"):
+            return len(rest) == 2 and rest[1] in EXPORT_AREAS
         return len(rest) == 1 and (rest[0] in Facts.model_fields or rest[0] in SCAN_FACTS)
     return False
 
