@@ -76,6 +76,7 @@ class UkGdprLegal(Section):
     notice_of_training: bool | None = None
     notice_exemption: NoticeExemption | None = None
     notice_public: bool | None = None
+    parental_consent: bool | None = Field(default=None, description="Art. 8 with DPA 2018 s. 9: under 13")
 
 
 class PiplLegal(Section):

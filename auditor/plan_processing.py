@@ -20,7 +20,7 @@ from auditor.plan_base import Section, region_code
 
 TransferMechanism = Literal["none", "adequacy", "scc", "bcr", "derogation", "cac_security_assessment",
                             "cac_standard_contract", "cac_certification", "idta", "uk_addendum", "anpd_scc",
-                            "written_agreement"]
+                            "specific_consent", "written_agreement"]
 Mechanisms = TransferMechanism | Annotated[list[TransferMechanism], Field(max_length=16)] | None
 
 #: An age band as written in a plan: ``13-15`` (both ends included) or ``18+``.
