@@ -171,3 +171,13 @@ def test_every_placeholder_names_a_plan_field_or_a_fact() -> None:
         for text in texts:
             for path in _PLACEHOLDER.findall(text):
                 assert _resolves(path), f"{policy.id}: {{{{ {path} }}}} is neither a plan field nor a fact"
+
+
+def test_the_readme_rule_index_lists_every_bundled_rule_and_policy() -> None:
+    path = resolve_policies(["gdpr"])[0].source.parent / "README.md"
+    readme = path.read_text(encoding="utf-8")
+    index = readme[readme.index("## Rule index"):]
+    missing = [spec.id for _, spec in RULES if f"`{spec.id}`" not in index]
+    assert not missing, f"{path}: the rule index lacks {missing}"
+    for policy in ALL:
+        assert f"### {policy.id} — " in index and f"| `{policy.id}` |" in readme, policy.id
