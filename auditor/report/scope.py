@@ -50,7 +50,7 @@ def _declared(ev: EvidenceBundle) -> list[ScopeRow]:
         ("Compatibility assessment (GDPR Art. 6(4))", legal.gdpr.compatibility_assessment),
         ("Art. 9(2) condition", legal.gdpr.special_category_condition),
         ("Art. 10 basis (criminal offence data)", legal.gdpr.criminal_offence_basis),
-        ("Opt-out offered (GDPR Art. 21)", legal.gdpr.opt_out),
+        ("Opt-out from training offered (mitigating measure, EDPB Opinion 28/2024)", legal.gdpr.opt_out),
         ("PIPL legal basis", legal.pipl.legal_basis),
         ("Separate consent, sensitive PI (PIPL Art. 29)", legal.pipl.separate_consent_sensitive),
         ("Separate consent, export (PIPL Art. 39)", legal.pipl.separate_consent_export),
