@@ -119,26 +119,29 @@ _VERB = {"storage": "stored in", "compute": "trained in", "remote_access": "acce
 
 
 def export_labels(found: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
-    """Each transfer in words, for the rules' sentences: "trained in US on scc; not adequate"."""
+    """Each transfer in words, for the rules' sentences: "trained in US on scc (no adequacy decision ...)".
+    The notes sit in parentheses, so a list of transfers joined by commas still reads one transfer at a time."""
     out: dict[str, list[str]] = {}
     for area, transfers in found.items():
         listed = BY_AREA.get(area)
         labels = []
         for t in transfers:
-            tools = ", ".join(t["mechanisms"]) or "no tool recorded"
-            text = f"{_VERB[t['kind']]} {t['destination']} on {tools}"
+            notes = []
             if t["kind"] in ("remote_access", "disclosure"):
-                text += " (occasional)" if t["occasional"] else " (systematic)"
+                notes.append("occasional" if t["occasional"] else "systematic")
             if listed is not None:
                 country = t["destination"].split("-")[0]
                 if t["adequate"]:
-                    text += f"; adequate: {listed.destinations.get(country) or listed.destinations[t['destination']]}"
+                    decision = listed.destinations.get(country) or listed.destinations[t["destination"]]
+                    notes.append(f"adequate: {decision}")
                 elif country in listed.certified_only:
-                    text += "; adequate only for an importer certified under the Data Privacy Framework, and " \
-                            "none is recorded"
+                    notes.append("adequate only for an importer certified under the Data Privacy Framework, and none "
+                                 "is recorded")
                 else:
-                    text += f"; no adequacy decision ({listed.law}, list as of {listed.as_of})"
-            labels.append(text)
+                    notes.append(f"no adequacy decision in the {listed.law} list as of {listed.as_of}")
+            tools = " + ".join(t["mechanisms"]) or "no tool recorded"
+            labels.append(f"{_VERB[t['kind']]} {t['destination']} on {tools}"
+                          + (f" ({'; '.join(notes)})" if notes else ""))
         out[area] = labels
     return out
 

@@ -82,6 +82,6 @@ def test_remote_access_makes_an_export_fact_true_and_names_it_in_words() -> None
         "flows": [{"origin": "EU", "destination": "US", "kind": "remote_access", "mechanism": "scc"}]})
     facts = build_facts(p, None)
     assert facts.eea_export is True
-    assert facts.export_labels["eea"] == ["accessed from US on scc (systematic); adequate only for an importer "
-                                          "certified under the Data Privacy Framework, and none is recorded"]
+    assert facts.export_labels["eea"] == ["accessed from US on scc (systematic; adequate only for an importer "
+                                          "certified under the Data Privacy Framework, and none is recorded)"]
     assert "youngest_age" not in facts.cel_view()   # unknown: absent, so has() means "known"
