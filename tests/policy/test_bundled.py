@@ -75,7 +75,7 @@ def test_every_bundled_policy_says_when_it_applies_and_what_it_does_not_cover() 
 # the NPC publishes the PIPL as one page without article anchors (its English translation is served over plain
 # http only, so the https Chinese text is linked), and the CPPA publishes its regulations (Cal. Code Regs.
 # tit. 11, §7000 ff.) on one page; so do the CAC for each of its measures, Oregon for each ORS chapter, Colorado
-# for its session law, Illinois for each Act, India Code for the DPDP Act, MeitY for the DPDP Rules, and the
+# for its session law, Illinois for each Act, MeitY for the DPDP Act and Rules (one page for both), and the
 # Diario Oficial for an ANPD resolution.
 WHOLE_TEXT = {
     "https://www.npc.gov.cn/npc/c2/c30834/202108/t20210820_313088.html": "PIPL: one NPC page, no article anchors",
@@ -85,8 +85,7 @@ WHOLE_TEXT = {
     "https://www.oregonlegislature.gov/bills_laws/ors/ors646A.html": "ORS chapter 646A: one page per chapter",
     "https://leg.colorado.gov/sites/default/files/2021a_190_signed.pdf": "Colorado Privacy Act: the signed act",
     "https://www.ilga.gov/legislation/ilcs/ilcs3.asp?ActID=3004&ChapterID=57": "740 ILCS 14: one page per Act",
-    "https://www.indiacode.nic.in/handle/123456789/22037": "DPDP Act 2023: one India Code record",
-    "https://www.meity.gov.in/data-protection-framework": "DPDP Rules 2025: MeitY's publication page",
+    "https://www.meity.gov.in/data-protection-framework": "DPDP Act 2023 and Rules 2025: MeitY's publication page",
     "https://www.in.gov.br/en/web/dou/-/resolucao-cd/anpd-n-19-de-23-de-agosto-de-2024-580095396":
         "ANPD Resolution 19/2024: one Diario Oficial page",
 }
