@@ -4,6 +4,11 @@ Field names are a contract with users and their pipelines (add fields freely, re
 field is optional on purpose: a missing DPIA reference or lawful basis is a *finding* the policies report
 with an article citation, not a schema error. The schema only rejects what cannot be meant (unknown fields,
 wrong types, values outside a closed list).
+
+The schema spans three modules, each readable in one sitting: this one (the plan, its dataset, transfers,
+measures, model, training and privacy settings, loading), :mod:`auditor.plan_legal` (the ``legal:`` block per
+law) and :mod:`auditor.plan_processing` (flows, processors, recipients, rights, automated decisions); every
+name is importable from here.
 """
 
 # Annotations are evaluated at class creation, not postponed: for string annotations pydantic compiles and
