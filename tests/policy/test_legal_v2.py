@@ -284,3 +284,14 @@ def test_citations_name_the_article_that_creates_the_duty() -> None:
     assert "Generative AI" not in by_id["PIPL-10-DATA-SOURCE"].citation.ref
     internal = evaluate("pipl", CN)
     assert internal["PIPL-GENAI-7-TRAINING-DATA"].status == "not_applicable"
+
+
+# --- people in the UK were checked by no policy ---------------------------------------------------------------
+
+def test_uk_data_subjects_are_checked_by_the_uk_gdpr() -> None:
+    uk = {"data_subjects": {"regions": ["UK"]}, "transfers": {"storage_region": "UK", "compute_region": "US",
+                                                              "mechanism": "scc"}}
+    assert "uk_gdpr" in {p.id for p in resolve_policies(["bundled"])}
+    found = evaluate("uk_gdpr", uk)
+    assert found["UK-GDPR-6-1-LAWFUL-BASIS"].status == "fail"
+    assert found["UK-GDPR-44-TRANSFER-MECHANISM"].status == "fail"   # EU SCCs without the UK Addendum
