@@ -12,15 +12,10 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from auditor.facts_legal import EEA_CODES, legal_facts
 from auditor.leakage.facts import LeakageFacts
 from auditor.plan import TrainingPlan
 from auditor.scan.model import CATEGORIES, ScanResult, wilson_upper
-
-#: EU member states plus the EEA's Iceland, Liechtenstein and Norway (ISO 3166-1 alpha-2).
-EEA_CODES = frozenset({
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "EL", "HU", "IE", "IT", "LV", "LT",
-    "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO", "EU", "EEA",
-})
 
 #: The facts that exist only when a scan is given. A missing one of these means "needs a scan".
 SCAN_FACTS = frozenset({"records", "records_with_personal_data", "n", "categories", "entities", "languages",
@@ -130,6 +125,16 @@ class Facts(BaseModel):
     dp_planned: bool
     scan: ScanFacts | None = None
     privacy_unit: str = "record"
+    # --- per-law facts derived from the plan (auditor/facts_legal.py) ---
+    br_subjects: bool = False
+    in_subjects: bool = False
+    canada_subjects: bool = Field(default=False, description="CA or CA-xx (Canada; California is US-CA)")
+    qc_subjects: bool = False
+    people_in: dict[str, int] = Field(default_factory=dict, description="Head-counts per area, when known")
+    youngest_age: int | None = Field(default=None, description="Youngest age admitted; absent when unknown")
+    exports: dict[str, list[dict[str, Any]]] = Field(default_factory=dict, description="Transfers per area")
+    export_labels: dict[str, list[str]] = Field(default_factory=dict, description="The transfers in words")
+    unbound_processors: list[str] = Field(default_factory=list, description="Processors without an agreement")
     leakage: LeakageFacts | None = None  # after training only (auditor check --training RUN_DIR)
 
     @property
@@ -149,6 +154,8 @@ class Facts(BaseModel):
     def cel_view(self) -> dict[str, Any]:
         """The ``facts`` variable for CEL: scan-only keys absent without a scan, every category present."""
         view: dict[str, Any] = self.model_dump(mode="json", exclude={"scan", "privacy_unit", "leakage"})
+        if self.youngest_age is None:
+            del view["youngest_age"]   # unknown: absent, so `has(facts.youngest_age)` means "known"
         if self.leakage is not None:
             view["leakage"] = self.leakage.cel_view()
         if self.scan is not None:
@@ -184,6 +191,7 @@ def build_facts(plan: TrainingPlan, scan: ScanResult | ScanFacts | None,
     if dp_planned:
         measures.append("differential_privacy")
     scan_facts = ScanFacts.from_scan(scan) if isinstance(scan, ScanResult) else scan
+    legal = legal_facts(plan)   # declared flows (remote access, disclosures) are exports too
     return Facts(
         scan_available=scan_facts is not None,
         regions=regions,
@@ -195,11 +203,12 @@ def build_facts(plan: TrainingPlan, scan: ScanResult | ScanFacts | None,
         storage_region=plan.transfers.storage_region or "",
         compute_region=plan.transfers.compute_region or "",
         transfer_mechanisms=[m for m in mechanisms if m != "none"],
-        eea_export=eea and any(not _is_eea(p) for p in places),
-        cn_export=cn and (not places or any(p.split("-")[0] != "CN" for p in places)),
+        eea_export=(eea and any(not _is_eea(p) for p in places)) or bool(legal["exports"]["eea"]),
+        cn_export=(cn and (not places or any(p.split("-")[0] != "CN" for p in places))) or bool(legal["exports"]["cn"]),
         technical_measures=measures,
         dp_planned=dp_planned,
         scan=scan_facts,
         privacy_unit=plan.privacy.unit,
         leakage=leakage,
+        **legal,
     )

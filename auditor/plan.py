@@ -4,6 +4,11 @@ Field names are a contract with users and their pipelines (add fields freely, re
 field is optional on purpose: a missing DPIA reference or lawful basis is a *finding* the policies report
 with an article citation, not a schema error. The schema only rejects what cannot be meant (unknown fields,
 wrong types, values outside a closed list).
+
+The schema spans three modules, each readable in one sitting: this one (the plan, its dataset, transfers,
+measures, model, training and privacy settings, loading), :mod:`auditor.plan_legal` (the ``legal:`` block per
+law) and :mod:`auditor.plan_processing` (flows, processors, recipients, rights, automated decisions); every
+name is importable from here.
 """
 
 # Annotations are evaluated at class creation, not postponed: for string annotations pydantic compiles and
@@ -14,46 +19,61 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
 from auditor.errors import PlanError
+from auditor.plan_base import Section as _Section
+from auditor.plan_legal import (  # re-exported: `from auditor.plan import GdprLegal` keeps working
+    Art9Condition,
+    CanadaLegal,
+    CcpaLegal,
+    DpdpLegal,
+    EuAiActLegal,
+    GdprLegal,
+    HipaaLegal,
+    LawfulBasis,
+    Legal,
+    LgpdLegal,
+    PiplBasis,
+    PiplLegal,
+    UkGdprLegal,
+    UsStatesLegal,
+)
+from auditor.plan_processing import (
+    AGE_BAND,
+    AutomatedDecisions,
+    CnExported,
+    Mechanisms,
+    Processor,
+    Recipient,
+    Rights,
+    TransferFlow,
+    TransferMechanism,
+)
 from auditor.units import UserIdNormalisation
 from auditor.yamlio import describe_validation_error, load_yaml
 
-LawfulBasis = Literal["consent", "contract", "legal_obligation", "vital_interests", "public_task",
-                      "legitimate_interests"]
-Art9Condition = Literal["explicit_consent", "employment_social_security", "vital_interests", "not_for_profit",
-                        "made_public", "legal_claims", "substantial_public_interest", "health_care",
-                        "public_health", "research_art89"]
-PiplBasis = Literal["consent", "contract", "hr_management", "legal_duty", "emergency", "news",
-                    "public_disclosed", "other_law"]
-TransferMechanism = Literal["none", "adequacy", "scc", "bcr", "derogation", "cac_security_assessment",
-                            "cac_standard_contract", "cac_certification"]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_sections(cls, data: object) -> object:
-        """A bare ``legal:`` (YAML null) with nothing under it means an empty section, not a type error.
-
-        Users comment out every field of a section and leave its heading; sections whose fields all have
-        defaults then read as ``{}``. A section with required fields (``dataset:``) still reports those.
-        """
-        if not isinstance(data, dict):
-            return data
-        empty = [name for name, info in cls.model_fields.items() if name in data and data[name] is None
-                 and isinstance(info.annotation, type) and issubclass(info.annotation, _Section)]
-        return {**data, **{name: {} for name in empty}} if empty else data
+__all__ = ["AGE_BAND", "Art9Condition", "AutomatedDecisions", "CanadaLegal", "CcpaLegal", "CnExported",
+           "DpdpLegal", "EuAiActLegal", "GdprLegal", "HipaaLegal", "LawfulBasis", "Legal", "LgpdLegal",
+           "PiplBasis", "PiplLegal", "PlanDocument", "Processor", "Recipient", "Rights", "TrainingPlan",
+           "TransferFlow", "TransferMechanism", "UkGdprLegal", "UsStatesLegal", "load_plan"]
 
 
 class DataSubjects(_Section):
     regions: list[str] = Field(default_factory=list, max_length=64,
                                description="Where the people are: EU, EEA, UK, CN, US, US-CA, ...")
     count: int | None = Field(default=None, ge=0, description="Estimated number of people in the data")
-    minors: bool | None = Field(default=None, description="Anyone under 14 (PIPL) / 16 (GDPR consent age)")
+    minors: bool | None = Field(default=None, description="Anyone under 14 (PIPL) / 16 (GDPR consent age); "
+                                                          "shorthand for age_bands, which win when given")
+    per_region: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, max_length=64,
+        description="People per region (keys as in regions): thresholds count the people of their own law")
+    age_bands: list[Annotated[str, Field(pattern=AGE_BAND)]] = Field(
+        default_factory=list, max_length=16,
+        description="Ages in the data, as bands such as 13-15 or 18+ (the laws draw lines at 12, 13, 14, 16, 18)")
+    cn_exported: CnExported | None = Field(
+        default=None, description="People in mainland China whose personal information leaves it this "
+                                  "calendar year (CAC 2024 thresholds)")
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -66,63 +86,10 @@ class DataSubjects(_Section):
     def _upper(cls, regions: list[str]) -> list[str]:
         return [r.strip().upper() for r in regions]
 
-
-class GdprLegal(_Section):
-    lawful_basis: LawfulBasis | None = None
-    special_category_condition: Art9Condition | None = None
-    criminal_offence_basis: str | None = None
-    legitimate_interest_assessment: str | None = None
-    opt_out: bool | None = None
-    compatibility_assessment: str | None = None
-
-
-class PiplLegal(_Section):
-    legal_basis: PiplBasis | None = None
-    separate_consent_sensitive: bool | None = None
-    separate_consent_export: bool | None = None
-    guardian_consent: bool | None = None
-    notice_of_necessity: bool | None = None
-    recipient_disclosed: bool | None = None
-    cii_operator: bool | None = None
-    important_data: bool | None = None
-
-
-class CcpaLegal(_Section):
-    notice_at_collection: bool | None = None
-    limit_use_of_spi_honoured: bool | None = None
-    purpose_necessary_and_proportionate: bool | None = None
-    deidentified: bool | None = None
-    public_commitment_no_reidentification: bool | None = None
-    contractual_flow_down: bool | None = None
-    admt_training: bool | None = None
-
-
-class HipaaLegal(_Section):
-    applies: bool | None = Field(default=None, description="The data is PHI held by a covered entity or associate")
-    deidentification: Literal["safe_harbor", "expert_determination", "none"] | None = None
-    expert_determination_ref: str | None = None
-    no_actual_knowledge: bool | None = None
-
-
-class EuAiActLegal(_Section):
-    high_risk: bool | None = None
-    general_purpose_model: bool | None = None
-    bias_examination: str | None = None
-    data_gaps: str | None = None
-    preparation_steps: str | None = None
-    assumptions: str | None = None
-    technical_documentation: str | None = None
-    copyright_policy: str | None = None
-    training_content_summary: str | None = None
-    special_category_for_bias: str | None = None
-
-
-class Legal(_Section):
-    gdpr: GdprLegal = Field(default_factory=GdprLegal)
-    pipl: PiplLegal = Field(default_factory=PiplLegal)
-    ccpa: CcpaLegal = Field(default_factory=CcpaLegal)
-    hipaa: HipaaLegal = Field(default_factory=HipaaLegal)
-    eu_ai_act: EuAiActLegal = Field(default_factory=EuAiActLegal)
+    @field_validator("per_region")
+    @classmethod
+    def _upper_keys(cls, counts: dict[str, int]) -> dict[str, int]:
+        return {k.strip().upper(): v for k, v in counts.items()}
 
 
 class Assessments(_Section):
@@ -131,6 +98,14 @@ class Assessments(_Section):
     cppa_risk_assessment: str | None = None
     ropa: str | None = None
     transfer_impact_assessment: str | None = None
+    dpia_high_residual_risk: bool | None = Field(
+        default=None, description="The DPIA finds a high risk the measures do not mitigate (GDPR Art. 36(1))")
+    prior_consultation: str | None = Field(default=None, description="GDPR Art. 36 consultation reference")
+    security_risk_analysis: str | None = Field(default=None, description="HIPAA §164.308(a)(1)(ii)(A)")
+    state_data_protection_assessment: str | None = Field(
+        default=None, description="Data protection assessment under the US state laws (e.g. Va. Code §59.1-580)")
+    quebec_pia: str | None = Field(default=None, description="Quebec s. 3.3 privacy impact assessment")
+    quebec_transfer_assessment: str | None = Field(default=None, description="Quebec s. 17 assessment")
 
 
 class DatasetSpec(_Section):
@@ -147,13 +122,24 @@ class DatasetSpec(_Section):
     retention_days: int | None = Field(default=None, ge=0)
     checkpoint_retention_days: int | None = Field(default=None, ge=0)
     languages: list[str] = Field(default_factory=list, max_length=64)
+    collected_from: Literal["data_subjects", "third_parties", "public_sources"] | None = Field(
+        default=None, description="Where the data was obtained: from the people themselves (GDPR Art. 13) or "
+                                  "not (Art. 14)")
 
 
 class Transfers(_Section):
     storage_region: str | None = None
     compute_region: str | None = None
-    mechanism: TransferMechanism | Annotated[list[TransferMechanism], Field(max_length=16)] | None = Field(
-        default=None, description="One mechanism, or a list when several exports need one each (EU and CN)")
+    mechanism: Mechanisms = Field(
+        default=None, description="One mechanism, or a list when several exports need one each (EU and CN); "
+                                  "applies to storage and compute without a flow of their own")
+    importer_dpf_certified: bool | None = Field(
+        default=None, description="The US storage or compute provider is certified under the EU-US Data Privacy "
+                                  "Framework (and its UK Extension)")
+    flows: list[TransferFlow] = Field(
+        default_factory=list, max_length=32,
+        description="Transfers one by one: whose data goes where, how (storage, compute, remote access, "
+                    "disclosure) and on which tool")
 
     @field_validator("storage_region", "compute_region")
     @classmethod
@@ -260,6 +246,12 @@ class TrainingPlan(_Section):
     model: ModelSpec = Field(default_factory=ModelSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     privacy: PrivacySpec = Field(default_factory=PrivacySpec)
+    processors: list[Processor] | None = Field(
+        default=None, max_length=64, description="Processors and service providers; [] when there are none")
+    recipients: list[Recipient] | None = Field(
+        default=None, max_length=64, description="Who else receives the data or the model; [] when nobody")
+    rights: Rights = Field(default_factory=Rights)
+    automated_decisions: AutomatedDecisions = Field(default_factory=AutomatedDecisions)
     audit: AuditSpec | None = Field(default=None, description="The leakage audit: 'auditor train' runs it when "
                                                               "this is set, 'auditor audit' unless enabled is false")
 

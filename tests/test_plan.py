@@ -178,3 +178,57 @@ def test_misspelt_field_suggests_the_closest_allowed_name_at_its_level(write: Ca
         load_plan(write("p.yaml", MINI_PLAN.replace(replace, by)))
     message = str(info.value.message)
     assert message.endswith(expected) and "\n" not in message, message
+
+
+def test_legal_v2_fields_read_and_normalise(write: Callable[[str, str], Path]) -> None:
+    text = MINI_PLAN.replace("  regions: [EU]", "  regions: [EU, cn]\n  per_region: {eu: 900, CN: 100}\n"
+                                                "  age_bands: ['13-15', '18+']\n"
+                                                "  cn_exported: {year: 2026, non_sensitive: 100, sensitive: 3}")
+    text += ("transfers:\n  flows:\n"
+             "    - {origin: cn, destination: eu, kind: storage, mechanism: cac_standard_contract}\n"
+             "processors: []\nrights: {requests_reach_dataset: true, model_handling: unlearning}\n"
+             "automated_decisions: {used: false}\nlegal:\n"
+             "  hipaa: {role: covered_entity, permitted_use: irb_waiver}\n"
+             "  eu_ai_act: {role: modifier, output_used_in_eu: true}\n"
+             "  uk_gdpr: {lawful_basis: recognised_legitimate_interests}\n")
+    plan = load_plan(write("v2.yaml", text)).plan
+    assert plan.data_subjects.per_region == {"EU": 900, "CN": 100}
+    assert plan.data_subjects.cn_exported is not None and plan.data_subjects.cn_exported.sensitive == 3
+    flow = plan.transfers.flows[0]
+    assert (flow.origin, flow.destination, flow.kind) == ("CN", "EU", "storage")
+    view = plan.cel_view()
+    assert view["processors"] == [] and "recipients" not in view   # [] is "none", absent is "not declared"
+    assert view["legal"]["hipaa"]["role"] == "covered_entity"
+
+
+@pytest.mark.parametrize(("replace", "by", "field"), [
+    ("  regions: [EU]", "  regions: [EU]\n  age_bands: [teenagers]", "data_subjects.age_bands"),
+    ("  regions: [EU]", "  regions: [EU]\n  per_region: {EU: -1}", "data_subjects.per_region"),
+    ("  regions: [EU]", "  regions: [EU]\n  cn_exported: {year: 2026}", "data_subjects.cn_exported"),
+])
+def test_legal_v2_fields_refuse_what_cannot_be_meant(write: Callable[[str, str], Path], replace: str, by: str,
+                                                     field: str) -> None:
+    with pytest.raises(PlanError, match=field.replace(".", r"\.")):
+        load_plan(write("bad.yaml", MINI_PLAN.replace(replace, by)))
+
+
+def test_a_flow_of_an_unknown_kind_names_its_field(write: Callable[[str, str], Path]) -> None:
+    with pytest.raises(PlanError, match=r"transfers\.flows\.0\.kind"):
+        load_plan(write("bad.yaml", MINI_PLAN + "transfers:\n  flows: [{origin: EU, destination: US, kind: vpn}]\n"))
+
+
+def test_a_plan_that_records_nothing_fails_with_citations_not_schema_errors(write: Callable[[str, str], Path]) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from auditor.cli import cli
+
+    bare = write("bare.yaml", "version: 1\nname: bare\ndata_subjects: {regions: [EU, UK, CN, US-CA, US-VA, BR, IN, "
+                              "CA-QC]}\ndataset: {path: data.jsonl}\n")
+    result = CliRunner().invoke(cli, ["check", str(bare), "--plan-only", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    failing = [f for f in json.loads(result.stdout)["findings"] if f["status"] == "fail"]
+    assert {f["policy"] for f in failing} >= {"gdpr", "uk_gdpr", "pipl", "ccpa", "us_states", "lgpd", "dpdp",
+                                              "canada", "eu_ai_act"}
+    assert all(any(ch.isdigit() for ch in f["citation"]) and f["url"].startswith("https://") for f in failing)

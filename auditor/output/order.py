@@ -36,7 +36,8 @@ def summary(result: GateResult) -> str:
 
 #: The plan's top-level sections: a dotted name in a remediation that starts with one of them is a plan field.
 PLAN_SECTIONS = frozenset({"version", "name", "purpose", "controller", "data_subjects", "legal", "assessments",
-                           "dataset", "transfers", "measures", "model", "training", "privacy"})
+                           "dataset", "transfers", "measures", "model", "training", "privacy", "processors",
+                           "recipients", "rights", "automated_decisions"})
 _DOTTED = re.compile(r"(?<![\w.])([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+)")
 
 

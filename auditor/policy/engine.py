@@ -134,10 +134,10 @@ class Evaluator:
         return True, reason, reason
 
     def _finding(self, policy: Policy, rule: Rule | PrivacyBlock, status: Status, message: str,
-                 facts: dict[str, Any], severity: str | None = None, conclusion: str | None = None) -> Finding:
+                 facts: dict[str, Any], conclusion: str | None = None) -> Finding:
         spec = rule.spec
         return Finding(policy=policy.id, rule=spec.id, title=spec.title, status=status,
-                       severity=severity or getattr(spec, "severity", "high"), citation=spec.citation.ref,
+                       severity=spec.severity, citation=spec.citation.ref,
                        url=spec.citation.url, message=message, facts=facts,
                        remediation=getattr(spec, "remediation", ""),
                        conclusion=message if conclusion is None else conclusion)
@@ -216,14 +216,14 @@ class Evaluator:
         required = ", ".join(f"{k}={v}" for k, v in bounds.model_dump(exclude_none=True).items())
         if problems:
             return self._finding(policy, block, "fail", "The plan does not meet this policy's DP requirement: "
-                                 + "; ".join(problems) + "." + assumed, decided, severity="high"), bounds
+                                 + "; ".join(problems) + "." + assumed, decided), bounds
         n = self.facts.n
         delta_at_n = merge([("", bounds)]).delta_for(n) if n else None
         resolved = f" (δ ≤ {delta_at_n:.3g} at n={n})" if delta_at_n is not None else ""
         message = f"The plan's DP settings meet {required}{resolved}.{assumed}"
         at_n = f" At n={n:,} privacy units the δ bound is {delta_at_n:.3g}." if delta_at_n is not None else ""
         met = self._worded(block.spec.met, "") + at_n + assumed if block.spec.met else message
-        return self._finding(policy, block, "pass", message, decided, severity="high", conclusion=met), bounds
+        return self._finding(policy, block, "pass", message, decided, conclusion=met), bounds
 
     def _plan_vs_bounds(self, bounds: PrivacyBounds, origin: str) -> list[str]:
         """What in the plan's ``privacy:`` exceeds one block; δ and the unit count are judged by the same

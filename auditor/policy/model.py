@@ -59,6 +59,9 @@ class PrivacyBlockSpec(_Worded):
     title: str = Field(min_length=1)
     citation: Citation
     require: PrivacyBounds
+    severity: Severity = Field(
+        default="high", description="Of the finding when the plan's DP settings miss this block: a project "
+                                    "default, not a legal duty, so an organisation sets how hard it blocks")
 
     @model_validator(mode="before")
     @classmethod

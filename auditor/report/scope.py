@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from auditor.plan import TransferFlow
 from auditor.report.evidence import EvidenceBundle
 from auditor.report.labels import policy_label
 from auditor.report.rows import Row as ScopeRow
@@ -49,7 +50,7 @@ def _declared(ev: EvidenceBundle) -> list[ScopeRow]:
         ("Compatibility assessment (GDPR Art. 6(4))", legal.gdpr.compatibility_assessment),
         ("Art. 9(2) condition", legal.gdpr.special_category_condition),
         ("Art. 10 basis (criminal offence data)", legal.gdpr.criminal_offence_basis),
-        ("Opt-out offered (GDPR Art. 21)", legal.gdpr.opt_out),
+        ("Opt-out from training offered (mitigating measure, EDPB Opinion 28/2024)", legal.gdpr.opt_out),
         ("PIPL legal basis", legal.pipl.legal_basis),
         ("Separate consent, sensitive PI (PIPL Art. 29)", legal.pipl.separate_consent_sensitive),
         ("Separate consent, export (PIPL Art. 39)", legal.pipl.separate_consent_export),
@@ -62,6 +63,7 @@ def _declared(ev: EvidenceBundle) -> list[ScopeRow]:
         ("Copyright policy (AI Act Art. 53(1)(c))", legal.eu_ai_act.copyright_policy),
         ("Transfer mechanism", tr.mechanism if isinstance(tr.mechanism, str) or tr.mechanism is None
          else ", ".join(tr.mechanism)),
+        ("Transfer flows", "; ".join(_flow(f) for f in tr.flows)),
     ]
     rows = [ScopeRow(label=label, value=_shown(value), note="declared by the plan; not verified")
             for label, value in refs if value not in (None, "", False)]
@@ -75,6 +77,12 @@ def _declared(ev: EvidenceBundle) -> list[ScopeRow]:
                 "declared by the plan; checked only against what the scan finds in the training text"
                 if checkable and scanned else "declared by the plan; not verified")))
     return rows
+
+
+def _flow(flow: TransferFlow) -> str:
+    """One declared transfer as a reader wants it: whose data goes where, how, on which tool."""
+    tools = [flow.mechanism] if isinstance(flow.mechanism, str) else list(flow.mechanism or [])
+    return f"{flow.origin} to {flow.destination} ({flow.kind.replace('_', ' ')}) on {', '.join(tools) or 'no tool'}"
 
 
 def _shown(value: object) -> str:

@@ -7,6 +7,7 @@ import math
 
 from auditor.findings import Finding, severity_rank
 from auditor.report.evidence import EvidenceBundle
+from auditor.report.jurisdictions import other_law_rows
 from auditor.report.labels import task_label
 from auditor.report.rows import LawRow, RiskRow, Row, composed, num, ref, yn
 from auditor.train.evidence import TrainingEvidence
@@ -46,7 +47,9 @@ def law_rows(ev: EvidenceBundle) -> list[LawRow]:
         ]),
         LawRow(law="HIPAA", applies=_policy_applies(ev, "hipaa"),
                basis="de-identification: " + ref(hipaa.deidentification), details=[
-            Row(label="PHI of a covered entity", value=yn(hipaa.applies)),
+            Row(label="Role (covered entity, business associate)",
+                value=ref(hipaa.role) if hipaa.role else "PHI of a covered entity: " + yn(hipaa.applies)),
+            Row(label="Permitted use of PHI as PHI", value=ref(hipaa.permitted_use)),
             Row(label="Expert determination", value=ref(hipaa.expert_determination_ref)),
         ]),
         LawRow(law="EU AI Act", applies=_policy_applies(ev, "eu_ai_act"),
@@ -54,8 +57,11 @@ def law_rows(ev: EvidenceBundle) -> list[LawRow]:
             Row(label="General-purpose model", value=yn(ai.general_purpose_model)),
             Row(label="Technical documentation", value=ref(ai.technical_documentation)),
             Row(label="Copyright policy", value=ref(ai.copyright_policy)),
+            Row(label="Role", value=ref(ai.role)),
         ]),
+        *other_law_rows(ev),
     ]
+
 
 
 def provenance_rows(ev: EvidenceBundle) -> list[Row]:

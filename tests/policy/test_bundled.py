@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from auditor.facts import SCAN_FACTS, Facts
+from auditor.facts_legal import AREAS, EXPORT_AREAS
 from auditor.leakage.facts import LeakageFacts
 from auditor.plan import TrainingPlan
 from auditor.policy.load import bundled_ids, resolve_policies
@@ -17,12 +18,13 @@ from auditor.policy.model import Policy
 from auditor.policy.testing import run_tests
 from auditor.scan.model import CATEGORIES
 
-MINIMUM_RULES = {"gdpr": 8, "pipl": 8, "ccpa": 5, "hipaa": 5, "eu_ai_act": 5}
+MINIMUM_RULES = {"gdpr": 8, "pipl": 8, "ccpa": 5, "hipaa": 5, "eu_ai_act": 5, "uk_gdpr": 8, "us_states": 5,
+                 "lgpd": 5, "dpdp": 5, "canada": 5}
 #: Project standards rather than laws: no jurisdiction, no privacy blocks, decided after training.
 PROJECT = {"dp_audit": 2}
 
 
-def test_all_five_jurisdictions_ship() -> None:
+def test_all_ten_jurisdictions_ship() -> None:
     assert set(bundled_ids()) == set(MINIMUM_RULES) | set(PROJECT)
 
 
@@ -55,7 +57,7 @@ RULES = [(p.id, spec) for p in ALL for spec in _every_rule(p)]
 
 
 def test_every_bundled_rule_concludes_in_words() -> None:
-    assert len(RULES) >= 79   # 75 before the four scan-confirmed de-identification rules
+    assert len(RULES) >= 79 + 25 + 66   # 79 before legal correctness v2; +25 in the first five; +66 in five new
     for policy_id, spec in RULES:
         assert spec.met, f"{policy_id}/{spec.id} has no met sentence"
         assert (spec.not_applicable is not None) == (spec.when is not None), \
@@ -76,10 +78,20 @@ def test_every_bundled_policy_says_when_it_applies_and_what_it_does_not_cover() 
 # Where no official page per article exists, the link goes to the official text and the reason is written here:
 # the NPC publishes the PIPL as one page without article anchors (its English translation is served over plain
 # http only, so the https Chinese text is linked), and the CPPA publishes its regulations (Cal. Code Regs.
-# tit. 11, §7000 ff.) on one page.
+# tit. 11, §7000 ff.) on one page; so do the CAC for each of its measures, Oregon for each ORS chapter, Colorado
+# for its session law, Illinois for each Act, MeitY for the DPDP Act and Rules (one page for both), and the
+# Diario Oficial for an ANPD resolution.
 WHOLE_TEXT = {
     "https://www.npc.gov.cn/npc/c2/c30834/202108/t20210820_313088.html": "PIPL: one NPC page, no article anchors",
     "https://cppa.ca.gov/regulations/": "CPPA regulations: one page, no per-section URL",
+    "https://www.cac.gov.cn/2023-07/13/c_1690898327029107.htm": "Generative AI Interim Measures: one CAC page",
+    "https://www.cac.gov.cn/2023-02/24/c_1678884830036813.htm": "Standard Contract Measures: one CAC page",
+    "https://www.oregonlegislature.gov/bills_laws/ors/ors646A.html": "ORS chapter 646A: one page per chapter",
+    "https://leg.colorado.gov/sites/default/files/2021a_190_signed.pdf": "Colorado Privacy Act: the signed act",
+    "https://www.ilga.gov/legislation/ilcs/ilcs3.asp?ActID=3004&ChapterID=57": "740 ILCS 14: one page per Act",
+    "https://www.meity.gov.in/data-protection-framework": "DPDP Act 2023 and Rules 2025: MeitY's publication page",
+    "https://www.in.gov.br/en/web/dou/-/resolucao-cd/anpd-n-19-de-23-de-agosto-de-2024-580095396":
+        "ANPD Resolution 19/2024: one Diario Oficial page",
 }
 #: A project standard cites the work it rests on: the paper whose theorem the rule applies, the EDPB opinion.
 PROJECT_SOURCES = {
@@ -89,6 +101,18 @@ PROJECT_SOURCES = {
 }
 EUR_LEX = re.compile(r"^https://eur-lex\.europa\.eu/eli/reg/(2016/679|2024/1689)/oj#(art_\d+|rct_\d+|anx_[IVX]+)$")
 ECFR = re.compile(r"^https://www\.ecfr\.gov/current/title-45/section-1[6][04]\.\d+$")
+#: Official sites that give each article or section its own address or anchor.
+PER_ARTICLE = [
+    re.compile(r"^https://www\.legislation\.gov\.uk/(eur/2016/679/article/\d+[A-Z]?|ukpga/2018/12/(section/\d+[A-Z]?"
+               r"|schedule/\d+)|ukpga/2025/18/section/\d+)$"),
+    re.compile(r"^https://www\.planalto\.gov\.br/ccivil_03/_ato2015-2018/2018/lei/l13709\.htm#art\d+$"),
+    re.compile(r"^https://laws-lois\.justice\.gc\.ca/eng/acts/P-8\.6/section-\d+(\.\d+)?\.html$"),
+    re.compile(r"^https://www\.legisquebec\.gouv\.qc\.ca/en/document/cs/P-39\.1#se:\d+(_\d+)?$"),
+    re.compile(r"^https://law\.lis\.virginia\.gov/vacode/title59\.1/chapter53/section59\.1-\d+/$"),
+    re.compile(r"^https://www\.cga\.ct\.gov/current/pub/chap_743jj\.htm#sec_42-\d+$"),
+    re.compile(r"^https://statutes\.capitol\.texas\.gov/Docs/BC/htm/BC\.541\.htm#541\.\d+$"),
+    re.compile(r"^https://app\.leg\.wa\.gov/RCW/default\.aspx\?cite=19\.373\.\d+$"),
+]
 
 
 def _article_specific(url: str) -> bool:
@@ -97,7 +121,8 @@ def _article_specific(url: str) -> bool:
         query = parse_qs(parts.query)
         return parts.path.endswith("codes_displaySection.xhtml") and query.get("lawCode") == ["CIV"] \
             and bool(query.get("sectionNum"))
-    return bool(EUR_LEX.match(url) or ECFR.match(url)) or url in WHOLE_TEXT or url in PROJECT_SOURCES
+    return bool(EUR_LEX.match(url) or ECFR.match(url) or any(p.match(url) for p in PER_ARTICLE)) \
+        or url in WHOLE_TEXT or url in PROJECT_SOURCES
 
 
 def test_every_citation_links_the_article_over_https() -> None:
@@ -139,6 +164,10 @@ def _resolves(path: str) -> bool:
             return len(rest) == 2 and rest[1] in CATEGORIES
         if rest[0] == "leakage":
             return len(rest) == 2 and rest[1] in LeakageFacts.model_fields
+        if rest[0] == "people_in":
+            return len(rest) == 2 and rest[1] in AREAS
+        if rest[0] in ("exports", "export_labels"):
+            return len(rest) == 2 and rest[1] in EXPORT_AREAS
         return len(rest) == 1 and (rest[0] in Facts.model_fields or rest[0] in SCAN_FACTS)
     return False
 
@@ -153,3 +182,13 @@ def test_every_placeholder_names_a_plan_field_or_a_fact() -> None:
         for text in texts:
             for path in _PLACEHOLDER.findall(text):
                 assert _resolves(path), f"{policy.id}: {{{{ {path} }}}} is neither a plan field nor a fact"
+
+
+def test_the_readme_rule_index_lists_every_bundled_rule_and_policy() -> None:
+    path = resolve_policies(["gdpr"])[0].source.parent / "README.md"
+    readme = path.read_text(encoding="utf-8")
+    index = readme[readme.index("## Rule index"):]
+    missing = [spec.id for _, spec in RULES if f"`{spec.id}`" not in index]
+    assert not missing, f"{path}: the rule index lacks {missing}"
+    for policy in ALL:
+        assert f"### {policy.id} — " in index and f"| `{policy.id}` |" in readme, policy.id
