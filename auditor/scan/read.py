@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 Format = Literal["jsonl", "csv", "parquet", "text"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet", "text")
-_SUFFIXES: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
+SUFFIXES: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
                                 ".parquet": "parquet", ".pq": "parquet", ".txt": "text", ".text": "text"}
 #: A line longer than this is skipped and reported: one pathological record must not exhaust memory.
 MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -89,8 +89,8 @@ def infer_format(path: Path, explicit: str | None) -> tuple[Format, bool]:
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
-    if suffixes and suffixes[-1] in _SUFFIXES:
-        return _SUFFIXES[suffixes[-1]], compressed
+    if suffixes and suffixes[-1] in SUFFIXES:
+        return SUFFIXES[suffixes[-1]], compressed
     raise ScanError(f"{path}: cannot tell the format from the file name; pass --format "
                     f"({', '.join(FORMATS)})")
 

@@ -77,7 +77,7 @@ class _CategoryAgg:
         self.entities: set[str] = set()
 
 
-class _Aggregate:
+class Aggregate:
     """Everything the scan counts. It lives in the parent process only (workers just detect), so counts
     need no merging across processes and stay exact."""
 
@@ -155,7 +155,7 @@ def _categories_of(entity: str) -> frozenset[str]:
     return category_map().categories_of(entity)
 
 
-def _counting_users(records: Iterable[Record], aggregate: _Aggregate) -> Iterator[Record]:
+def _counting_users(records: Iterable[Record], aggregate: Aggregate) -> Iterator[Record]:
     """Count every record read for its person, before any sampling: who repeats is a fact about the whole
     dataset, and a sample of it would miss most repeats."""
     for record in records:
@@ -163,7 +163,7 @@ def _counting_users(records: Iterable[Record], aggregate: _Aggregate) -> Iterato
         yield record
 
 
-def _count_records(path: Path, fmt: str, compressed: bool) -> int | None:
+def count_records(path: Path, fmt: str, compressed: bool) -> int | None:
     """A cheap total for the progress bar's ETA (newline count, or Parquet metadata); None when unknown.
 
     Only an estimate: a file it cannot make sense of gives None, and the reader reports what is wrong.
@@ -231,7 +231,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
     if fmt == "text":
         text_fields = ["text"]
     stream = RecordStream(path, fmt, compressed, text_fields, options.user_id_field)
-    aggregate = _Aggregate(options.user_id_normalisation)
+    aggregate = Aggregate(options.user_id_normalisation)
     source: Iterable[Record] = _counting_users(stream, aggregate) if options.user_id_field else stream
 
     sample_info: SampleInfo | None = None
@@ -246,7 +246,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
                                      seed=options.seed)
     else:
         records = source
-        total_or_none = _count_records(path, fmt, compressed)
+        total_or_none = count_records(path, fmt, compressed)
         total = total_or_none or 0
     expected = total if total else None
     workers = worker_count(workers, expected)
@@ -307,7 +307,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
         read_errors=[ReadIssue(line=p.line, reason=p.reason) for p in stream.problems],
         read_errors_total=stream.problems_total,
         sample=sample_info,
-        engine=_engine_info(workers, options.ner),
+        engine=engine_info(workers, options.ner),
         started_at=started_at,
         duration_s=round(duration, 3),
         records_per_s=round(scanned / duration, 1) if duration > 0 else 0.0,
@@ -315,7 +315,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
     )
 
 
-def _engine_info(workers: int, ner: bool) -> EngineInfo:
+def engine_info(workers: int, ner: bool) -> EngineInfo:
     from auditor.scan.presidio import presidio_version
     from auditor.scan.recognizers import RULES
 
@@ -332,7 +332,7 @@ def _engine_info(workers: int, ner: bool) -> EngineInfo:
                       recognizers=recognizers, workers=workers)
 
 
-def _drive(records: Iterable[Record], workers: int, ner: bool, aggregate: _Aggregate, findings: IO[str] | None,
+def _drive(records: Iterable[Record], workers: int, ner: bool, aggregate: Aggregate, findings: IO[str] | None,
            progress: _Progress) -> None:
     drive(records, workers, ner, lambda record, results: aggregate.add(record, results, findings), progress,
           detect, ner)
