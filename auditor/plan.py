@@ -147,6 +147,9 @@ class DatasetSpec(_Section):
     retention_days: int | None = Field(default=None, ge=0)
     checkpoint_retention_days: int | None = Field(default=None, ge=0)
     languages: list[str] = Field(default_factory=list, max_length=64)
+    redaction_evidence: str | None = Field(
+        default=None, description="OUT.redaction.json written by `auditor redact` when it produced this dataset "
+                                  "(relative to the plan file); the gate checks its sha256 chain")
 
 
 class Transfers(_Section):
@@ -277,6 +280,15 @@ class PlanDocument:
     def dataset_path(self) -> Path:
         """The dataset named by the plan, relative to the plan file's folder."""
         path = Path(self.plan.dataset.path).expanduser()
+        return path if path.is_absolute() else (self.source.parent / path)
+
+    @property
+    def redaction_evidence_path(self) -> Path | None:
+        """``dataset.redaction_evidence``, relative to the plan file's folder; ``None`` when not set."""
+        named = self.plan.dataset.redaction_evidence
+        if named is None:
+            return None
+        path = Path(named).expanduser()
         return path if path.is_absolute() else (self.source.parent / path)
 
     def dataset_problem(self) -> str | None:

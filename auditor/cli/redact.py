@@ -10,7 +10,7 @@ import click
 from auditor.redact.model import MODES, Mode
 
 
-@click.command("redact", short_help="Redact or pseudonymise a dataset's personal data, with verifiable evidence.")
+@click.command("redact", short_help="Redact or pseudonymise a dataset, with evidence the gate checks.")
 @click.argument("dataset", type=click.Path(path_type=Path), required=False)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="The redacted dataset (same format as DATASET); OUTPUT.redaction.json is written beside it.")

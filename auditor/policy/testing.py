@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor.errors import PolicyLoadError
-from auditor.facts import ScanFacts, build_facts
+from auditor.facts import RedactionFacts, ScanFacts, build_facts
 from auditor.plan import TrainingPlan
 from auditor.policy.engine import Evaluator
 from auditor.policy.load import bundled_dir, load_policy
@@ -33,6 +33,8 @@ class Case(BaseModel):
     plan: dict[str, Any] = Field(default_factory=dict)
     scan: dict[str, Any] | None = None
     no_scan: bool = False
+    redaction: dict[str, Any] | None = Field(default=None, description="facts.redaction, as the gate would "
+                                             "build it from checked redaction evidence")
     expect: Literal["pass", "fail", "not_applicable", "needs_scan", "error", "waived"]
     expect_privacy: dict[str, Any] | None = None
     expect_conclusion: str | None = Field(default=None, min_length=1,
@@ -138,11 +140,12 @@ def run_case_file(path: Path) -> tuple[Policy, list[CaseResult]]:
                 deep_merge(spec.base_scan or {}, case.scan or {}) if (spec.base_scan is not None or case.scan)
                 else None)
             scan = ScanFacts.model_validate(scan_dict) if scan_dict is not None else None
+            redaction = RedactionFacts.model_validate(case.redaction) if case.redaction is not None else None
         except ValidationError as exc:
             results.append(CaseResult(path, line, case, "-",
                                       describe_validation_error(exc, path, None, prefix="case plan/scan ")))
             continue
-        facts = build_facts(plan, scan)
+        facts = build_facts(plan, scan, redaction)
         evaluation = Evaluator(plan, facts).evaluate([policy])
         finding = next(f for f in evaluation.findings if f.rule == case.rule)
         problem = ""

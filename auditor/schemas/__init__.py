@@ -1,9 +1,9 @@
 """The published JSON Schemas of what auditor writes, generated from the pydantic models that write it.
 
 The ``*.schema.json`` files next to this module ship in the wheel, so a pipeline can validate
-``check --format json``, ``scan.json``, ``evidence.json`` and ``training.json`` (and an editor can complete a
-plan) without importing auditor. They are generated, never edited: ``python -m auditor.schemas`` rewrites
-them, and a test fails when a model changed and they were not regenerated.
+``check --format json``, ``scan.json``, ``evidence.json``, ``training.json`` and ``OUT.redaction.json`` (and an
+editor can complete a plan) without importing auditor. They are generated, never edited: ``python -m
+auditor.schemas`` rewrites them, and a test fails when a model changed and they were not regenerated.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ SCHEMAS: dict[str, tuple[str, str, Literal["serialization", "validation"]]] = {
     "scan": ("auditor.scan.model", "ScanResult", "serialization"),
     "evidence": ("auditor.report.evidence", "EvidenceBundle", "serialization"),
     "training": ("auditor.train.evidence", "TrainingEvidence", "serialization"),
+    "redaction": ("auditor.redact.model", "RedactionEvidence", "serialization"),
     "plan": ("auditor.plan", "TrainingPlan", "validation"),
 }
 DESCRIPTIONS = {
@@ -28,6 +29,7 @@ DESCRIPTIONS = {
     "scan": "scan.json from auditor scan",
     "evidence": "evidence.json, the bundle a report is rendered and signed from",
     "training": "training.json from auditor train",
+    "redaction": "OUT.redaction.json from auditor redact",
     "plan": "a training plan (plan.yaml), as auditor accepts it",
 }
 
