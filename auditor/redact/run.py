@@ -9,6 +9,7 @@ drop a record from the output, and copying it through would copy whatever person
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import os
 import tempfile
 import time
@@ -130,17 +131,9 @@ def run_redaction(options: RedactOptions) -> RedactOutcome:
     _check_output_name(path, output, fmt, compressed)
     ensure_writable(output, "redacted dataset", protect=[path])
     ensure_writable(evidence_file, "redaction evidence", protect=[path])
+    key_path = _key_path(options, (path, output, evidence_file))
     key: bytes | None = None
-    key_path: Path | None = None
     created = False
-    if options.mode == "pseudonym":
-        from auditor.redact.keys import default_key_path, load_or_create_key
-
-        wanted = options.key_path or default_key_path()
-        for other in (path, output, evidence_file):
-            if wanted.resolve() == other.resolve():
-                raise InputError(f"{wanted}: the pseudonym key cannot be {other.name}; keep it in a file of its own")
-        key, key_path, created = load_or_create_key(wanted)
     workers = options.workers if options.workers is not None else (os.cpu_count() or 1)
     if workers < 1:
         raise ScanError("--workers must be at least 1")
@@ -148,8 +141,6 @@ def run_redaction(options: RedactOptions) -> RedactOutcome:
     started_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
     source_sha = sha256_file(path)
-    settings = RedactSettings(ner=options.ner, mode=options.mode, entities=frozenset(options.entities), key=key,
-                              keep_nonblank=fmt == "text")
     from auditor.scan.scanner import count_records
 
     expected = count_records(path, fmt, compressed)
@@ -161,10 +152,18 @@ def run_redaction(options: RedactOptions) -> RedactOutcome:
                               on_problem=_fail_on_problem(path))
         with tmp_out.open("wb") as raw:
             job = _Job(stream, text_fields, fmt, open_output(raw, compressed), compressed)
+            records = job.records()
+            first = next(records, None)  # the reader checks the fields here: bad input fails before a key is made
+            if key_path is not None:
+                from auditor.redact.keys import load_or_create_key
+
+                key, key_path, created = load_or_create_key(key_path)
+            settings = RedactSettings(ner=options.ner, mode=options.mode, entities=frozenset(options.entities),
+                                      key=key, keep_nonblank=fmt == "text")
             progress = Progress(options.progress, expected, f"redacting {path.name}")
             try:
-                drive(job.records(), workers, options.ner, job.consume, progress, redact_batch, settings,
-                      dedup_limit=DEDUP_LIMIT, dedup_max_chars=DEDUP_MAX_CHARS)
+                drive(itertools.chain([first] if first else [], records), workers, options.ner, job.consume,
+                      progress, redact_batch, settings, dedup_limit=DEDUP_LIMIT, dedup_max_chars=DEDUP_MAX_CHARS)
             finally:
                 progress.close()
             job.finish()
@@ -199,6 +198,19 @@ def run_redaction(options: RedactOptions) -> RedactOutcome:
         raise
     return RedactOutcome(evidence=evidence, output=output, evidence_path=evidence_file, key_path=key_path,
                          key_created=created)
+
+
+def _key_path(options: RedactOptions, others: Sequence[Path]) -> Path | None:
+    """Where the pseudonym key is (made later, once the input has been read): never one of the run's files."""
+    if options.mode != "pseudonym":
+        return None
+    from auditor.redact.keys import default_key_path
+
+    wanted = options.key_path or default_key_path()
+    for other in others:
+        if wanted.resolve() == other.resolve():
+            raise InputError(f"{wanted}: the pseudonym key cannot be {other.name}; keep it in a file of its own")
+    return wanted
 
 
 def _temp(beside: Path, temps: list[Path]) -> Path:

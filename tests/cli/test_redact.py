@@ -166,3 +166,27 @@ def test_schema_and_help_stay_light() -> None:
             "print([m for m in ('presidio_analyzer', 'presidio_anonymizer', 'spacy', 'torch') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
+
+
+def test_bad_input_makes_no_pseudonym_key(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "t.jsonl")
+    line = one_line_error(run("redact", str(data), "-o", str(tmp_path / "r.jsonl"), "--mode", "pseudonym",
+                              "--key", str(tmp_path / "new.key"), "--text-field", "body", "--workers", "1"))
+    assert "text field 'body' not found" in line
+    leaves_nothing(tmp_path, "t.jsonl")
+
+
+def test_rows_that_cannot_be_written_back_whole_are_refused(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    csv_file = tmp_path / "dup.csv"
+    csv_file.write_text(f"text,text\n{EMAIL},x\n", encoding="utf-8")
+    assert "names a column twice" in one_line_error(
+        run("redact", str(csv_file), "-o", str(tmp_path / "dup.red.csv"), "--workers", "1"))
+    numbers = tmp_path / "n.parquet"
+    pq.write_table(pa.table({"phone": pa.array([4153729061], pa.int64()), "text": ["hello"]}), numbers)
+    line = one_line_error(run("redact", str(numbers), "-o", str(tmp_path / "n.red.parquet"), "--text-field",
+                              "phone", "--workers", "1"))
+    assert "phone is a number with an identifier in it" in line and "4153729061" not in line
+    leaves_nothing(tmp_path, "dup.csv", "n.parquet")
