@@ -176,9 +176,9 @@ class Facts(BaseModel):
     cn_export: bool
     technical_measures: list[str]
     dp_planned: bool
+    redaction: RedactionFacts = Field(default_factory=RedactionFacts)
     scan: ScanFacts | None = None
     privacy_unit: str = "record"
-    redaction: RedactionFacts = Field(default_factory=RedactionFacts)
 
     @property
     def scan_sampled(self) -> bool:
@@ -248,7 +248,7 @@ def build_facts(plan: TrainingPlan, scan: ScanResult | ScanFacts | None,
         cn_export=cn and (not places or any(p.split("-")[0] != "CN" for p in places)),
         technical_measures=measures,
         dp_planned=dp_planned,
+        redaction=redaction or RedactionFacts(),
         scan=scan_facts,
         privacy_unit=plan.privacy.unit,
-        redaction=redaction or RedactionFacts(),
     )

@@ -135,6 +135,9 @@ class Assessments(_Section):
 
 class DatasetSpec(_Section):
     path: str = Field(description="Relative to the plan file")
+    redaction_evidence: str | None = Field(
+        default=None, description="OUT.redaction.json written by `auditor redact` when it produced this dataset "
+                                  "(relative to the plan file); the gate checks its sha256 chain")
     format: Literal["jsonl", "csv", "parquet", "text"] | None = None
     text_fields: list[str] = Field(default_factory=lambda: ["text"], min_length=1, max_length=64)
     label_field: str | None = None
@@ -147,9 +150,6 @@ class DatasetSpec(_Section):
     retention_days: int | None = Field(default=None, ge=0)
     checkpoint_retention_days: int | None = Field(default=None, ge=0)
     languages: list[str] = Field(default_factory=list, max_length=64)
-    redaction_evidence: str | None = Field(
-        default=None, description="OUT.redaction.json written by `auditor redact` when it produced this dataset "
-                                  "(relative to the plan file); the gate checks its sha256 chain")
 
 
 class Transfers(_Section):

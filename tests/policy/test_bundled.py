@@ -108,8 +108,8 @@ def test_eur_lex_anchors_match_the_article_cited_in_the_rule_id() -> None:
 _PLACEHOLDER = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
 
 
-def _plan_path_exists(parts: list[str], root: type[BaseModel] = TrainingPlan) -> bool:
-    model: typing.Any = root
+def _plan_path_exists(parts: list[str]) -> bool:
+    model: typing.Any = TrainingPlan
     for part in parts:
         fields = getattr(model, "model_fields", None)
         if fields is None or part not in fields:
@@ -125,11 +125,13 @@ def _resolves(path: str) -> bool:
     if head == "plan":
         return _plan_path_exists(rest)
     if head == "facts" and rest:
+        if rest[0] == "redaction":  # the block of redaction evidence facts (facts.redaction.verified)
+            from auditor.facts import RedactionFacts
+
+            return len(rest) == 2 and rest[1] in RedactionFacts.model_fields
         if rest[0] == "categories":
             return len(rest) == 2 and rest[1] in CATEGORIES
-        if len(rest) > 1:  # a block of facts (facts.redaction.verified)
-            return _plan_path_exists(rest, Facts)
-        return rest[0] in Facts.model_fields or rest[0] in SCAN_FACTS
+        return len(rest) == 1 and (rest[0] in Facts.model_fields or rest[0] in SCAN_FACTS)
     return False
 
 
