@@ -162,7 +162,7 @@ def run_redaction(options: RedactOptions) -> RedactOutcome:
                                       key=key, keep_nonblank=fmt == "text")
             progress = Progress(options.progress, expected, f"redacting {path.name}")
             try:
-                drive(itertools.chain([first] if first else [], records), workers, options.ner, job.consume,
+                drive(itertools.chain([] if first is None else [first], records), workers, options.ner, job.consume,
                       progress, redact_batch, settings, dedup_limit=DEDUP_LIMIT, dedup_max_chars=DEDUP_MAX_CHARS)
             finally:
                 progress.close()
@@ -171,22 +171,15 @@ def run_redaction(options: RedactOptions) -> RedactOutcome:
             os.fsync(raw.fileno())
         if stream.rows_read == 0:
             raise ScanError(f"{path}: no records could be read")
+        if sha256_file(path) != source_sha:  # the evidence names the bytes that were read, or nothing
+            raise ScanError(f"{path}: the dataset changed while it was being redacted; nothing was written")
         os.chmod(tmp_out, default_file_mode())
-        duration = time.perf_counter() - started
-        from auditor.scan.scanner import engine_info
-
-        evidence = RedactionEvidence(
-            created_at=started_at,
-            source=FileInfo(file=path.name, sha256=source_sha, bytes=path.stat().st_size, format=fmt,
-                            compressed=compressed),
-            output=FileInfo(file=output.name, sha256=sha256_file(tmp_out), bytes=tmp_out.stat().st_size,
-                            format=fmt, compressed=compressed),
-            text_fields=text_fields, mode=options.mode, entities=list(options.entities),
-            entities_from=options.entities_from,
-            key_id=_key_id(key), records=stream.rows_read, records_changed=job.changed,
-            detected=job.detected.counts(), replaced=job.replaced.counts(), residual=job.residual(),
-            engine=engine_info(workers, options.ner), anonymizer=_anonymizer_version(),
-            duration_s=round(duration, 3), records_per_s=round(stream.rows_read / duration, 1) if duration else 0.0)
+        evidence = _evidence(options, job, text_fields, workers, key,
+                             FileInfo(file=path.name, sha256=source_sha, bytes=path.stat().st_size, format=fmt,
+                                      compressed=compressed),
+                             FileInfo(file=output.name, sha256=sha256_file(tmp_out), bytes=tmp_out.stat().st_size,
+                                      format=fmt, compressed=compressed),
+                             started_at, time.perf_counter() - started)
         tmp_evidence = _temp(evidence_file, temps)
         tmp_evidence.write_text(evidence.to_json(), encoding="utf-8")
         os.chmod(tmp_evidence, default_file_mode())
@@ -198,6 +191,19 @@ def run_redaction(options: RedactOptions) -> RedactOutcome:
         raise
     return RedactOutcome(evidence=evidence, output=output, evidence_path=evidence_file, key_path=key_path,
                          key_created=created)
+
+
+def _evidence(options: RedactOptions, job: _Job, text_fields: list[str], workers: int, key: bytes | None,
+              source: FileInfo, output: FileInfo, started_at: str, duration: float) -> RedactionEvidence:
+    from auditor.scan.scanner import engine_info
+
+    records = job.stream.rows_read
+    return RedactionEvidence(
+        created_at=started_at, source=source, output=output, text_fields=text_fields, mode=options.mode,
+        entities=list(options.entities), entities_from=options.entities_from, key_id=_key_id(key), records=records,
+        records_changed=job.changed, detected=job.detected.counts(), replaced=job.replaced.counts(),
+        residual=job.residual(), engine=engine_info(workers, options.ner), anonymizer=_anonymizer_version(),
+        duration_s=round(duration, 3), records_per_s=round(records / duration, 1) if duration else 0.0)
 
 
 def _key_path(options: RedactOptions, others: Sequence[Path]) -> Path | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from auditor.errors import ScanError
 from auditor.fsutil import sha256_file
 from auditor.redact.entities import direct_identifiers
 from auditor.redact.model import RedactionEvidence, evidence_path, read_evidence
@@ -150,3 +151,14 @@ def test_nested_fields_and_numbers_are_rewritten_in_place(tmp_path: Path) -> Non
     assert new["messages"][0]["role"] == "user" and new["messages"][1] == row["messages"][1]
     assert CARD not in new["messages"][0]["content"] and "<CREDIT_CARD>" in new["messages"][0]["content"]
     assert new["phone"] == "<PHONE_NUMBER>" and new["keep"] == 4153729061
+
+
+def test_a_dataset_that_changes_during_the_run_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.redact import run as run_module
+
+    source = write(tmp_path / "in.jsonl", "jsonl", False)
+    digests = iter(["0" * 64, "1" * 64])
+    monkeypatch.setattr(run_module, "sha256_file", lambda _path: next(digests))
+    with pytest.raises(ScanError, match="changed while it was being redacted"):
+        redact(source, tmp_path / "out.jsonl")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
