@@ -19,7 +19,8 @@ from auditor.scan.model import CATEGORIES, ScanResult, wilson_upper
 
 #: The facts that exist only when a scan is given. A missing one of these means "needs a scan".
 SCAN_FACTS = frozenset({"records", "records_with_personal_data", "n", "categories", "entities", "languages",
-                        "distinct_users", "users_with_multiple_records", "max_records_per_user", "scan_sampled"})
+                        "distinct_users", "users_with_multiple_records", "max_records_per_user", "scan_sampled",
+                        "redaction_accepted"})
 
 
 def _is_eea(region: str) -> bool:
@@ -104,6 +105,54 @@ class ScanFacts(BaseModel):
         )
 
 
+# --- redaction evidence (auditor redact, dataset.redaction_evidence) -----------------------------------------
+
+#: Categories whose presence in a scan contradicts "the identifiers were redacted" (as the confirming rules read).
+REDACTED_CATEGORIES = ("direct_identifier", "government_id", "financial_account")
+
+
+class RedactionFacts(BaseModel):
+    """``facts.redaction``: what the plan's redaction evidence shows, once the gate has checked its chain.
+
+    ``verified`` means the evidence is of this very dataset (its output sha256 is the dataset's), covers every
+    text field the plan trains on, and -- where a full scan of the same file by the same scanner is given --
+    agrees with that scan. The counts come from the evidence. Without evidence every field keeps its empty
+    default, so a rule can read ``facts.redaction.verified`` whatever the plan says.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    evidence: bool = Field(default=False, description="The plan names redaction evidence")
+    verified: bool = False
+    problem: str = Field(default="", description="Why it is not verified, in words (never a value)")
+    file: str = Field(default="", description="The evidence file's name")
+    mode: str = ""
+    entities: list[str] = Field(default_factory=list, description="The entity types the redaction replaced")
+    source_sha256: str = ""
+    output_sha256: str = ""
+    dataset_sha256: str = Field(default="", description="The dataset's sha256 the output was compared with")
+    replaced: dict[str, int] = Field(default_factory=dict, description="Spans replaced per entity type")
+    residual: dict[str, int] = Field(default_factory=dict,
+                                     description="Records per entity type the re-scan of the output still finds")
+    residual_direct_identifier: int = Field(default=0, ge=0,
+                                            description="Records with direct identifiers in the re-scan")
+
+
+def redaction_accepted(declared: bool, redaction: RedactionFacts, scan: ScanFacts | None) -> bool | None:
+    """Whether ``measures.redaction: true`` counts: only when the evidence verifies, or when the scan itself
+    finds no identifiers (a full scan; a sample's upper bounds never reach zero). ``None``: not decidable
+    without a scan -- rules reading ``facts.redaction_accepted`` then need one."""
+    if not declared:
+        return False
+    if redaction.verified:
+        return True
+    if scan is None:
+        return None
+    return all(scan.categories.get(name, 0) == 0 for name in REDACTED_CATEGORIES)
+
+# --- end of redaction evidence -------------------------------------------------------------------------------
+
+
 class Facts(BaseModel):
     """Everything a rule's CEL expression can read under ``facts``."""
 
@@ -123,6 +172,7 @@ class Facts(BaseModel):
     cn_export: bool
     technical_measures: list[str]
     dp_planned: bool
+    redaction: RedactionFacts = Field(default_factory=RedactionFacts)
     scan: ScanFacts | None = None
     privacy_unit: str = "record"
     # --- per-law facts derived from the plan (auditor/facts_legal.py) ---
@@ -174,11 +224,14 @@ class Facts(BaseModel):
                 if value is not None:
                     view[name] = value
             view["scan_sampled"] = scan.sampled
+        accepted = redaction_accepted("redaction" in self.technical_measures, self.redaction, self.scan)
+        if accepted is not None:
+            view["redaction_accepted"] = accepted
         return view
 
 
 def build_facts(plan: TrainingPlan, scan: ScanResult | ScanFacts | None,
-                leakage: LeakageFacts | None = None) -> Facts:
+                leakage: LeakageFacts | None = None, redaction: RedactionFacts | None = None) -> Facts:
     """Derive the facts once; rules and reports read the same values."""
     regions = list(plan.data_subjects.regions)
     eea = any(_is_eea(r) for r in regions)
@@ -207,6 +260,7 @@ def build_facts(plan: TrainingPlan, scan: ScanResult | ScanFacts | None,
         cn_export=(cn and (not places or any(p.split("-")[0] != "CN" for p in places))) or bool(legal["exports"]["cn"]),
         technical_measures=measures,
         dp_planned=dp_planned,
+        redaction=redaction or RedactionFacts(),
         scan=scan_facts,
         privacy_unit=plan.privacy.unit,
         leakage=leakage,

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from auditor.facts import RedactionFacts
 from auditor.privacy.requirements import PrivacyRequirement
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
@@ -80,6 +81,8 @@ class GateResult(_Frozen):
     privacy_units: int | None = Field(default=None, description="n used to resolve the δ bound, when known")
     scan_used: bool = False
     plan_only: bool = Field(default=False, description="Rules that need a scan were reported, not blocking")
+    redaction: RedactionFacts | None = Field(default=None, description="The plan's redaction evidence as the "
+                                             "gate checked it (dataset.redaction_evidence); null without one")
 
     def blocking(self) -> list[Finding]:
         """Unwaived failures, errors and (unless ``plan_only``) rules still needing a scan, at or above the
@@ -98,7 +101,7 @@ class GateResult(_Frozen):
             bound_by["max_delta"] = origin
         report = CheckReport(
             verdict=self.verdict, exit_code=self.exit_code, fail_on=self.fail_on, scan_used=self.scan_used,
-            plan_only=self.plan_only, policies=self.policies, findings=self.findings,
+            plan_only=self.plan_only, policies=self.policies, findings=self.findings, redaction=self.redaction,
             privacy_requirements=CheckPrivacy(
                 dp_required=req.dp_required, max_epsilon=req.max_epsilon, max_delta=req.delta_shown(n),
                 min_units=req.min_units, max_grad_norm=req.max_grad_norm, sampling=req.sampling,
@@ -132,3 +135,5 @@ class CheckReport(_Frozen):
     policies: list[PolicyRef]
     findings: list[Finding]
     privacy_requirements: CheckPrivacy
+    redaction: RedactionFacts | None = Field(default=None, description="The plan's redaction evidence as the "
+                                             "gate checked it; null when the plan names none")

@@ -99,11 +99,17 @@ def run_gate(doc: PlanDocument, scan: ScanResult | ScanFacts | None, policies: S
         # No --policy filter (every bundled policy loaded): an unknown rule id can only be a typo.
         strict = set(policies) <= {"bundled"}
         check_waiver_targets(waiver_source, waiver_list, waiver_lines, loaded, strict=strict, warn=warn)
-    facts = build_facts(doc.plan, scan, leakage)
+    redaction = None
+    if doc.plan.dataset.redaction_evidence is not None:
+        from auditor.redact.chain import check_redaction  # only for a plan that names evidence
+
+        redaction = check_redaction(doc, scan)
+    facts = build_facts(doc.plan, scan, leakage=leakage, redaction=redaction)
     evaluation = Evaluator(doc.plan, facts, waiver_list, waiver_source, today).evaluate(loaded)
     draft = GateResult(verdict="pass", exit_code=0, fail_on=fail_on, policies=evaluation.policies,
                        findings=evaluation.findings, privacy_requirements=evaluation.requirement,
-                       privacy_units=facts.n, scan_used=facts.scan_available, plan_only=plan_only)
+                       privacy_units=facts.n, scan_used=facts.scan_available, plan_only=plan_only,
+                       redaction=redaction)
     if draft.blocking():
         return draft.model_copy(update={"verdict": "fail", "exit_code": 1})
     return draft

@@ -110,6 +110,9 @@ class Assessments(_Section):
 
 class DatasetSpec(_Section):
     path: str = Field(description="Relative to the plan file")
+    redaction_evidence: str | None = Field(
+        default=None, description="OUT.redaction.json written by `auditor redact` when it produced this dataset "
+                                  "(relative to the plan file); the gate checks its sha256 chain")
     format: Literal["jsonl", "csv", "parquet", "text"] | None = None
     text_fields: list[str] = Field(default_factory=lambda: ["text"], min_length=1, max_length=64)
     label_field: str | None = None
@@ -287,6 +290,15 @@ class PlanDocument:
     def dataset_path(self) -> Path:
         """The dataset named by the plan, relative to the plan file's folder."""
         path = Path(self.plan.dataset.path).expanduser()
+        return path if path.is_absolute() else (self.source.parent / path)
+
+    @property
+    def redaction_evidence_path(self) -> Path | None:
+        """``dataset.redaction_evidence``, relative to the plan file's folder; ``None`` when not set."""
+        named = self.plan.dataset.redaction_evidence
+        if named is None:
+            return None
+        path = Path(named).expanduser()
         return path if path.is_absolute() else (self.source.parent / path)
 
     def dataset_problem(self) -> str | None:

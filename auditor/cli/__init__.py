@@ -23,6 +23,7 @@ from auditor.errors import AuditorError
 #: listing them (``--help``, completion, an unknown name's suggestions) imports them all.
 _COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("auditor.cli.scan", "scan"),
+    "redact": ("auditor.cli.redact", "redact"),
     "check": ("auditor.cli.check", "check"),
     "train": ("auditor.cli.train", "train"),
     "report": ("auditor.cli.report", "report"),

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor.errors import PolicyLoadError
-from auditor.facts import ScanFacts, build_facts
+from auditor.facts import RedactionFacts, ScanFacts, build_facts
 from auditor.leakage.facts import LeakageFacts
 from auditor.plan import TrainingPlan
 from auditor.policy.engine import Evaluator
@@ -37,6 +37,8 @@ class Case(BaseModel):
     leakage: dict[str, Any] | None = Field(default=None, description="facts.leakage after training (merged over "
                                                                      "the file's base_leakage)")
     no_leakage: bool = False
+    redaction: dict[str, Any] | None = Field(default=None, description="facts.redaction, as the gate would "
+                                             "build it from checked redaction evidence")
     expect: Literal["pass", "fail", "not_applicable", "needs_scan", "error", "waived"]
     expect_privacy: dict[str, Any] | None = None
     expect_conclusion: str | None = Field(default=None, min_length=1,
@@ -147,12 +149,13 @@ def run_case_file(path: Path) -> tuple[Policy, list[CaseResult]]:
                 deep_merge(spec.base_leakage or {}, case.leakage or {})
                 if (spec.base_leakage is not None or case.leakage) else None)
             leakage = LeakageFacts.model_validate(leakage_dict) if leakage_dict is not None else None
+            redaction = RedactionFacts.model_validate(case.redaction) if case.redaction is not None else None
         except ValidationError as exc:
             results.append(CaseResult(path, line, case, "-",
                                       describe_validation_error(exc, path, None,
                                                                 prefix="case plan/scan/leakage ")))
             continue
-        facts = build_facts(plan, scan, leakage)
+        facts = build_facts(plan, scan, leakage=leakage, redaction=redaction)
         evaluation = Evaluator(plan, facts).evaluate([policy])
         finding = next(f for f in evaluation.findings if f.rule == case.rule)
         problem = ""

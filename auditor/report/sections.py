@@ -9,6 +9,7 @@ from auditor.findings import Finding, severity_rank
 from auditor.report.evidence import EvidenceBundle
 from auditor.report.jurisdictions import other_law_rows
 from auditor.report.labels import task_label
+from auditor.report.redaction import redaction_rows
 from auditor.report.rows import LawRow, RiskRow, Row, composed, num, ref, yn
 from auditor.train.evidence import TrainingEvidence
 
@@ -167,6 +168,7 @@ def necessity_rows(ev: EvidenceBundle) -> list[Row]:
         Row(label="Minimisation", value="redaction" if plan.measures.redaction else (
             "pseudonymisation" if plan.measures.pseudonymisation else "none declared"),
             status="ok" if minimised else "warn"),
+        *redaction_rows(ev),
         Row(label="Storage limitation", value=f"dataset {plan.dataset.retention_days} days"
             if plan.dataset.retention_days is not None else "no retention declared",
             status="ok" if plan.dataset.retention_days is not None else "warn"),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from auditor.scan.identifiers import IdentifierTier, resolve_overlaps
 from auditor.scan.lexicon import LexiconTier
+from auditor.scan.placeholders import drop_inside, placeholder_spans, without_placeholders
 from auditor.scan.types import Span, TextResult
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -40,7 +41,8 @@ class Detector:
         identifier_spans = self.identifiers.find_many(texts)
         ner_spans: list[list[Span]] = [[] for _ in texts]
         if self.ner is not None:
-            english = [i for i, lang in enumerate(langs) if lang == "en" and self.needs_ner(texts[i])]
+            english = [i for i, lang in enumerate(langs)
+                       if lang == "en" and self.needs_ner(without_placeholders(texts[i]))]
             for i, spans in zip(english, self.ner.find_many([texts[i] for i in english]), strict=True):
                 ner_spans[i] = spans
         results: list[TextResult] = []
@@ -48,7 +50,8 @@ class Detector:
             ids = identifier_spans[i]
             # A name or place overlapping an identifier is the model misreading it (an e-mail as PERSON).
             named = [s for s in ner_spans[i] if all(s.end <= k.start or s.start >= k.end for k in ids)]
-            spans = resolve_overlaps(ids + named) + self.lexicon.find(text)
+            # a redacted file's <PERSON> / <HEALTH> placeholders are not personal data (scan/placeholders.py)
+            spans = drop_inside(resolve_overlaps(ids + named) + self.lexicon.find(text), placeholder_spans(text))
             spans.sort(key=lambda s: (s.start, s.end))
             results.append(TextResult(langs[i], tuple(spans)))
         return results

@@ -15,7 +15,7 @@ import json
 import os
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 Format = Literal["jsonl", "csv", "parquet", "text"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet", "text")
-_SUFFIXES: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
+SUFFIXES: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
                                 ".parquet": "parquet", ".pq": "parquet", ".txt": "text", ".text": "text"}
 #: A line longer than this is skipped and reported: one pathological record must not exhaust memory.
 MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -89,8 +89,8 @@ def infer_format(path: Path, explicit: str | None) -> tuple[Format, bool]:
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
-    if suffixes and suffixes[-1] in _SUFFIXES:
-        return _SUFFIXES[suffixes[-1]], compressed
+    if suffixes and suffixes[-1] in SUFFIXES:
+        return SUFFIXES[suffixes[-1]], compressed
     raise ScanError(f"{path}: cannot tell the format from the file name; pass --format "
                     f"({', '.join(FORMATS)})")
 
@@ -126,35 +126,56 @@ def check_readable(path: Path, fmt: Format, compressed: bool) -> None:
         raise ScanError(f"{path}: looks like a binary file, not {fmt} text (NUL bytes in the first 8 KiB)")
 
 
-def extract(value: Any, path: Sequence[str], concrete: str = "", depth: int = 0) -> Iterator[tuple[str, str]]:
-    """Strings at a dotted path, descending into lists: yields (concrete field name, text).
+#: One string leaf of a row: its concrete field name, its text, and where it sits (``holder[key]``), so that
+#: ``auditor redact`` writes each rewritten text back to the very leaf the scan read it from.
+Leaf = tuple[str, str, Any, Any]
+
+
+def locate(value: Any, path: Sequence[str], concrete: str = "", depth: int = 0, holder: Any = None,
+           key: Any = None) -> Iterator[Leaf]:
+    """Strings at a dotted path, descending into lists: yields (concrete field name, text, holder, key).
 
     A field whose value is an object (a JSON object, a Parquet struct) yields every string leaf inside it:
     skipping it would report an object full of e-mail addresses as clean. The leaves' keys come from the
     data, so they enter the concrete name only through :func:`~auditor.scan.keys.location_key` (else as
-    ``<key#N>``).
+    ``<key#N>``). Numbers are read as their text (a phone number stored as an integer is still one).
     """
     if depth > MAX_DEPTH:
         return
     if not path:
         if isinstance(value, str):
-            yield concrete, value
+            yield concrete, value, holder, key
         elif isinstance(value, list):
             for i, item in enumerate(value):
-                yield from extract(item, path, f"{concrete}[{i}]", depth + 1)
+                yield from locate(item, path, f"{concrete}[{i}]", depth + 1, value, i)
         elif isinstance(value, dict):
-            for i, (key, item) in enumerate(value.items()):
-                shown = location_key(str(key)) or f"<key#{i}>"
-                yield from extract(item, path, f"{concrete}.{shown}" if concrete else shown, depth + 1)
+            for i, (name, item) in enumerate(value.items()):
+                shown = location_key(str(name)) or f"<key#{i}>"
+                yield from locate(item, path, f"{concrete}.{shown}" if concrete else shown, depth + 1, value, name)
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            yield concrete, str(value)
+            yield concrete, str(value), holder, key
         return
     if isinstance(value, list):
         for i, item in enumerate(value):
-            yield from extract(item, path, f"{concrete}[{i}]", depth + 1)
+            yield from locate(item, path, f"{concrete}[{i}]", depth + 1, value, i)
     elif isinstance(value, dict) and path[0] in value:
         head = path[0]
-        yield from extract(value[head], path[1:], f"{concrete}.{head}" if concrete else head, depth + 1)
+        yield from locate(value[head], path[1:], f"{concrete}.{head}" if concrete else head, depth + 1, value, head)
+
+
+def extract(value: Any, path: Sequence[str], concrete: str = "", depth: int = 0) -> Iterator[tuple[str, str]]:
+    """(concrete field name, text) for each string at a dotted path: :func:`locate` without the places."""
+    for name, text, _, _ in locate(value, path, concrete, depth):
+        yield name, text
+
+
+def text_leaves(row: Any, fields: Sequence[str], paths: Sequence[Sequence[str]]) -> Iterator[tuple[str, Leaf]]:
+    """(generic field name, leaf) for every non-empty text of a row, in the order a :class:`Record` holds
+    them: the one definition of "the texts of a record" that scan and redact share."""
+    for name, path in zip(fields, paths, strict=True):
+        for leaf in locate(row, path):
+            if leaf[1]:
+                yield name, leaf
 
 
 def user_id_of(value: Any, depth: int = 0) -> str | None:
@@ -379,6 +400,10 @@ class CsvReader(Reader):
     before it (invalid UTF-8, too long) would shift all later numbers. A record spanning several lines (a
     quoted newline) is numbered by its first line."""
 
+    #: the header row once read: ``auditor redact`` writes it back as it was (a row is a dict, and a dict
+    #: cannot say in which order, or how many times, a name was in the header)
+    header: list[str] | None = None
+
     def rows(self) -> Iterator[tuple[int, dict[str, Any] | ReadProblem]]:
         problems: list[ReadProblem] = []
         first_line: list[int | None] = [None]  # the first physical line the current record was parsed from
@@ -418,7 +443,7 @@ class CsvReader(Reader):
                         yield problem.line, problem
                 number = first_line[0] or last_line[0]
                 if header is None:
-                    header = row
+                    header = self.header = row
                     continue
                 if not row:
                     continue
@@ -448,6 +473,9 @@ class ParquetReader(Reader):
     checksum) is one :class:`ReadProblem` naming the first row not read, and the other row groups are still
     scanned. Rows are numbered from 1 across the file, unread ones included, so numbers stay true."""
 
+    #: the file's Arrow schema once opened: ``auditor redact`` writes its output with the same one
+    schema: Any = None
+
     def __init__(self, path: Path, compressed: bool, columns: Sequence[str] | None = None) -> None:
         super().__init__(path, compressed)
         self.columns = list(columns) if columns else None
@@ -464,6 +492,7 @@ class ParquetReader(Reader):
                 raise ScanError(f"{self.path}: not a readable Parquet file ({type(exc).__name__}: truncated or "
                                 "corrupt gzip)") from None
         parquet = _open_parquet(self.path, source)
+        self.schema = parquet.schema_arrow
         names = set(parquet.schema_arrow.names)
         columns = [c for c in (self.columns or []) if c in names] or None
         start = 0
@@ -502,7 +531,11 @@ class RecordStream:
     PROBE_ROWS = 200
 
     def __init__(self, path: Path, fmt: Format, compressed: bool, text_fields: Sequence[str],
-                 user_id_field: str | None) -> None:
+                 user_id_field: str | None, *, all_columns: bool = False,
+                 on_problem: Callable[[ReadProblem], None] | None = None) -> None:
+        """``all_columns``: read every Parquet column, not only the ones holding texts (a rewrite keeps
+        them all); ``on_problem``: called on each read problem before it is counted (it may raise, for a
+        caller that cannot skip a record)."""
         self.path = path
         self.fmt = fmt
         self.text_fields = list(text_fields)
@@ -510,18 +543,26 @@ class RecordStream:
         self.user_path = user_id_field.split(".") if user_id_field else None
         self.user_id_field = user_id_field
         top = sorted({p[0] for p in self.paths} | ({self.user_path[0]} if self.user_path else set()))
-        self.reader = make_reader(path, fmt, compressed, top)
+        self.reader = make_reader(path, fmt, compressed, None if all_columns else top)
+        self.on_problem = on_problem
         self.problems: list[ReadProblem] = []
         self.problems_total = 0
         self.max_problems_kept = 100
         self.rows_read = 0
 
     def _problem(self, problem: ReadProblem) -> None:
+        if self.on_problem is not None:
+            self.on_problem(problem)
         self.problems_total += 1
         if len(self.problems) < self.max_problems_kept:
             self.problems.append(problem)
 
     def __iter__(self) -> Iterator[Record]:
+        for record, _ in self.with_rows():
+            yield record
+
+    def with_rows(self) -> Iterator[tuple[Record, dict[str, Any]]]:
+        """Each record with the parsed row it was read from, in file order."""
         probe: list[tuple[int, dict[str, Any]]] = []
         rows = self.reader.rows()
         index = 0
@@ -534,13 +575,13 @@ class RecordStream:
                 break
         self._check_fields([r for _, r in probe])
         for number, row in probe:
-            yield self._record(index, number, row)
+            yield self._record(index, number, row), row
             index += 1
         for number, row in rows:
             if isinstance(row, ReadProblem):
                 self._problem(row)
                 continue
-            yield self._record(index, number, row)
+            yield self._record(index, number, row), row
             index += 1
 
     def _check_fields(self, rows: list[dict[str, Any]]) -> None:
@@ -575,14 +616,12 @@ class RecordStream:
 
     def _record(self, index: int, number: int, row: dict[str, Any]) -> Record:
         self.rows_read += 1
-        units: list[TextUnit] = []
-        for name, path in zip(self.text_fields, self.paths, strict=True):
-            for concrete, text in extract(row, path):
-                if text:  # built from values this module just parsed: no need to validate them again
-                    units.append(TextUnit.model_construct(field=concrete, path=name, text=text))
+        # built from values this module just parsed: no need to validate them again
+        units = [TextUnit.model_construct(field=leaf[0], path=name, text=leaf[1])
+                 for name, leaf in text_leaves(row, self.text_fields, self.paths)]
         user = user_id_at(row, self.user_id_field) if self.user_id_field else None
         return Record.model_construct(index=index, line=number, texts=tuple(units), user_id=user)
 
 
-__all__ = ["FORMATS", "Format", "ReadProblem", "Record", "RecordStream", "TextUnit", "check_readable",
-           "infer_format"]
+__all__ = ["FORMATS", "Format", "Leaf", "ReadProblem", "Record", "RecordStream", "TextUnit", "check_readable",
+           "infer_format", "locate", "text_leaves"]

@@ -50,6 +50,9 @@ def luhn_ok(number: str) -> bool:
 
 _CARD_PREFIXES = ("34", "37", "4", "2131", "1800", "51", "52", "53", "54", "55", "22", "23", "24", "25", "26",
                   "27", "6011", "65", "62", "35", "300", "301", "302", "303", "304", "305", "36", "38", "39", "64")
+#: Maestro numbers run from 12 to 19 digits: a 12-digit number is a card only with a Maestro IIN (from published
+#: Maestro lists). A number written after "+" is a phone (+57 and +58 mobiles have 12 digits), never a card.
+_MAESTRO = ("5018", "5020", "5038", "5893", "56", "57", "58", "6304", "6759", "6761", "6762", "6763", "0604", "6390")
 
 
 @lru_cache(maxsize=1)
@@ -69,11 +72,14 @@ def presidio_ssn_validator() -> Callable[[str], bool] | None:
 
 
 def credit_card_ok(text: str, _context: str) -> bool:
-    """Issuer prefix, length and Luhn. Numbers with fewer than three distinct digits are not reported:
-    4111 1111 1111 1111, 5555 5555 5555 4444 and 4242 4242 4242 4242 are the payment networks' public test
-    cards -- nobody's card, and common in code and documentation -- as are runs like 0000 0000 0000 0000."""
+    """Issuer prefix, length (12 digits for Maestro only) and Luhn. Numbers with fewer than three distinct
+    digits are not reported: 4111 1111 1111 1111, 5555 5555 5555 4444 and 4242 4242 4242 4242 are the payment
+    networks' public test cards -- nobody's card, and common in code and documentation -- as are runs like
+    0000 0000 0000 0000."""
     number = only_digits(text)
-    if not 13 <= len(number) <= 19 or not number.startswith(_CARD_PREFIXES):
+    if not 12 <= len(number) <= 19:
+        return False
+    if not (number.startswith(_MAESTRO) or (len(number) >= 13 and number.startswith(_CARD_PREFIXES))):
         return False
     if len(set(number)) < 3:
         return False
@@ -264,7 +270,7 @@ _CJK = r"\u4e00-\u9fff"
 RULES: tuple[IdentifierRule, ...] = (
     IdentifierRule("cn_resident_id", "CN_RESIDENT_ID", _NB + r"\d{6} ?\d{8} ?\d{3}[\dXxＸｘ]" + _NA, 1.0,
                    cn_resident_id_ok),
-    IdentifierRule("credit_card", "CREDIT_CARD", _NB + r"\d(?:[ -]?\d){12,18}" + _NA, 0.95,
+    IdentifierRule("credit_card", "CREDIT_CARD", r"(?<![0-9A-Za-z+])\d(?:[ -]?\d){11,18}" + _NA, 0.95,
                    credit_card_ok),
     IdentifierRule("us_ssn", "US_SSN", r"(?<![0-9A-Za-z-])\d{3}([- .])\d{2}\1\d{4}(?![0-9A-Za-z-])",
                    0.85, us_ssn_ok),

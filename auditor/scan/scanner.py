@@ -1,24 +1,21 @@
-"""The scan driver: read records, fan distinct texts out to worker processes, aggregate into a ScanResult.
+"""The scan: read records, detect through :mod:`auditor.scan.drive`, aggregate into a ScanResult.
 
 The parent reads and aggregates; workers only detect. Identical texts (templated tickets, repeated
-signatures) are scanned once: the parent sends the first occurrence and resolves repeats from a bounded
-cache, relying on results coming back in submission order. Spans become findings.jsonl lines as soon as
-they arrive, so memory does not grow with the number of detections.
+signatures) are scanned once (see the driver). Spans become findings.jsonl lines as soon as they arrive, so
+memory does not grow with the number of detections.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import multiprocessing
 import os
 import random
 import tempfile
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from pydantic import BaseModel, ConfigDict
 
@@ -26,6 +23,8 @@ from auditor import __version__
 from auditor.errors import ScanError
 from auditor.fsutil import default_file_mode, ensure_writable, sha256_file
 from auditor.scan.categories import record_categories
+from auditor.scan.drive import Progress as _Progress
+from auditor.scan.drive import detect, drive, worker_count
 from auditor.scan.masking import mask
 from auditor.scan.model import (
     CATEGORIES,
@@ -42,11 +41,6 @@ from auditor.scan.model import (
 from auditor.scan.read import Record, RecordStream, check_readable, infer_format
 from auditor.scan.types import SpanFinding, TextResult
 from auditor.units import UserIdNormalisation, normalise_user_id
-
-BATCH_RECORDS = 512  # larger batches: fewer spaCy pipe() calls, each with fuller minibatches
-#: Below this many records a worker pool costs more than it saves.
-MIN_RECORDS_PER_WORKER = 400
-DEDUP_CACHE_LIMIT = 200_000
 
 
 class ScanOptions(BaseModel):
@@ -83,7 +77,7 @@ class _CategoryAgg:
         self.entities: set[str] = set()
 
 
-class _Aggregate:
+class Aggregate:
     """Everything the scan counts. It lives in the parent process only (workers just detect), so counts
     need no merging across processes and stay exact."""
 
@@ -161,7 +155,7 @@ def _categories_of(entity: str) -> frozenset[str]:
     return category_map().categories_of(entity)
 
 
-def _counting_users(records: Iterable[Record], aggregate: _Aggregate) -> Iterator[Record]:
+def _counting_users(records: Iterable[Record], aggregate: Aggregate) -> Iterator[Record]:
     """Count every record read for its person, before any sampling: who repeats is a fact about the whole
     dataset, and a sample of it would miss most repeats."""
     for record in records:
@@ -169,7 +163,7 @@ def _counting_users(records: Iterable[Record], aggregate: _Aggregate) -> Iterato
         yield record
 
 
-def _count_records(path: Path, fmt: str, compressed: bool) -> int | None:
+def count_records(path: Path, fmt: str, compressed: bool) -> int | None:
     """A cheap total for the progress bar's ETA (newline count, or Parquet metadata); None when unknown.
 
     Only an estimate: a file it cannot make sense of gives None, and the reader reports what is wrong.
@@ -210,70 +204,6 @@ def _reservoir(records: Iterable[Record], size: int, seed: int) -> tuple[list[Re
     return kept, total
 
 
-class _Progress:
-    """A rich progress bar on stderr (records/s, ETA); silent when disabled or stderr is not a terminal."""
-
-    def __init__(self, enabled: bool, total: int | None, label: str) -> None:
-        self.bar: Any = None
-        self.task: Any = None
-        if not enabled:
-            return
-        from rich.console import Console
-
-        console = Console(stderr=True)
-        if not console.is_terminal:
-            return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                            MofNCompleteColumn(), TextColumn("{task.fields[rate]} rec/s"), TimeElapsedColumn(),
-                            TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False)
-        self.task = self.bar.add_task(label, total=total, rate="-")
-        self.started = time.perf_counter()
-        self.bar.start()
-
-    def advance(self, done: int) -> None:
-        if self.bar is not None:
-            rate = done / max(1e-9, time.perf_counter() - self.started)
-            self.bar.update(self.task, completed=done, rate=f"{rate:,.0f}")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
-    batch: list[Record] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _pool(workers: int, ner: bool) -> Any:
-    from auditor.scan import engine
-
-    methods = multiprocessing.get_all_start_methods()
-    ctx: Any
-    if "fork" in methods:
-        engine.get_detector(ner)  # build once here; forked workers inherit it instead of loading the model
-        ctx = multiprocessing.get_context("fork")
-    else:
-        ctx = multiprocessing.get_context("spawn")
-    return ctx.Pool(workers, initializer=engine.init_worker, initargs=(ner,))
-
-
 def _findings_file(path: Path | None) -> tuple[IO[str] | None, Path | None]:
     if path is None:
         return None, None
@@ -301,7 +231,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
     if fmt == "text":
         text_fields = ["text"]
     stream = RecordStream(path, fmt, compressed, text_fields, options.user_id_field)
-    aggregate = _Aggregate(options.user_id_normalisation)
+    aggregate = Aggregate(options.user_id_normalisation)
     source: Iterable[Record] = _counting_users(stream, aggregate) if options.user_id_field else stream
 
     sample_info: SampleInfo | None = None
@@ -316,11 +246,10 @@ def run_scan(options: ScanOptions) -> ScanResult:
                                      seed=options.seed)
     else:
         records = source
-        total_or_none = _count_records(path, fmt, compressed)
+        total_or_none = count_records(path, fmt, compressed)
         total = total_or_none or 0
     expected = total if total else None
-    if expected is not None and expected < workers * MIN_RECORDS_PER_WORKER:
-        workers = max(1, min(workers, expected // MIN_RECORDS_PER_WORKER))
+    workers = worker_count(workers, expected)
 
     findings, findings_tmp = _findings_file(options.findings_path)
     progress = _Progress(options.progress, expected, f"scanning {path.name}")
@@ -378,7 +307,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
         read_errors=[ReadIssue(line=p.line, reason=p.reason) for p in stream.problems],
         read_errors_total=stream.problems_total,
         sample=sample_info,
-        engine=_engine_info(workers, options.ner),
+        engine=engine_info(workers, options.ner),
         started_at=started_at,
         duration_s=round(duration, 3),
         records_per_s=round(scanned / duration, 1) if duration > 0 else 0.0,
@@ -386,7 +315,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
     )
 
 
-def _engine_info(workers: int, ner: bool) -> EngineInfo:
+def engine_info(workers: int, ner: bool) -> EngineInfo:
     from auditor.scan.presidio import presidio_version
     from auditor.scan.recognizers import RULES
 
@@ -403,64 +332,7 @@ def _engine_info(workers: int, ner: bool) -> EngineInfo:
                       recognizers=recognizers, workers=workers)
 
 
-def _drive(records: Iterable[Record], workers: int, ner: bool, aggregate: _Aggregate, findings: IO[str] | None,
+def _drive(records: Iterable[Record], workers: int, ner: bool, aggregate: Aggregate, findings: IO[str] | None,
            progress: _Progress) -> None:
-    cache: dict[bytes, TextResult] = {}
-    planned: set[bytes] = set()
-    plans: list[tuple[list[Record], list[list[bytes]], list[bytes]]] = []
-
-    def jobs() -> Iterator[tuple[list[str], bool]]:
-        for batch in _batches(records, BATCH_RECORDS):
-            keys_per_record: list[list[bytes]] = []
-            send_keys: list[bytes] = []
-            send_texts: list[str] = []
-            for record in batch:
-                keys: list[bytes] = []
-                for unit in record.texts:
-                    key = hashlib.blake2b(unit.text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-                    keys.append(key)
-                    if key not in planned:
-                        if len(planned) < DEDUP_CACHE_LIMIT:
-                            planned.add(key)
-                        send_keys.append(key)
-                        send_texts.append(unit.text)
-                keys_per_record.append(keys)
-            plans.append((batch, keys_per_record, send_keys))
-            yield send_texts, ner
-
-    done = 0
-
-    def consume(result: list[TextResult]) -> None:
-        nonlocal done
-        batch, keys_per_record, send_keys = plans.pop(0)
-        local = dict(zip(send_keys, result, strict=True))
-        for key, value in local.items():
-            if key in planned:
-                cache[key] = value
-        for record, keys in zip(batch, keys_per_record, strict=True):
-            aggregate.add(record, [local.get(k) or cache[k] for k in keys], findings)
-        done += len(batch)
-        progress.advance(done)
-
-    if workers <= 1:
-        from auditor.scan.engine import detect_batch
-
-        for job in jobs():
-            consume(detect_batch(job))
-        return
-    # apply_async with a bounded queue, not imap: imap's feeder thread would read the whole file ahead.
-    with _pool(workers, ner) as pool:
-        pending: deque[Any] = deque()
-        for job in jobs():
-            pending.append(pool.apply_async(_detect, (job,)))
-            if len(pending) >= 2 * workers:
-                consume(pending.popleft().get())
-        while pending:
-            consume(pending.popleft().get())
-
-
-def _detect(job: tuple[list[str], bool]) -> list[TextResult]:
-    from auditor.scan.engine import detect_batch
-
-    return detect_batch(job)
-
+    drive(records, workers, ner, lambda record, results: aggregate.add(record, results, findings), progress,
+          detect, ner)

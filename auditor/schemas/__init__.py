@@ -1,10 +1,10 @@
 """The published JSON Schemas of what auditor writes, generated from the pydantic models that write it.
 
 The ``*.schema.json`` files next to this module ship in the wheel, so a pipeline can validate
-``check --format json``, ``scan.json``, ``evidence.json``, ``training.json`` and ``leakage.json`` (and an
-editor can complete a plan) without importing auditor. They are generated, never edited:
-``python -m auditor.schemas`` rewrites them, and a test fails when a model changed and they were not
-regenerated.
+``check --format json``, ``scan.json``, ``evidence.json``, ``training.json``, ``leakage.json`` and
+``OUT.redaction.json`` (and an editor can complete a plan) without importing auditor. They are generated,
+never edited: ``python -m auditor.schemas`` rewrites them, and a test fails when a model changed and they
+were not regenerated.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ SCHEMAS: dict[str, tuple[str, str, Literal["serialization", "validation"]]] = {
     "evidence": ("auditor.report.evidence", "EvidenceBundle", "serialization"),
     "training": ("auditor.train.evidence", "TrainingEvidence", "serialization"),
     "leakage": ("auditor.leakage.model", "LeakageReport", "serialization"),
+    "redaction": ("auditor.redact.model", "RedactionEvidence", "serialization"),
     "plan": ("auditor.plan", "TrainingPlan", "validation"),
 }
 DESCRIPTIONS = {
@@ -31,6 +32,7 @@ DESCRIPTIONS = {
     "evidence": "evidence.json, the bundle a report is rendered and signed from",
     "training": "training.json from auditor train",
     "leakage": "leakage.json, the leakage audit of a trained model",
+    "redaction": "OUT.redaction.json from auditor redact",
     "plan": "a training plan (plan.yaml), as auditor accepts it",
 }
 

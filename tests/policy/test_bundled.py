@@ -160,6 +160,10 @@ def _resolves(path: str) -> bool:
     if head == "plan":
         return _plan_path_exists(rest)
     if head == "facts" and rest:
+        if rest[0] == "redaction":  # the block of redaction evidence facts (facts.redaction.verified)
+            from auditor.facts import RedactionFacts
+
+            return len(rest) == 2 and rest[1] in RedactionFacts.model_fields
         if rest[0] == "categories":
             return len(rest) == 2 and rest[1] in CATEGORIES
         if rest[0] == "leakage":

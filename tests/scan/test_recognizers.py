@@ -91,6 +91,14 @@ def test_luhn_and_card_prefixes() -> None:
     assert luhn_ok("4539148803436467") and not luhn_ok("4539148803436468")
     assert credit_card_ok("3714 496353 98431", "")           # Amex 15 digits
     assert not credit_card_ok("9999999999999995", "")        # Luhn-valid, no card issuer prefix
+    assert credit_card_ok("501811925202", "") and credit_card_ok("0604 7358 7354", "")   # Maestro, 12 digits
+    assert credit_card_ok("579566053669", "")                # Maestro in the 57 range, 12 digits
+    assert luhn_ok("623456789014") and not credit_card_ok("623456789014", "")   # 12 digits, no Maestro IIN
+
+
+def test_a_number_after_plus_is_a_phone_not_a_card(tier: IdentifierTier) -> None:
+    assert entities(tier, "call +57 300 123 4562 now") == [("PHONE_NUMBER", "+57 300 123 4562")]
+    assert entities(tier, "card 5795 6605 3669 ok") == [("CREDIT_CARD", "5795 6605 3669")]
 
 
 def test_email_ip_iban_url(tier: IdentifierTier) -> None:
