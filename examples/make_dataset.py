@@ -495,10 +495,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20260523)
     args = parser.parse_args()
     rows = generate(args.records, min(args.customers, args.records), args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    payload = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    args.out.write_text(payload, encoding="utf-8")
-    print(f"wrote {len(rows)} records to {args.out} ({len(payload.encode('utf-8'))} bytes)")
+    print(f"wrote {len(rows)} records to {args.out} ({write_jsonl(rows, args.out)} bytes)")
+
+
+def write_jsonl(rows: list[dict[str, object]], out: Path) -> int:
+    """One JSON object per line, UTF-8, byte-identical for the same rows; returns the bytes written."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+    out.write_bytes(payload)
+    return len(payload)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Usage: ``python examples/chat/make_chats.py [--out PATH] [--chats 720] [--custom
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 from pathlib import Path
@@ -112,10 +111,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261206)
     args = parser.parse_args()
     rows = generate(args.chats, min(args.customers, args.chats), args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    payload = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    args.out.write_text(payload, encoding="utf-8")
-    print(f"wrote {len(rows)} chats to {args.out} ({len(payload.encode('utf-8'))} bytes)")
+    print(f"wrote {len(rows)} chats to {args.out} ({people.write_jsonl(rows, args.out)} bytes)")
 
 
 if __name__ == "__main__":
