@@ -15,6 +15,7 @@ derived from the run's mechanism key, so it is as secret as the canaries' coins;
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -169,22 +170,25 @@ def _lower_bound(canaries: Canaries, canary_scores: list[float], inputs: AuditIn
                              exceeds_claim=claimed is not None and value > claimed)
 
 
-def _sample(examples: Sequence[Example], limit: int, source: MechanismRandom) -> list[Example]:
-    """``limit`` of ``examples`` at random (all of them when there are fewer)."""
+def _sample(examples: Sequence[Example], limit: int, key: bytes) -> list[Example]:
+    """``limit`` of ``examples`` at random (all of them when there are fewer): the smallest keyed hashes of
+    their texts, so whether one record is scored does not depend on which other records exist."""
     if len(examples) <= limit:
         return list(examples)
-    keys = source.uniform(len(examples)).tolist()
-    order = sorted(range(len(examples)), key=lambda i: keys[i])[:limit]
-    return [examples[i] for i in sorted(order)]
+
+    def rank(i: int) -> bytes:
+        return hashlib.blake2b(examples[i].text.encode("utf-8", "surrogatepass"), key=key, digest_size=8).digest()
+
+    return [examples[i] for i in sorted(sorted(range(len(examples)), key=rank)[:limit])]
 
 
 def _real_records(inputs: AuditInputs, note: Say) -> RealRecords | None:
     limit = inputs.spec.membership_records
     if limit <= 0 or not inputs.members or not inputs.non_members:
         return None
-    source = MechanismRandom(inputs.key)
-    members = _sample(inputs.members, limit, source)
-    non_members = _sample(inputs.non_members, limit, source)
+    key = MechanismRandom(inputs.key).derived_key("scored records")
+    members = _sample(inputs.members, limit, key)
+    non_members = _sample(inputs.non_members, limit, key)
     note(f"scoring {len(members)} training and {len(non_members)} held-out records")
     inside, _ = scores(inputs.task, inputs.loaded, members, max_len=inputs.max_len, batch=inputs.batch,
                        device=inputs.device)

@@ -31,3 +31,18 @@ def test_causal_lm_canaries_are_chats_when_the_data_is_and_their_shape_hides_the
     assert plain.examples[0].chat is None and plain.examples[0].text.startswith("My reference number is ")
     pool = candidates(task, 50, bytes([7]) * 32, chat=True)
     assert not {e.text for e in pool} & {e.text for e in planted.examples}
+
+
+def test_which_real_records_are_scored_does_not_depend_on_the_others() -> None:
+    """Removing one record must not change which of the others the audit scores (as the split is keyed per
+    unit): the sample is the smallest keyed hashes, not positions in a random stream."""
+    from auditor.leakage.audit import _sample
+    from auditor.train.data import Example
+
+    examples = [Example(line=i, text=f"record {i}", label=0, user=None) for i in range(300)]
+    chosen = {e.text for e in _sample(examples, 50, bytes(32))}
+    without = [e for e in examples if e.text not in {"record 7", "record 123"}]
+    again = {e.text for e in _sample(without, 50, bytes(32))}
+    assert len(chosen) == len(again) == 50 and len(chosen - again) <= 2
+    assert chosen - again <= {"record 7", "record 123"}
+    assert {e.text for e in _sample(examples, 50, bytes([1]) * 32)} != chosen
