@@ -206,3 +206,30 @@ def test_canaries_keep_a_user_level_ledger_keyed_on_people(make_plan: Any, tmp_p
     assert ev.ledger is not None and ev.ledger.units == 150 + 30
     assert ev.ledger.epsilon_spent == pytest.approx(ev.epsilon)
     assert ev.ledger.composed_epsilon == pytest.approx(ev.epsilon, rel=0.05)
+
+
+def test_the_audit_pipeline_signs_the_leakage_audit_and_no_report_holds_a_canary(
+        make_plan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """auditor audit end to end on a tiny model: leakage.json is a signed subject, the report's section 11
+    states it, the post-training gate ran with it, and no canary secret is in any file of the folder."""
+    from auditor.pipeline import run_audit
+    from auditor.train.tasks import SequenceClassification
+
+    monkeypatch.setattr(randomness, "fresh_key", lambda: KEY)
+    plan = _with_audit(make_plan(n=240), "{canaries: 40, membership_records: 30}")
+    out = tmp_path / "audit"
+    outcome = run_audit(plan, out, ledger_dir=tmp_path / "ledger", formats=("html", "md"), progress=False)
+    assert outcome.training.status == "completed", outcome
+    envelope = json.loads((out / "report.intoto.jsonl").read_text())
+    import base64
+
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    assert "leakage.json" in {s["name"] for s in statement["subject"]}
+    evidence = json.loads((out / "evidence.json").read_text())
+    assert evidence["leakage"]["canaries"]["inserted"] == 40
+    assert any(p["id"] == "dp_audit" and p["applies"] for p in evidence["gate"]["policies"])
+    report = (out / "report.md").read_text()
+    assert "## 11. What the trained model leaks" in report and "40 planted" in report
+    written = _outputs(out)
+    for secret in _secrets(plan, SequenceClassification(), 40):
+        assert secret not in written
