@@ -135,7 +135,7 @@ def _steps(trainer: Any, cfg: LoopConfig, state: LoopState, dp: DpHandles, data:
                      "learning_rate": float(scheduler.get_last_lr()[0])})
         # evaluation and Trainer checkpoints are not run inside a private run (see the module docstring)
         trainer.control.should_log = trainer.control.should_evaluate = trainer.control.should_save = False
-        if trainer.control.should_training_stop:
+        if trainer.control.should_training_stop and state.step < cfg.planned_steps:  # not the flow's own stop
             return "completed", (f"stopped by a Trainer callback after {state.step} of {cfg.planned_steps} planned "
                                  "steps")
     return "completed", f"all {cfg.planned_steps} planned steps taken"

@@ -81,7 +81,9 @@ class PrivateTrainingMixin:
     plan's model and records, loaded and encoded exactly as ``auditor train`` does (the held-out split is
     the eval set). A caller's own ``train_dataset`` is used as given: each row is one privacy unit (record
     level; ``unit: user`` needs the plan's data), it may not have more rows than the plan's dataset has
-    records, and packed rows are refused. ``args`` is required: it gives ``output_dir`` (where ``model/``
+    records, and packed rows are refused. The loss is the plan's task's per-example loss (cross-entropy; for
+    a causal LM the mean over each example's target tokens, -100 excluded): ``compute_loss`` overrides (TRL's
+    too) are not called, and ``compute_loss_func`` is refused. ``args`` is required: it gives ``output_dir`` (where ``model/``
     and ``training.json`` go) and the schedule (:mod:`auditor.integrations.hf_setup` says how).
     """
 
@@ -98,6 +100,10 @@ class PrivateTrainingMixin:
         if args is None:
             raise TrainingInputError("PrivateTrainer: args: give TrainingArguments (output_dir and the schedule "
                                      "come from them)")
+        if kwargs.get("compute_loss_func") is not None:
+            raise TrainingInputError("PrivateTrainer: compute_loss_func: DP-SGD clips each example's own loss, which "
+                                     "the plan's task computes (cross-entropy per example); a batch loss cannot be "
+                                     "clipped per example")
         s = setup(plan, scan, args, model=model, train_dataset=kwargs.get("train_dataset"),
                   processing_class=kwargs.get("processing_class"), policies=policies, waivers=waivers,
                   fail_on=fail_on, ledger_dir=ledger_dir, progress=progress)

@@ -142,6 +142,12 @@ def test_trainer_and_auditor_train_give_the_same_mechanism_and_epsilon(
     assert recorder.keys <= {"epsilon", "epsilon_rdp", "epsilon_pld", "delta", "learning_rate", "epoch"}
     assert "epsilon" in recorder.keys and recorder.steps_begun == hf.steps
     assert not [k for entry in trainer.state.log_history for k in entry if "loss" in k]
+    # evaluate() runs on the plan's held-out split (encoded as auditor train does); its loss reaches no logger
+    metrics = trainer.evaluate()
+    assert "eval_loss" in metrics and recorder.keys <= {"epsilon", "epsilon_rdp", "epsilon_pld", "delta",
+                                                        "learning_rate", "epoch"}
+    assert not [k for entry in trainer.state.log_history for k in entry if "loss" in k]
+    assert hf.stop_detail == f"all {hf.steps_planned} planned steps taken"
     # the trained model is a plain HF model again: Trainer.save_model works
     trainer.save_model(str(tmp_path / "saved"))
     assert (tmp_path / "saved" / "model.safetensors").is_file()
@@ -298,3 +304,44 @@ def test_trl_sft_trainer_trains_lora_under_dp(make_lm_plan: Any, tiny_llama: Pat
     assert (tmp_path / "sft" / "model" / "adapter_model.safetensors").is_file()
     moved = [n for n, p in model.named_parameters() if p.requires_grad and not torch.equal(p.detach(), before[n])]
     assert moved and all("lora_" in n for n in before)
+
+
+def test_the_predictive_stop_and_a_callbacks_stop_end_the_run_within_its_epsilon(
+        make_plan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from transformers import TrainerCallback
+
+    from auditor.integrations.transformers import PrivateTrainer
+    from auditor.plan import load_plan
+    from auditor.privacy import accounting
+    from auditor.scan.api import save_scan, scan_plan_dataset
+
+    plan = make_plan(n=200, epochs=2, batch=50, epsilon=4.0, **PURPOSE)
+    policy = tmp_path / "testdp.yaml"
+    policy.write_text(POLICY, encoding="utf-8")
+    scan = tmp_path / "scan.json"
+    save_scan(scan_plan_dataset(load_plan(plan), progress=False), scan)
+    common: dict[str, Any] = {"plan": plan, "scan": scan, "policies": [str(policy)]}
+    real = accounting.calibrate_noise
+    with monkeypatch.context() as patched:  # too little noise for the plan: the loop must stop before ε passes 4
+        patched.setattr(accounting, "calibrate_noise", lambda *a, **k: real(*a, **k) * 0.85)
+        trainer = PrivateTrainer(args=_args(tmp_path / "a", per_device_train_batch_size=25,
+                                            gradient_accumulation_steps=2, num_train_epochs=2),
+                                 ledger_dir=tmp_path / "la", **common)
+        trainer.train()
+    ev = trainer.auditor_evidence
+    assert ev is not None and ev.stop_reason == "budget_exhausted" and 0 < ev.steps < ev.steps_planned
+    assert ev.epsilon is not None and ev.epsilon <= 4.0 and f"before step {ev.steps + 1}" in ev.stop_detail
+    assert accounting.epsilon_pair(ev.noise_multiplier, ev.sample_rate, ev.steps + 1, ev.delta or 0,
+                                   "rdp").enforced > 4.0
+
+    class StopAfterOne(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
+            control.should_training_stop = True
+            return control
+
+    stopped = PrivateTrainer(args=_args(tmp_path / "b", per_device_train_batch_size=25, gradient_accumulation_steps=2),
+                             callbacks=[StopAfterOne()], ledger_dir=tmp_path / "lb", **common)
+    stopped.train()
+    one = stopped.auditor_evidence
+    assert one is not None and one.steps == 1 < one.steps_planned and "stopped by a Trainer callback" in one.stop_detail
+    assert one.epsilon == max(one.epsilon_per_step[0].epsilon_opacus, one.epsilon_per_step[0].epsilon_pld)
