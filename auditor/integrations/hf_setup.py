@@ -73,6 +73,11 @@ def refuse_arguments(args: Any) -> None:
     if getattr(args, "packing", False) or getattr(args, "padding_free", False):
         raise no("packing", "packed or padding-free rows hold several records, so one row is not one privacy "
                             "unit; set packing=False and padding_free=False")
+    reports = getattr(args, "report_to", None) or []
+    if os.environ.get("WANDB_WATCH", "false").lower() in ("gradients", "all") and "wandb" in reports:
+        raise TrainingInputError("PrivateTrainer: WANDB_WATCH: W&B would log gradient histograms taken in the "
+                                 "backward pass, before clipping and noise (a statistic of the private batch); "
+                                 "unset it or set it to false or parameters")
     if args.device.type not in ("cpu", "cuda"):
         raise no("device", f"{args.device.type} is not supported (cpu or cuda)")
     epochs = float(args.num_train_epochs)

@@ -83,8 +83,8 @@ class PrivateTrainingMixin:
     level; ``unit: user`` needs the plan's data), it may not have more rows than the plan's dataset has
     records, and packed rows are refused. The loss is the plan's task's per-example loss (cross-entropy; for
     a causal LM the mean over each example's target tokens, -100 excluded): ``compute_loss`` overrides (TRL's
-    too) are not called, and ``compute_loss_func`` is refused. ``args`` is required: it gives ``output_dir`` (where ``model/``
-    and ``training.json`` go) and the schedule (:mod:`auditor.integrations.hf_setup` says how).
+    too) are not called, and ``compute_loss_func`` is refused. ``args`` is required: it gives ``output_dir``
+    (where ``model/`` and ``training.json`` go) and the schedule (:mod:`auditor.integrations.hf_setup` says how).
     """
 
     auditor_setup: Setup

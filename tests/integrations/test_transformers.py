@@ -246,6 +246,19 @@ def test_arguments_dp_sgd_cannot_account_are_refused_in_one_line() -> None:
     refuse_arguments(SimpleNamespace(**{**base, "num_train_epochs": 1.5, "max_steps": 7}))  # max_steps decides
 
 
+def test_wandb_gradient_histograms_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.errors import TrainingInputError
+    from auditor.integrations.hf_setup import refuse_arguments
+
+    args = SimpleNamespace(fp16=False, world_size=1, n_gpu=1, torch_compile=False, device=SimpleNamespace(type="cpu"),
+                           num_train_epochs=1.0, max_steps=-1, report_to=["wandb"])
+    monkeypatch.setenv("WANDB_WATCH", "gradients")
+    with pytest.raises(TrainingInputError, match="WANDB_WATCH"):
+        refuse_arguments(args)
+    monkeypatch.setenv("WANDB_WATCH", "parameters")  # the weights are released anyway
+    refuse_arguments(args)
+
+
 def test_only_public_numbers_pass_the_log_filter() -> None:
     from auditor.integrations.transformers import public_logs
 
