@@ -93,3 +93,12 @@ def test_each_cli_command_calls_its_api_function(argv: list[str], name: str, mon
     monkeypatch.setattr(api, name, stand_in)
     run = CliRunner().invoke(cli, [paths.get(a, a) for a in argv])
     assert calls and "internal error: Called" in run.output, run.output
+
+
+def test_report_of_a_training_folder_needs_both_plan_and_scan(tmp_path: Path) -> None:
+    from auditor.cli import cli
+
+    run = CliRunner().invoke(cli, ["report", str(tmp_path), "--plan", str(EXAMPLE_PLAN)])
+    assert run.exit_code == 2 and "--plan and --scan go together" in run.output
+    with pytest.raises(auditor.InputError, match="training.json: not found"):
+        auditor.report(tmp_path, plan=EXAMPLE_PLAN, scan=None)
