@@ -100,5 +100,5 @@ def test_report_of_a_training_folder_needs_both_plan_and_scan(tmp_path: Path) ->
 
     run = CliRunner().invoke(cli, ["report", str(tmp_path), "--plan", str(EXAMPLE_PLAN)])
     assert run.exit_code == 2 and "--plan and --scan go together" in run.output
-    with pytest.raises(auditor.InputError, match="training.json: not found"):
+    with pytest.raises(auditor.InputError, match=r"training\.json: not found"):
         auditor.report(tmp_path, plan=EXAMPLE_PLAN, scan=None)
