@@ -7,6 +7,8 @@ name the file, the field, the line, the record index -- never the value.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AuditorError(Exception):
     """Base class: ``str(error)`` is shown to the user as is; ``exit_code`` is what the process returns."""
@@ -39,9 +41,16 @@ class TrainingInputError(InputError):
 
 
 class GateFailed(AuditorError):
-    """The compliance gate refused: findings at or above the threshold, or a privacy budget exceeded."""
+    """The compliance gate refused: findings at or above the threshold, or a privacy budget exceeded.
+
+    ``gate`` is the :class:`~auditor.findings.GateResult` that refused, when a gate ran (its ``blocking()``
+    findings say why); None for a refusal by the ledger or the DP settings."""
 
     exit_code = 1
+
+    def __init__(self, message: str, gate: Any = None) -> None:
+        super().__init__(message)
+        self.gate = gate
 
 
 class VerificationFailed(AuditorError):

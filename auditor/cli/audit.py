@@ -38,8 +38,8 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
           signer_name: str | None, signer_role: str | None, signer_org: str | None, quiet: bool,
           force: bool) -> None:
     """Audit PLAN end to end and write a signed HTML/Markdown/PDF report into OUT."""
+    from auditor.api import audit as audit_plan
     from auditor.cli.report import echo_signed
-    from auditor.pipeline import run_audit
     from auditor.plan import load_plan
     from auditor.report.render import parse_formats
     from auditor.report.signer import identity_from_options
@@ -50,11 +50,11 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
         if not quiet:
             click.echo(line, err=True)
 
-    outcome = run_audit(plan, out_dir, key=key, train=not no_train, ledger_dir=ledger_dir, policies=policies,
-                        waivers=Path(waivers) if waivers else None, fail_on=fail_on,
-                        formats=parse_formats(formats), templates=templates, progress=not quiet, say=say,
-                        signer=identity_from_options(signer_name, signer_role, signer_org), force=force,
-                        leakage=not no_leakage_audit)
+    outcome = audit_plan(plan, out=out_dir, key=key, train=not no_train, ledger=ledger_dir, policies=policies,
+                         waivers=waivers, fail_on=fail_on, formats=parse_formats(formats), templates=templates,
+                         progress=not quiet, say=say,
+                         signer=identity_from_options(signer_name, signer_role, signer_org), force=force,
+                         leakage=not no_leakage_audit)
     report = outcome.report
     verdict = click.style(outcome.verdict.upper(), fg="green" if outcome.verdict == "pass" else "red", bold=True)
     # A training that fails after a passing gate (a ledger refusal, bad labels) decides the exit code.

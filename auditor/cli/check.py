@@ -1,4 +1,4 @@
-"""``auditor check``: the pre-training gate. Parses arguments, runs :func:`auditor.gate.run_gate`, writes."""
+"""``auditor check``: the pre-training gate. Parses arguments, runs :func:`auditor.check`, writes."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def check(ctx: click.Context, plan: Path, scan_path: Path | None, plan_only: boo
     above --fail-on that needs dataset facts ("needs a scan"): a gate that has not seen the data does not
     pass it. --plan-only reports those rules without blocking, to lint a plan before its data exists.
     """
+    from auditor.api import check as check_plan
     from auditor.errors import InputError
-    from auditor.gate import run_gate
     from auditor.output import RenderContext, render_check
     from auditor.plan import load_plan
     from auditor.scan.model import read_scan
@@ -53,7 +53,7 @@ def check(ctx: click.Context, plan: Path, scan_path: Path | None, plan_only: boo
     fmt = fmt or (SUFFIX_FORMATS.get(output.suffix.lower(), "table") if output else "table")
     sarif = _sarif_settings(fmt, sarif_all, sarif_waived, category, repo_root)
     doc = load_plan(plan)
-    if plan_only and scan_path is not None:
+    if plan_only and scan_path is not None:  # before -o is touched (check_plan says the same)
         raise InputError("--plan-only checks the plan without its data; drop it, or drop --scan")
     if output is not None:
         # Before the gate runs: a bad -o is one line (exit 2), and the gate result never replaces an input.
@@ -62,13 +62,8 @@ def check(ctx: click.Context, plan: Path, scan_path: Path | None, plan_only: boo
         inputs = [plan, doc.dataset_path, *([scan_path] if scan_path else []), *([Path(waivers)] if waivers else [])]
         ensure_writable(output, "gate result", protect=inputs)
     scan = read_scan(scan_path) if scan_path else None
-    leakage = None
-    if training_dir is not None:
-        from auditor.leakage.facts import LeakageFacts, read_run
-
-        leakage = LeakageFacts.from_report(read_run(training_dir, doc.sha256))
-    result = run_gate(doc, scan, policies, Path(waivers) if waivers else None, fail_on, scan_source=scan_path,
-                      plan_only=plan_only, leakage=leakage)
+    result = check_plan(doc, scan, policies=policies, waivers=waivers, fail_on=fail_on, plan_only=plan_only,
+                        training=training_dir, scan_source=scan_path)
     problem = doc.dataset_problem() if scan is None else None
     if problem is not None:  # after the gate, so that a bad input stays one line
         click.echo(f"auditor: warning: {problem}; this gate has not seen the data", err=True)

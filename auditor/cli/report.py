@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from auditor.cli.options import signer_options
+from auditor.cli.options import gate_options, signer_options
 from auditor.errors import InputError, VerificationFailed
 
 if TYPE_CHECKING:
@@ -52,8 +52,15 @@ def echo_written(out_dir: Path, files: list[str], envelope: str | None, fingerpr
                     "Pass --key (make one with 'auditor keygen').", err=True, fg="red", bold=True)
 
 
-@click.command("report", short_help="Re-render and re-sign a report from a saved evidence.json.")
+@click.command("report", short_help="Re-sign a report, or sign a training folder's first one.")
 @click.argument("evidence_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path),
+              help="EVIDENCE_DIR is a training folder (training.json from `auditor train` or the Trainer "
+                   "integration): the plan it was trained under; the gate runs again and its first report is "
+                   "signed with the model and training.json. Needs --scan.")
+@click.option("--scan", "scan_path", type=click.Path(path_type=Path),
+              help="With --plan: the scan.json the training was gated on.")
+@gate_options
 @click.option("--key", type=click.Path(path_type=Path), help="Ed25519 private key (PEM) to sign with.")
 @click.option("--format", "formats", default="html,md,pdf", show_default=True,
               help="Comma-separated: html, md, pdf.")
@@ -63,12 +70,14 @@ def echo_written(out_dir: Path, files: list[str], envelope: str | None, fingerpr
               help="Folder of your own report.html.j2 / report.md.j2 (rendered in Jinja's sandbox).")
 @signer_options
 @click.option("--schema", is_flag=True, help="Print the JSON Schema of evidence.json and exit.")
-def report(evidence_dir: Path | None, key: Path | None, formats: str, out_dir: Path | None,
+def report(evidence_dir: Path | None, plan_path: Path | None, scan_path: Path | None, policies: tuple[str, ...],
+           waivers: str | None, fail_on: str, key: Path | None, formats: str, out_dir: Path | None,
            templates: Path | None, signer_name: str | None, signer_role: str | None, signer_org: str | None,
            schema: bool) -> None:
-    """Re-render and re-sign a report from a saved evidence.json."""
-    from auditor.report.api import write_report
-    from auditor.report.evidence import evidence_schema_text, load_evidence
+    """Re-render and re-sign a report from a saved evidence.json; with --plan and --scan, write and sign the
+    first report of a training folder."""
+    from auditor.api import report as report_folder
+    from auditor.report.evidence import evidence_schema_text
     from auditor.report.render import parse_formats
     from auditor.report.signer import identity_from_options
 
@@ -77,13 +86,16 @@ def report(evidence_dir: Path | None, key: Path | None, formats: str, out_dir: P
         return
     if evidence_dir is None:
         raise InputError("auditor report: missing EVIDENCE_DIR (a folder holding evidence.json)")
+    if (plan_path is None) != (scan_path is None):
+        raise InputError("--plan and --scan go together: a training folder is reported with the plan and the scan "
+                         "it was gated on")
     wanted = parse_formats(formats)
     signer = identity_from_options(signer_name, signer_role, signer_org)
-    evidence = load_evidence(evidence_dir)
     source_dir = evidence_dir if evidence_dir.is_dir() else evidence_dir.parent
     target = out_dir or source_dir
     key = _default_key(key, source_dir, target)
-    written = write_report(evidence, target, key=key, formats=wanted, templates=templates, signer=signer)
+    written = report_folder(evidence_dir, key=key, formats=wanted, out=target, templates=templates, signer=signer,
+                            plan=plan_path, scan=scan_path, policies=policies, waivers=waivers, fail_on=fail_on)
     for missing in written.skipped_artifacts:
         click.echo(f"note: {missing} is not in {target}; its digest stays recorded in evidence.json only",
                    err=True)
@@ -133,12 +145,9 @@ def verify(envelope: Path, key: Path | None, fingerprints: tuple[str, ...], trus
            as_json: bool) -> None:
     """Check a signed report: who signed it, the signature, the statement, and the sha256 of every file it
     lists. Exit 1 unless the signer is a key you brought (--key) or named (--fingerprint, --trust)."""
-    from auditor.report.verify import normalise_fingerprint, read_trust_file, verify_envelope
+    from auditor.api import verify as verify_report
 
-    accepted = {normalise_fingerprint(f) for f in fingerprints}
-    if trust_file is not None:
-        accepted |= read_trust_file(trust_file)
-    result = verify_envelope(envelope, key, fingerprints=accepted or None)
+    result = verify_report(envelope, key=key, fingerprints=fingerprints, trust=trust_file, raise_on_failure=False)
     if as_json:
         click.echo(json.dumps({"ok": result.ok, **result.model_dump(mode="json", by_alias=True)}, indent=2))
     else:

@@ -31,7 +31,7 @@ def scan(dataset: Path | None, plan_path: Path | None, text_fields: tuple[str, .
          user_id_field: str | None, output: Path | None, findings_path: Path | None, workers: int | None,
          sample: int | None, seed: int, no_progress: bool) -> None:
     """Scan DATASET (JSONL, CSV, Parquet or text; optionally gzip) for personal data, offline."""
-    from auditor.scan.api import save_scan, scan_dataset
+    from auditor.api import scan as scan_data
 
     if plan_path is not None:
         from auditor.plan import load_plan
@@ -44,14 +44,15 @@ def scan(dataset: Path | None, plan_path: Path | None, text_fields: tuple[str, .
         user_id_field = user_id_field or spec.user_id_field
     if dataset is None:
         raise click.UsageError("name a DATASET file or pass --plan PLAN")
+    if fmt is None and dataset.suffix.lower() in (".yaml", ".yml"):
+        raise click.UsageError(f"{dataset}: a YAML file is a plan, not a dataset: pass --plan {dataset} to scan "
+                               "the plan's dataset, or --format to read it as data")
     _check_outputs(dataset, output, findings_path)
-    result = scan_dataset(dataset, text_fields=list(text_fields) or ["text"], format=fmt,
-                          user_id_field=user_id_field, workers=workers, sample=sample,
-                          findings_path=findings_path, progress=not no_progress, seed=seed)
+    result = scan_data(dataset, text_fields=list(text_fields) or ["text"], format=fmt,
+                       user_id_field=user_id_field, workers=workers, sample=sample, findings=findings_path,
+                       output=output, progress=not no_progress, seed=seed)
     if output is None:
         click.echo(result.model_dump_json(indent=2))
-    else:
-        save_scan(result, output)
     with_pd = result.records_with_personal_data
     share = with_pd / result.records_scanned if result.records_scanned else 0.0
     sampled = " (sample)" if result.sample else ""

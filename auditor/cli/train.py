@@ -27,32 +27,21 @@ def train(plan: Path, scan_path: Path | None, out_dir: Path, resume: bool, ledge
           seed: int | None, no_progress: bool, policies: tuple[str, ...], waivers: str | None,
           fail_on: str) -> None:
     """Gate PLAN like `auditor check`, then fine-tune under the policies' DP requirement."""
+    from auditor.api import train as train_plan
     from auditor.errors import GateFailed
-    from auditor.gate import run_gate
     from auditor.plan import load_plan
-    from auditor.scan.api import load_scan, scan_plan_dataset
-    from auditor.train.api import run_training
 
     doc = load_plan(plan)
     doc.require_dataset()  # training reads it, with or without --scan: a missing one is exit 2 now
-    if scan_path is not None:
-        scan = load_scan(scan_path)
-    else:
+    if scan_path is None:
         click.echo(f"scanning {doc.dataset_path} (the gate's dataset rules need it)", err=True)
-        scan = scan_plan_dataset(doc, progress=not no_progress)
-    # run_gate refuses a scan of other data (sha256 against the plan's dataset) before any policy runs
-    result = run_gate(doc, scan, policies, Path(waivers) if waivers else None, fail_on, scan_source=scan_path)
-    blocking = result.blocking()
-    if blocking:
-        for finding in blocking:
+    try:  # the gate refuses a scan of other data (sha256 against the plan's dataset) before any policy runs
+        evidence = train_plan(doc, scan=scan_path, out=out_dir, ledger=ledger_dir, resume=resume, seed=seed,
+                              policies=policies, waivers=waivers, fail_on=fail_on, progress=not no_progress)
+    except GateFailed as refused:
+        for finding in refused.gate.blocking() if refused.gate is not None else []:
             click.echo(f"  {finding.severity:<8} {finding.policy}/{finding.rule}: {finding.message}", err=True)
-        raise GateFailed(f"{plan}: the gate refused training: {len(blocking)} blocking finding(s) at or above "
-                         f"'{fail_on}' (see `auditor check {plan}`)")
-    # the gate has just hashed the dataset and found it equal to what the scan recorded: no second read
-    dataset_sha = scan.dataset.sha256
-    evidence = run_training(doc, requirement=result.privacy_requirements, out_dir=out_dir,
-                            ledger_dir=ledger_dir, resume=resume, seed=seed, progress=not no_progress,
-                            dataset_sha256=dataset_sha)
+        raise
     eps = f"ε={evidence.epsilon:.3f} (opacus {evidence.accountant} {evidence.epsilon_opacus:.3f}, " \
           f"pld {evidence.epsilon_pld:.3f}), δ={evidence.delta:.2e}" if evidence.epsilon is not None \
         else "no DP (not required by any applicable policy)"

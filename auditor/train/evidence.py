@@ -193,5 +193,12 @@ class TrainingEvidence(_Frozen):
     precision: Literal["fp32", "bf16"] = "fp32"
     versions: Versions
     resumed: bool = False
+    trainer: str = Field(default="auditor train", description="What ran the loop: 'auditor train', or the "
+                                                               "Trainer integration's class (auditor.integrations."
+                                                               "transformers), e.g. 'PrivateTrainer'")
+    training_rows: Literal["plan", "caller"] = Field(
+        default="plan", description="plan: the plan's records, split and encoded by auditor; caller: the rows of "
+                                    "the caller's own train_dataset, each one privacy unit (auditor cannot check "
+                                    "that a row is exactly one record of the plan's dataset)")
     started_at: str
     wall_time_s: float = Field(ge=0)

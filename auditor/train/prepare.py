@@ -58,11 +58,17 @@ class Prepared:
 
 def prepare(doc: PlanDocument, requirement: PrivacyRequirement, ledger_dir: Path | None,
             checkpoint: dict[str, Any] | None, seed: int | None, dataset_sha256: str | None,
-            audit: AuditSpec | None, checkpoint_path: Path | None = None) -> Prepared:
+            audit: AuditSpec | None, checkpoint_path: Path | None = None, *, rows: int | None = None,
+            steps: int | None = None) -> Prepared:
     """Load and split the data, plant the canaries, bound the settings, calibrate σ, and refuse (before the
     model loads) a run these people's ledger history cannot take. On ``--resume`` the interrupted run's own
     key replays the same split and canaries, and its reservation is set aside and re-checked against the
-    policies as they are now."""
+    policies as they are now.
+
+    Two overrides serve callers that bring their own training loop (:mod:`auditor.integrations`):
+    ``rows`` trains on that many rows of the caller's own dataset instead of the plan's training split (each
+    row one unit, sampled on its own; the ledger still charges every unit of the plan's dataset, and δ stays
+    resolved for the plan's n), and ``steps`` plans that many steps instead of ``epochs × ⌈n/B⌉``."""
     from auditor.leakage.canaries import PURPOSE, plant
     from auditor.train import finetune
     from auditor.train.tasks import for_task
@@ -83,7 +89,9 @@ def prepare(doc: PlanDocument, requirement: PrivacyRequirement, ledger_dir: Path
             groups.append([len(train_examples)])
             train_examples.append(example)
     train_units = len(data.train) + (len(canaries) if canaries else 0)
-    steps = finetune.planned_steps(train_units, spec.batch_size, spec.epochs)
+    if rows is not None:  # the caller's rows, not the plan's split: they are what each step samples from
+        train_examples, groups, train_units = [], [[i] for i in range(rows)], rows
+    steps = steps if steps is not None else finetune.planned_steps(train_units, spec.batch_size, spec.epochs)
     q = accounting.sample_rate_for(train_units, spec.batch_size)
     dataset_sha = dataset_sha256 or sha256_file(doc.dataset_path)
     ledger = Ledger(ledger_dir)
