@@ -269,6 +269,26 @@ _USPS = ("Alley|Aly|Avenue|Ave|Bend|Bluff|Bluffs|Branch|Bridge|Brook|Brooks|Burg
          "Village|Villages|Ville|Vista|Walk|Walks|Wall|Way|Ways|Well|Wells|Boulevard|Blvd")
 _ADDR_SUFFIX = rf"(?:{_USPS})"
 _CJK = r"\u4e00-\u9fff"
+#: German and Dutch streets: the suffix attached (Hauptstraße, Kabusweg) or after an adjective (Berliner
+#: Straße); house numbers with a range or a fraction (12-14, 5/3); towns with their qualifier (Bad Kreuznach,
+#: Osterode am Harz, Pfaffenhofen an der Ilm, Sulzbach-Rosenberg).
+_DE_SUFFIX = ("[Ss]tra(?:ß|ss)e|[Ss]tr\\.|[Ww]eg|[Gg]asse|[Aa]llee|[Pp]latz|[Rr]ing|[Dd]amm|[Uu]fer|[Cc]haussee|laan|"
+              "straat|gracht|gade|vej|gatan|vägen")
+_DE_WORD = "[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ]?[a-zäöüß]+)*"
+#: The word before a separate suffix is adjectival (Berliner Straße, Alte Gasse), never an article or a
+#: preposition: "Auf Platz 2" and "Der Ring 3" are not addresses.
+_DE_ADJECTIVE = ("(?!(?:Der|Die|Das|Dem|Den|Des|Eine|Einer|Eines|Einem|Einen|Diese|Dieser|Jede|Jeder|Keine|Meine|"
+                 "Unsere|Ihre|Seine|Alle|Welche|Welcher)\\b)[A-ZÄÖÜ][a-zäöüß]*(?:er|e|es|en)")
+_DE_CITY = (rf"(?:Bad |Sankt |St\. )?{_DE_WORD}(?: (?:am|an der|im|in der|ob der|bei|vor der|auf der|unter der) "
+            rf"{_DE_WORD})?")
+#: French streets with or without a house number; without one, only when the postcode and town follow. Towns
+#: keep their hyphenated and Saint-/Le- forms (Brun-sur-Mer, Saint Rémy-la-Forêt). The prefilter stops at the
+#: street type, or at the postcode when there is no number: "place" and "avenue" are English words too, and
+#: a caseless street name after each would double the rule's share of the Hyperscan pass.
+_FR_TYPE = "(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai)"
+_FR_STREET = rf"{_FR_TYPE} (?:(?:de |du |des |la |le |l')?[A-ZÉ][\w'-]+ ?){{1,4}}"
+_FR_TAIL = r"\d{5} (?:(?:Saint|Sainte|Le|La|Les|L')[ -])?[A-ZÉÈ][\w'’]*(?:-[\w'’]+)*"
+
 RULES: tuple[IdentifierRule, ...] = (
     IdentifierRule("cn_resident_id", "CN_RESIDENT_ID", _NB + r"\d{6} ?\d{8} ?\d{3}[\dXxＸｘ]" + _NA, 1.0,
                    cn_resident_id_ok),
@@ -306,13 +326,13 @@ RULES: tuple[IdentifierRule, ...] = (
                    r"(?:,? (?:Apt|Suite|Unit|#)\.? ?\w+)?(?:, [A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?"
                    r"(?:, [A-Z]{2})?(?: \d{5}(?:-\d{4})?)?", 0.8),
     IdentifierRule("address_de_nl", "STREET_ADDRESS",
-                   r"\b[A-ZÄÖÜ][A-Za-zÄÖÜäöüß-]*?(?:[Ss]tra(?:ß|ss)e|[Ss]tr\.|[Ww]eg|[Gg]asse|[Aa]llee|[Pp]latz|"
-                   r"[Rr]ing|[Dd]amm|[Uu]fer|[Cc]haussee|laan|straat|gracht|gade|vej|gatan|vägen) \d{1,4}[a-z]?"
-                   r"(?:, \d{4,5}(?: ?[A-Z]{2})? [A-ZÄÖÜ][a-zäöü]+)?", 0.8),
+                   rf"\b(?:(?:{_DE_WORD} ){{0,2}}[A-ZÄÖÜ][A-Za-zÄÖÜäöüß-]*?(?:{_DE_SUFFIX})|{_DE_ADJECTIVE} "
+                   rf"(?:{_DE_SUFFIX})) \d{{1,4}}[a-z]?(?: ?[-/] ?\d{{1,4}}[a-z]?)?"
+                   rf"(?:, \d{{4,5}}(?: ?[A-Z]{{2}})? {_DE_CITY})?", 0.8),
     IdentifierRule("address_fr", "STREET_ADDRESS",
-                   r"\b\d{1,4}(?: ?(?:bis|ter))?,? (?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai) "
-                   r"(?:(?:de |du |des |la |le |l')?[A-ZÉ][\w'-]+ ?){1,4}(?:, \d{5} [A-Z][a-zéèê]+)?",
-                   0.8, flags=re.IGNORECASE),
+                   rf"\b(?:\d{{1,4}}(?: ?(?:bis|ter))?,? {_FR_STREET}(?:, {_FR_TAIL})?|{_FR_STREET}, {_FR_TAIL})",
+                   0.8, flags=re.IGNORECASE, prefilter=rf"\b(?:\d{{1,4}}(?: ?(?:bis|ter))?,? {_FR_TYPE} |{_FR_TYPE} "
+                                                      r"[^,\n]+, \d{5} )"),
     IdentifierRule("address_it_es", "STREET_ADDRESS",
                    r"\b(?:Via|Viale|Piazza|Corso|Calle|Avenida|Plaza|Paseo|Rua|Carrer) (?:[A-Z][a-zà-ú]+ ?){1,3}"
                    r"\d{1,4}(?:, \d{5} [A-Z][a-zà-ú]+)?", 0.8),
@@ -320,6 +340,9 @@ RULES: tuple[IdentifierRule, ...] = (
                    rf"(?:[{_CJK}]{{2,6}}(?:省|自治区))?(?:[{_CJK}]{{2,6}}市)?(?:[{_CJK}]{{1,6}}(?:区|县))?"
                    rf"[{_CJK}]{{1,10}}(?:路|街|大道|道|巷|胡同)\d{{1,5}}号(?:\d{{1,3}}(?:栋|幢|号楼))?(?:\d{{1,5}}室)?",
                    0.85),
+    IdentifierRule("address_us_military", "STREET_ADDRESS",
+                   r"\b(?:(?:PSC|CMR|Unit) \d{1,5},? Box \d{1,5}|US[A-Z]{1,3}(?: [A-Z][a-z]+){1,3}),? "
+                   r"[ADF]PO A[AEP] \d{5}(?:-\d{4})?" + _NA, 0.85),
     IdentifierRule("person_zh", "PERSON", names.PERSON_ZH, 0.7, names.cn_name_ok, group=1,
                    prefilter=names.PERSON_ZH_PREFILTER),
     IdentifierRule("person_zh_titled", "PERSON", names.PERSON_ZH_TITLED, 0.7, names.cn_name_ok, group=1),
