@@ -149,7 +149,7 @@ _TOKEN = (rf"(?=[{_UP}])(?!(?:{_NOT_NAME_WORDS}){_WORD_END})"
           rf"[{_UP}](?:['’][{_UP}])?[{_LOW}]+(?:[{_UP}][{_LOW}]+)?(?:-[{_UP}]?[{_LOW}]+(?:[{_UP}][{_LOW}]+)?)*")
 _PARTICLE = r"(?:de|du|des|da|das|do|dos|di|del|della|der|den|van|von|la|le|ten|ter|zu|zur|bin|ibn|al)"
 _TITLE = (r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sir|Dame|Lady|Lord|Rev|Frau|Herr|Mme|Mlle|Madame|Monsieur|Mademoiselle|"
-          r"Dipl\.-Ing|Dipl\.-Kfm|Univ\.-?Prof|Mag|Ing)\.?")
+          r"Dipl\.-Ing|Dipl\.-Kfm|Univ\.-?Prof)\.?")
 _DEGREE = (r"(?:Jr|Sr|II|III|IV|PhD|Ph\.D|MD|M\.D|MBA|DDS|DVM|Esq|B\.Sc|M\.Sc|BSc|MSc|B\.Eng|M\.Eng|B\.A|M\.A|"
            r"B\.S|M\.S|LL\.M|CPA)\.?")
 _MORE = rf"(?: (?:{_PARTICLE} ){{0,2}}{_TOKEN}| [{_UP}]\.(?= ))"
@@ -222,5 +222,5 @@ PERSON_EN_TITLE = rf"(?<![{_LOW}{_UP}.-])({_TITLED}){_WORD_END}"
 #: Group 1: a name introducing itself ("Dana Shaw here, ...").
 PERSON_EN_HERE = rf"(?<![{_LOW}{_UP}'’.-])({_FULL}) here(?=[,.!:;])"
 #: Group 1: a name alone on the line after a sign-off ("Thanks,\nDana").
-PERSON_EN_SIGNOFF = (r"(?:[Rr]egards|[Tt]hanks|[Tt]hank you|[Cc]heers|[Ss]incerely|[Bb]est|[Ww]ishes),?"
+PERSON_EN_SIGNOFF = (r"(?:[Rr]egards|[Tt]hanks|[Tt]hank you|[Cc]heers|[Ss]incerely|Best|[Ww]ishes),?"
                      rf"[ \t]*\r?\n[ \t]*({_ANY})(?=[ \t]*(?:\r?\n|$))")
