@@ -203,7 +203,7 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
         leakage = _leakage(doc, prep, loaded, audit, out_dir, device, progress)
     evidence = _evidence(doc, requirement, prep, loaded, params, outcome, eval_metrics, saved, leakage,
                          device=device, resumed=checkpoint is not None, started_at=started_at,
-                         wall_time_s=time.perf_counter() - wall_start)
+                         wall_time_s=time.perf_counter() - wall_start).model_copy(update={"processes": group.world})
     atomic_write(out_dir / EVIDENCE_FILE, evidence.model_dump_json(indent=2) + "\n")
     return group.broadcast(evidence) if group.distributed else evidence
 

@@ -28,12 +28,12 @@ SAME = ("noise_multiplier", "sample_rate", "steps_planned", "steps", "delta", "e
         "epsilon_pld", "epsilon_per_step", "train_records", "eval_records", "max_grad_norm", "stop_reason")
 
 
-@pytest.fixture
-def job(make_plan: Any, tmp_path: Path) -> dict[str, Path]:
+def _job(make_plan: Any, tmp_path: Path, clipping: str = "bookkeeping") -> dict[str, Path]:
     from auditor.plan import load_plan
     from auditor.scan.api import save_scan, scan_plan_dataset
 
-    plan = make_plan(n=60, epochs=1, batch=2, epsilon=4.0, **{"name: tiny\n": "name: tiny\npurpose: triage\n"})
+    plan = make_plan(n=60, epochs=1, batch=2, epsilon=4.0, clipping=clipping,
+                     **{"name: tiny\n": "name: tiny\npurpose: triage\n"})
     policy = tmp_path / "testdp.yaml"
     policy.write_text(POLICY, encoding="utf-8")
     scan = tmp_path / "scan.json"
@@ -70,8 +70,10 @@ def _single(job: dict[str, Path], out: Path, ledger: Path, monkeypatch: pytest.M
     return CliRunner().invoke(cli, _args(job, out, ledger))
 
 
-def test_two_gloo_processes_train_the_single_process_run(job: dict[str, Path], tmp_path: Path,
+@pytest.mark.parametrize("clipping", ["bookkeeping", "hooks"])  # an empty share: a zero sum, either way
+def test_two_gloo_processes_train_the_single_process_run(make_plan: Any, tmp_path: Path, clipping: str,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    job = _job(make_plan, tmp_path, clipping)
     single = _single(job, tmp_path / "one", tmp_path / "ledger-one", monkeypatch)
     assert single.exit_code == 0, single.output
     two = _torchrun(_args(job, tmp_path / "two", tmp_path / "ledger-two"))
@@ -80,7 +82,8 @@ def test_two_gloo_processes_train_the_single_process_run(job: dict[str, Path], t
     a = json.loads((tmp_path / "one" / "training.json").read_text())
     b = json.loads((tmp_path / "two" / "training.json").read_text())
     assert {k: a[k] for k in SAME} == {k: b[k] for k in SAME}
-    assert a["steps"] >= 20 and a["stop_reason"] == "completed"
+    assert a["steps"] >= 20 and a["stop_reason"] == "completed" and b["clipping"]["used"] == clipping
+    assert (a["processes"], b["processes"]) == (1, 2)
     one, both = _weights(tmp_path / "one"), _weights(tmp_path / "two")
     assert one.keys() == both.keys()
     worst = max(float((one[k] - both[k]).abs().max()) for k in one)
@@ -91,8 +94,9 @@ def test_two_gloo_processes_train_the_single_process_run(job: dict[str, Path], t
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["model", "training.json"]
 
 
-def test_a_distributed_run_resumes_at_its_world_size_only(job: dict[str, Path], tmp_path: Path,
+def test_a_distributed_run_resumes_at_its_world_size_only(make_plan: Any, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    job = _job(make_plan, tmp_path)
     out, ledger = tmp_path / "two", tmp_path / "ledger"
     stopped = _torchrun(_args(job, out, ledger), stop_before=9)
     assert stopped.returncode != 0 and "auditor: interrupted" in stopped.stderr
