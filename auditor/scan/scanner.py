@@ -1,8 +1,8 @@
-"""The scan: read records, detect through :mod:`auditor.scan.drive`, aggregate into a ScanResult.
+"""The scan: read records, detect through an engine (:mod:`auditor.scan.engines`), aggregate into a ScanResult.
 
-The parent reads and aggregates; workers only detect. Identical texts (templated tickets, repeated
-signatures) are scanned once (see the driver). Spans become findings.jsonl lines as soon as they arrive, so
-memory does not grow with the number of detections.
+The parent aggregates, in file order, whatever engine detected; workers only detect. Identical texts
+(templated tickets, repeated signatures) are scanned once (see the driver). Spans become findings.jsonl
+lines as soon as they arrive, so memory does not grow with the number of detections.
 """
 
 from __future__ import annotations
@@ -238,13 +238,13 @@ def run_scan(options: ScanOptions) -> ScanResult:
     if population is not None and options.sample is not None and population > aggregate.records_scanned:
         sample_info = SampleInfo(sampled_records=aggregate.records_scanned, population_records=population,
                                  seed=options.seed)
-    workers, stream = reading.workers, reading
-    records_read = population if population is not None else stream.rows_read
+    records_read = population if population is not None else reading.rows_read
     if records_read == 0:
         if findings_tmp is not None:
             findings_tmp.unlink(missing_ok=True)
-        first = f"; first at line {stream.problems[0].line}: {stream.problems[0].reason}" if stream.problems else ""
-        raise ScanError(f"{path}: no records could be read ({stream.problems_total} read errors{first})")
+        problems = reading.problems
+        first = f"; first at line {problems[0].line}: {problems[0].reason}" if problems else ""
+        raise ScanError(f"{path}: no records could be read ({reading.problems_total} read errors{first})")
     if findings_tmp is not None and options.findings_path is not None:
         os.chmod(findings_tmp, default_file_mode())  # as scan.json: offsets only, readable by reviewers
         os.replace(findings_tmp, options.findings_path)
@@ -274,10 +274,10 @@ def run_scan(options: ScanOptions) -> ScanResult:
         languages=dict(sorted(aggregate.languages.items())),
         entities=entities,
         categories=categories,
-        read_errors=[ReadIssue(line=p.line, reason=p.reason) for p in stream.problems],
-        read_errors_total=stream.problems_total,
+        read_errors=[ReadIssue(line=p.line, reason=p.reason) for p in reading.problems],
+        read_errors_total=reading.problems_total,
         sample=sample_info,
-        engine=engine_info(workers, options.ner, engine.name),
+        engine=engine_info(reading.workers, options.ner, engine.name),
         started_at=started_at,
         duration_s=round(duration, 3),
         records_per_s=round(scanned / duration, 1) if duration > 0 else 0.0,

@@ -152,7 +152,7 @@ def test_a_worker_error_surfaces_without_the_record_text(tmp_path: Path, ray_ins
                 assert TELLTALE.encode() not in handle.read(), path
 
 
-def test_engine_choices_and_what_ray_refuses(tmp_path: Path) -> None:
+def test_engine_choices_and_what_ray_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from auditor.cli.options import ENGINE_CHOICES
 
     assert ENGINE_CHOICES == ENGINES
@@ -161,6 +161,9 @@ def test_engine_choices_and_what_ray_refuses(tmp_path: Path) -> None:
                           (["--ray-address", "127.0.0.1:1"], "--ray-address is for --engine ray")):
         result = run("scan", str(data), "--no-progress", *args)
         assert result.exit_code == 2 and message in result.stderr and len(result.stderr.splitlines()) == 1
+    monkeypatch.setitem(sys.modules, "auditor.scan.engines.ray_data", None)  # as if Ray were not installed
+    result = run("scan", str(data), "--no-progress", "--engine", "ray")
+    assert result.exit_code == 2 and "pip install 'auditor[ray]'" in result.stderr
 
 
 def _free_port() -> int:
@@ -171,7 +174,8 @@ def _free_port() -> int:
 
 def _scan_subprocess(data: Path, out: Path, *extra: str, env: dict[str, str] | None = None,
                      ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0", **(env or {})}
+    own = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}  # see the cluster test
+    env = {**own, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0", **(env or {})}
     return subprocess.run([sys.executable, "-m", "auditor", "scan", str(data), "--engine", "ray", "--workers", "1",
                            "--no-progress", "-o", str(out), *extra], capture_output=True, text=True, env=env,
                           timeout=300, cwd=data.parent)
@@ -203,10 +207,12 @@ def test_with_an_address_it_joins_a_running_cluster(tmp_path: Path) -> None:
     # earlier local Ray may have left one); this loopback-only head runs without
     home = tmp_path / "home"
     home.mkdir()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "HOME": str(home)}
+    # and no RAY_AUTH_* from this process (a Ray started here sets RAY_AUTH_MODE=token in its environment)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}, "RAY_USAGE_STATS_ENABLED": "0",
+           "HOME": str(home)}
     head = subprocess.Popen([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=1",
                              "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={folder}", "--block"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                            stdout=subprocess.DEVNULL, stderr=(tmp_path / "head.log").open("w"), env=env)
     try:
         data = write_corpus(tmp_path / "t.jsonl", 200)
         deadline = time.monotonic() + 60
@@ -214,7 +220,7 @@ def test_with_an_address_it_joins_a_running_cluster(tmp_path: Path) -> None:
             with socket.socket() as sock:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     break
-            assert time.monotonic() < deadline and head.poll() is None, "the Ray head did not start"
+            assert time.monotonic() < deadline and head.poll() is None, (tmp_path / "head.log").read_text()[-2000:]
             time.sleep(0.5)
         done = _scan_subprocess(data, tmp_path / "scan.json", "--ray-address", f"127.0.0.1:{port}",
                                 env={"HOME": str(home)})

@@ -21,8 +21,11 @@ def make_engine(name: str, *, workers: int | None = None, ray_address: str | Non
 
         return LocalEngine(workers)
     if name == "ray":
-        from auditor.scan.engines.ray_data import RayEngine
-
+        try:
+            from auditor.scan.engines.ray_data import RayEngine
+        except ImportError:
+            raise ScanError("--engine ray needs Ray Data, which is not installed: pip install 'auditor[ray]' "
+                            "(or 'ray[data]>=2.60')") from None
         return RayEngine(workers, address=ray_address)
     raise ScanError(f"unknown engine {name!r} (choose one of: {', '.join(ENGINES)})")
 
