@@ -93,7 +93,8 @@ def main_ray(records: int, memory_records: int, seed: int, json_out: Path | None
             if file == double:
                 seconds[engine, 2 * records] = scanned.duration_s
                 return
-            seconds[engine, records] = scanned.duration_s if workers == 2 else seconds.get((engine, records), 0.0)
+            if workers == 2:
+                seconds[engine, records] = scanned.duration_s
             rates[engine, workers] = scanned.records_scanned / scanned.duration_s
             results[f"{engine}_{workers}_rec_s"] = round(rates[engine, workers], 1)
             print(f"  {engine:5} engine, {workers} worker(s): {rates[engine, workers]:7,.0f} records/s "

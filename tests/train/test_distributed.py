@@ -120,3 +120,12 @@ def test_a_distributed_run_resumes_at_its_world_size_only(make_plan: Any, tmp_pa
     assert {k: whole[k] for k in SAME} == {k: evidence[k] for k in SAME}
     one, both = _weights(tmp_path / "one"), _weights(out)
     assert max(float((one[k] - both[k]).abs().max()) for k in one) < 1e-4
+
+
+def test_torchrun_runs_train_not_a_whole_audit_per_rank(make_plan: Any, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")  # what torchrun sets for each of its processes
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    result = CliRunner().invoke(cli, ["audit", str(make_plan()), "--out", str(tmp_path / "audit")])
+    assert result.exit_code == 2 and "run `auditor audit` in one process" in result.output
+    assert not (tmp_path / "audit").exists()

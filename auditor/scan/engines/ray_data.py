@@ -128,8 +128,9 @@ class RayReading(Reading[R]):
 
 @contextlib.contextmanager
 def ray_session(address: str | None) -> Iterator[None]:
-    """Ray for one run: the connection this process already has (a library caller's, a test's) as it is;
-    else join ``address`` or start an embedded instance -- and end what was started here, and only that."""
+    """Ray for one run: the connection this process already has (a library caller's, a test's) as it is,
+    whatever ``address`` says; else join ``address`` or start an embedded instance -- and end what was started
+    here, and only that."""
     if ray.is_initialized():
         yield
         return
@@ -148,8 +149,10 @@ def ray_session(address: str | None) -> Iterator[None]:
     except Exception as exc:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
-        where = f"the Ray cluster at --ray-address {address}" if address else "a local Ray instance"
-        raise ScanError(f"cannot start or join {where} ({type(exc).__name__})") from None
+        if address:  # the user's address: input (exit 2)
+            raise ScanError(f"cannot start or join the Ray cluster at --ray-address {address} "
+                            f"({type(exc).__name__})") from None
+        raise InternalError(f"cannot start a local Ray instance ({type(exc).__name__})") from None
     try:
         yield
     finally:
