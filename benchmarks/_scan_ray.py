@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -115,8 +116,9 @@ def main_ray(records: int, memory_records: int, seed: int, json_out: Path | None
         timed("local", 2, double)
         steady("local")
         started = time.perf_counter()
+        session = tempfile.mkdtemp(prefix="r-")  # short: Ray's socket paths live under it
         ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
-                 logging_level="ERROR", _temp_dir=tempfile.mkdtemp(prefix="r-"))
+                 logging_level="ERROR", _temp_dir=session)
         results["ray_start_s"] = round(time.perf_counter() - started, 2)
         print(f"  (Ray instance started in {results['ray_start_s']:.1f}s, not in the timings)")
         for workers in (1, 2):
@@ -144,6 +146,7 @@ def main_ray(records: int, memory_records: int, seed: int, json_out: Path | None
                   f"({scanned.records_per_s:,.0f} records/s)")
             big.unlink()
         ray.shutdown()
+        shutil.rmtree(session, ignore_errors=True)
     first, second = (results[f"memory_{n}_peak_rss_mb"] for n in (memory_records, 5 * memory_records))
     results["memory_growth_5x_file"] = round(second / first, 3)
     print(f"memory: 5x the file, {second / first:.2f}x the peak")
