@@ -436,6 +436,17 @@ def test_the_leakage_section_states_results_beside_their_ceilings_and_what_was_n
     assert f"Membership inference on real records (AUC, TPR){cell}no" in released
 
 
+@pytest.mark.parametrize("kind", ["html", "md"])
+def test_limits_name_the_attacks_left_out_when_a_leakage_audit_ran(tmp_path: Path, kind: str) -> None:
+    from tests.report.report_factories import leakage_report
+
+    text = render_text(kind, evidence(tmp_path, leakage=leakage_report()), SIGNED)  # type: ignore[arg-type]
+    start = text.index("Not covered")
+    limits = text[start:text.index("Processing, purposes and lawful basis", start)]
+    assert "no membership-inference or extraction test was run" not in limits
+    assert "did not run: extraction (regurgitation of training data), attribute inference" in limits
+
+
 def test_a_broken_implementation_and_a_missing_audit_are_said_plainly(tmp_path: Path) -> None:
     from tests.report.report_factories import leakage_report
 
