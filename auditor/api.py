@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from auditor.findings import GateResult
     from auditor.pipeline import AuditOutcome
     from auditor.plan import PlanDocument
+    from auditor.privacy.requirements import PrivacyRequirement
     from auditor.report.api import ReportFiles
     from auditor.report.render import Format
     from auditor.report.signer import SignerIdentity
@@ -47,13 +48,15 @@ def _scan_of(scan: str | Path | ScanResult | None) -> ScanResult | None:
 def scan(source: str | Path | PlanDocument, *, text_fields: Sequence[str] | None = None,
          format: str | None = None, user_id_field: str | None = None, workers: int | None = None,
          sample: int | None = None, seed: int = 0, findings: str | Path | None = None,
-         output: str | Path | None = None, progress: bool = False) -> ScanResult:
+         output: str | Path | None = None, progress: bool = False, engine: str = "local",
+         ray_address: str | None = None) -> ScanResult:
     """Scan a dataset for personal data, offline, into aggregates (never a value).
 
     ``source`` is a dataset file, or a training plan (a loaded plan, or a ``.yaml`` path when ``format`` is not
     given), whose dataset, format, text fields and user id field are used unless given here. ``findings``
-    writes one JSON line per detected span; ``output`` writes scan.json (atomically). Bad input raises
-    ``ScanError``."""
+    writes one JSON line per detected span; ``output`` writes scan.json (atomically). ``engine``: ``local``
+    (worker processes) or ``ray`` (Ray Data; ``ray_address`` joins a cluster, else a local instance starts).
+    Bad input raises ``ScanError``."""
     from auditor.scan.api import save_scan, scan_dataset, scan_plan_dataset
 
     findings_path = Path(findings) if findings is not None else None
@@ -62,7 +65,8 @@ def scan(source: str | Path | PlanDocument, *, text_fields: Sequence[str] | None
         doc = _plan(source)
         doc.require_dataset()
         overrides: dict[str, object] = {"workers": workers, "sample": sample, "seed": seed,
-                                        "findings_path": findings_path, "progress": progress}
+                                        "findings_path": findings_path, "progress": progress, "engine": engine,
+                                        "ray_address": ray_address}
         if text_fields:
             overrides["text_fields"] = list(text_fields)
         if format is not None:
@@ -74,7 +78,8 @@ def scan(source: str | Path | PlanDocument, *, text_fields: Sequence[str] | None
         assert isinstance(source, str | Path)
         result = scan_dataset(Path(source), text_fields=list(text_fields or ["text"]), format=format,
                               user_id_field=user_id_field, workers=workers, sample=sample,
-                              findings_path=findings_path, progress=progress, seed=seed)
+                              findings_path=findings_path, progress=progress, seed=seed, engine=engine,
+                              ray_address=ray_address)
     if output is not None:
         save_scan(result, Path(output))
     return result
@@ -131,18 +136,34 @@ def gate_for_training(plan: str | Path | PlanDocument, scan: str | Path | ScanRe
 def train(plan: str | Path | PlanDocument, *, scan: str | Path | ScanResult | None = None,
           out: str | Path = "training-out", ledger: str | Path | None = None, resume: bool = False,
           seed: int | None = None, policies: Sequence[str] = (), waivers: str | Path | None = None,
-          fail_on: str = "high", progress: bool = False) -> TrainingEvidence:
+          fail_on: str = "high", progress: bool = False) -> TrainingEvidence | None:
     """Gate the plan, then fine-tune under the policies' DP requirement; writes ``out/model`` and
     ``out/training.json`` and returns the evidence. Raises :class:`GateFailed` when the gate, the policies'
-    DP bounds or the privacy ledger refuse (nothing trained, no ε spent)."""
-    from auditor.train.api import run_training
+    DP bounds or the privacy ledger refuse (nothing trained, no ε spent).
 
-    doc, result_scan, gate = gate_for_training(plan, scan, policies=policies, waivers=waivers, fail_on=fail_on,
-                                               progress=progress)
-    # the gate has just hashed the dataset and found it equal to what the scan recorded: no second read
-    return run_training(doc, requirement=gate.privacy_requirements, out_dir=Path(out),
-                        ledger_dir=Path(ledger) if ledger is not None else None, resume=resume, seed=seed,
-                        progress=progress, dataset_sha256=result_scan.dataset.sha256)
+    Under ``torchrun`` the processes train one run together (:mod:`auditor.train.distributed`): rank 0 alone
+    gates, books the ledger and writes the outputs, and the other ranks return None."""
+    from auditor.train.api import run_training
+    from auditor.train.distributed import launch
+    from auditor.train.model import resolve_device
+
+    doc = _plan(plan)
+    group = launch(lambda: resolve_device(doc))  # one process, unless torchrun started several
+
+    def gate() -> tuple[PrivacyRequirement, str]:
+        _, result_scan, result = gate_for_training(doc, scan, policies=policies, waivers=waivers, fail_on=fail_on,
+                                                   progress=progress)
+        # the gate has just hashed the dataset and found it equal to what the scan recorded: no second read
+        return result.privacy_requirements, result_scan.dataset.sha256
+
+    try:
+        requirement, dataset_sha = group.on_main(gate)
+        evidence = run_training(doc, requirement=requirement, out_dir=Path(out),
+                                ledger_dir=Path(ledger) if ledger is not None else None, resume=resume, seed=seed,
+                                progress=progress and group.is_main, dataset_sha256=dataset_sha, group=group)
+    finally:
+        group.close()
+    return evidence if group.is_main else None
 
 
 def audit(plan: str | Path, *, out: str | Path = "audit-out", key: str | Path | None = None, train: bool = True,

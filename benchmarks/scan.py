@@ -1,6 +1,7 @@
 """Scan speed, as ratios against anchors measured in the same run on the same machine.
 
     python benchmarks/scan.py [--records 20000] [--workers N] [--anchor-records 1500] [--json out.json]
+    python benchmarks/scan.py --engine ray [--records 4000] [--memory-records 60000] [--json out.json]
 
 (a) Presidio ``BatchAnalyzerEngine`` with its defaults on the same spaCy model, at the best of a few
     ``batch_size`` / ``n_process`` settings (probed first, then measured);
@@ -10,6 +11,9 @@ Plus the identifier tier alone (Hyperscan prefilter + regexes + validators), MB/
 
 Targets (issue 3): (c) >= 4 x (a); (c) >= 0.67 x (b) x workers; identifier tier >= 20 MB/s per core.
 The anchors run on a subset (``--anchor-records``) because vanilla Presidio is slow; rates are docs/s.
+
+``--engine ray`` measures the Ray engine instead, against the local engine as its anchor in the same run
+(1 and 2 workers), and its memory on a file and on five times that file (see ``_scan_ray.py``).
 """
 
 from __future__ import annotations
@@ -104,7 +108,15 @@ def main() -> None:
     parser.add_argument("--probe", type=int, default=200)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="ray: the Ray engine against the local engine (throughput and memory)")
+    parser.add_argument("--memory-records", type=int, default=60000, help="with --engine ray: the memory run's N")
     args = parser.parse_args()
+    if args.engine == "ray":
+        from _scan_ray import main_ray
+
+        main_ray(args.records if "--records" in sys.argv else 4000, args.memory_records, args.seed, args.json)
+        return
 
     corpus = make_corpus(args.records, seed=args.seed)
     texts = [c.text for c in corpus]

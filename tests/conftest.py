@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -93,3 +93,26 @@ def mini_plan(write: Callable[[str, str], Path]) -> Path:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def ray_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One local Ray instance for every test that needs one (starting Ray takes seconds), offline: no
+    dashboard, no usage statistics, its session folder (logs included) in a test folder this yields, so
+    tests can read what Ray wrote. The ray engine uses a connection that already exists as it is."""
+    import os
+    import tempfile
+
+    ray = pytest.importorskip("ray")
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    # short: Ray's unix sockets live under this folder, and their paths are limited to ~107 bytes
+    folder = Path(tempfile.mkdtemp(prefix="ray-t-"))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+             _temp_dir=str(folder))
+    try:
+        yield folder
+    finally:
+        ray.shutdown()
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)

@@ -43,7 +43,11 @@ def audit(ctx: click.Context, plan: Path, out_dir: Path, key: Path | None, no_tr
     from auditor.plan import load_plan
     from auditor.report.render import parse_formats
     from auditor.report.signer import identity_from_options
+    from auditor.train.distributed import launched
 
+    if launched():  # each rank would run, book and sign a whole audit of its own
+        raise click.UsageError("torchrun runs `auditor train` on several processes; run `auditor audit` in one "
+                               "process (or train with torchrun and report with `auditor report`)")
     load_plan(plan).require_dataset()  # before anything: a missing file names the plan's dataset.path and line
 
     def say(line: str) -> None:

@@ -63,3 +63,19 @@ def signer_options(func: F) -> F:
                         help="Signer's name, signed into the statement and shown beside the key fingerprint; "
                              "default: the key's .signer.json written by 'auditor keygen --name'.")(func)
     return func
+
+
+#: ``auditor.scan.engines.ENGINES``, spelled out here so that ``--help`` imports no scan module (a test
+#: keeps the two equal).
+ENGINE_CHOICES = ("local", "ray")
+
+
+def engine_options(func: F) -> F:
+    """``--engine`` and ``--ray-address``: where a scan's (or a redaction's) detection runs."""
+    func = click.option("--ray-address", default=None, metavar="ADDR",
+                        help="With --engine ray: join the running Ray cluster at ADDR (host:port, or 'auto' for "
+                             "the one this machine belongs to) instead of starting a local Ray instance.")(func)
+    func = click.option("--engine", type=click.Choice(ENGINE_CHOICES), default="local", show_default=True,
+                        help="local: worker processes on this machine. ray: a Ray Data pipeline (a local Ray "
+                             "instance, or a cluster with --ray-address); the same results.")(func)
+    return func

@@ -7,6 +7,7 @@ from typing import cast
 
 import click
 
+from auditor.cli.options import engine_options
 from auditor.redact.model import MODES, Mode
 
 
@@ -33,9 +34,10 @@ from auditor.redact.model import MODES, Mode
                    "config folder. Never written into any output.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (it is also off when stderr is not a terminal).")
+@engine_options
 def redact(dataset: Path | None, output: Path, plan_path: Path | None, text_fields: tuple[str, ...],
            fmt: str | None, mode: str, entities: str | None, key_path: Path | None, workers: int | None,
-           no_progress: bool) -> None:
+           no_progress: bool, engine: str, ray_address: str | None) -> None:
     """Rewrite DATASET with its personal data replaced, and record the proof in OUTPUT.redaction.json: both
     files' sha256, what was replaced, and a re-scan of the output. Point a plan's
     dataset.redaction_evidence at that file and the gate checks the chain."""
@@ -57,7 +59,7 @@ def redact(dataset: Path | None, output: Path, plan_path: Path | None, text_fiel
     outcome = run_redaction(RedactOptions(
         path=dataset, output=output, text_fields=text_fields or ("text",), format=fmt, mode=cast(Mode, mode),
         entities=tuple(chosen), entities_from=source, key_path=key_path, workers=workers,
-        progress=not no_progress))
+        progress=not no_progress, engine=engine, ray_address=ray_address))
     ev = outcome.evidence
     if outcome.key_created:
         click.echo(f"created the pseudonym key {outcome.key_path} (0600): keep it secret and keep it; the same "

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from auditor.cli.options import engine_options
+
 
 @click.command("scan", short_help="Scan a dataset for personal data, offline, into scan.json.")
 @click.argument("dataset", type=click.Path(path_type=Path), required=False)
@@ -22,14 +24,16 @@ import click
               help="Write scan.json here (atomically); without it the JSON goes to standard output.")
 @click.option("--findings", "findings_path", type=click.Path(path_type=Path), default=None,
               help="Write one JSON line per detected span (record, field, entity, offsets, score; never the value).")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes, or Ray actors with --engine ray (default: all cores; on Ray: its CPUs).")
 @click.option("--sample", type=click.IntRange(min=1), default=None,
               help="Scan a uniform random sample of N records; scan.json reports estimates and 95% upper bounds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (it is also off when stderr is not a terminal).")
+@engine_options
 def scan(dataset: Path | None, plan_path: Path | None, text_fields: tuple[str, ...], fmt: str | None,
          user_id_field: str | None, output: Path | None, findings_path: Path | None, workers: int | None,
-         sample: int | None, seed: int, no_progress: bool) -> None:
+         sample: int | None, seed: int, no_progress: bool, engine: str, ray_address: str | None) -> None:
     """Scan DATASET (JSONL, CSV, Parquet or text; optionally gzip) for personal data, offline."""
     from auditor.api import scan as scan_data
 
@@ -50,7 +54,7 @@ def scan(dataset: Path | None, plan_path: Path | None, text_fields: tuple[str, .
     _check_outputs(dataset, output, findings_path)
     result = scan_data(dataset, text_fields=list(text_fields) or ["text"], format=fmt,
                        user_id_field=user_id_field, workers=workers, sample=sample, findings=findings_path,
-                       output=output, progress=not no_progress, seed=seed)
+                       output=output, progress=not no_progress, seed=seed, engine=engine, ray_address=ray_address)
     if output is None:
         click.echo(result.model_dump_json(indent=2))
     with_pd = result.records_with_personal_data

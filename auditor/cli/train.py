@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -26,14 +27,17 @@ from auditor.cli.options import gate_options
 def train(plan: Path, scan_path: Path | None, out_dir: Path, resume: bool, ledger_dir: Path | None,
           seed: int | None, no_progress: bool, policies: tuple[str, ...], waivers: str | None,
           fail_on: str) -> None:
-    """Gate PLAN like `auditor check`, then fine-tune under the policies' DP requirement."""
+    """Gate PLAN like `auditor check`, then fine-tune under the policies' DP requirement.
+
+    Under ``torchrun --nproc-per-node N -m auditor train PLAN ...`` the N processes train one run together
+    (Opacus DPDDP): rank 0 gates, books the ledger and writes the outputs; see auditor.train.distributed."""
     from auditor.api import train as train_plan
     from auditor.errors import GateFailed
     from auditor.plan import load_plan
 
     doc = load_plan(plan)
     doc.require_dataset()  # training reads it, with or without --scan: a missing one is exit 2 now
-    if scan_path is None:
+    if scan_path is None and os.environ.get("RANK", "0") == "0":
         click.echo(f"scanning {doc.dataset_path} (the gate's dataset rules need it)", err=True)
     try:  # the gate refuses a scan of other data (sha256 against the plan's dataset) before any policy runs
         evidence = train_plan(doc, scan=scan_path, out=out_dir, ledger=ledger_dir, resume=resume, seed=seed,
@@ -42,6 +46,8 @@ def train(plan: Path, scan_path: Path | None, out_dir: Path, resume: bool, ledge
         for finding in refused.gate.blocking() if refused.gate is not None else []:
             click.echo(f"  {finding.severity:<8} {finding.policy}/{finding.rule}: {finding.message}", err=True)
         raise
+    if evidence is None:  # a torchrun rank other than 0: rank 0 reports
+        return
     eps = f"ε={evidence.epsilon:.3f} (opacus {evidence.accountant} {evidence.epsilon_opacus:.3f}, " \
           f"pld {evidence.epsilon_pld:.3f}), δ={evidence.delta:.2e}" if evidence.epsilon is not None \
         else "no DP (not required by any applicable policy)"

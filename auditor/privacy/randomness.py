@@ -72,6 +72,11 @@ class MechanismRandom:
     def from_state(cls, state: dict[str, Any]) -> MechanismRandom:
         return cls(bytes.fromhex(str(state["key"])), int(state["draws"]))
 
+    def skip(self, draws: int = 1) -> None:
+        """Pass over draws another copy of this source makes (rank 0's noise, on the other ranks of a
+        distributed run): every copy stays at the same place in the stream, and none of them re-uses one."""
+        self._draws += draws
+
     def derived_key(self, purpose: str) -> bytes:
         """A key for one purpose (e.g. the split), independent of the streams and of other purposes."""
         return hashlib.blake2b(purpose.encode(), key=self._key, digest_size=32).digest()
@@ -140,14 +145,23 @@ class MechanismRandom:
         return [part.view(shape) for part, shape in zip(flat.split(sizes), shapes, strict=True)]
 
 
-def install_noise(optimizer: Any, source: MechanismRandom) -> None:
+def install_noise(optimizer: Any, source: MechanismRandom, *, adds_noise: bool = True) -> None:
     """Make an Opacus DP optimizer draw its Gaussian noise from ``source`` instead of torch's generator.
 
     Opacus' ``add_noise`` (the same in ``DPOptimizer`` and ``DPOptimizerFastGradientClipping``) is replaced
     on the instance: one draw for all parameters, drawn in float64, and the bookkeeping flags Opacus checks
     kept as they are. Everything else (scaling by the expected batch size, the accountant hook) is Opacus'.
+    ``adds_noise=False`` is a distributed run's rank other than 0 (Opacus' own distributed optimizers add
+    noise on rank 0 only): its clipped sum passes through unnoised, and the draw rank 0 makes is skipped.
     """
     from opacus.optimizers.optimizer import _check_processed_flag, _mark_as_processed
+
+    def pass_through() -> None:
+        source.skip()
+        for p in optimizer.params:
+            _check_processed_flag(p.summed_grad)
+            p.grad = p.summed_grad.view_as(p)
+            _mark_as_processed(p.summed_grad)
 
     def add_noise() -> None:
         params = list(optimizer.params)
@@ -158,5 +172,5 @@ def install_noise(optimizer: Any, source: MechanismRandom) -> None:
             p.grad = summed.add_(noise.to(summed.device, summed.dtype)).view_as(p)
             _mark_as_processed(p.summed_grad)
 
-    optimizer.add_noise = add_noise
+    optimizer.add_noise = add_noise if adds_noise else pass_through
     optimizer.generator = None  # nothing may fall back to torch's generator for the mechanism

@@ -9,11 +9,10 @@ drop a record from the output, and copying it through would copy whatever person
 from __future__ import annotations
 
 import datetime as _dt
-import itertools
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -31,18 +30,19 @@ from auditor.redact.model import (
 )
 from auditor.redact.rewrite import RedactSettings, TextRedaction, redact_batch
 from auditor.redact.write import make_writer, open_output
-from auditor.scan.drive import Progress, drive, worker_count
+from auditor.scan.drive import Progress
+from auditor.scan.engines.base import Reading
 from auditor.scan.read import (
     SUFFIXES,
-    ReadProblem,
     Record,
-    RecordStream,
     TextUnit,
     check_readable,
     infer_format,
     text_leaves,
 )
 
+#: Why a read problem stops a redaction (appended to the problem's line and reason).
+STOP_ON_PROBLEM = "a record that cannot be read cannot be redacted, so nothing was written"
 #: What the driver may remember of repeated texts: short texts only (a result holds the rewritten text).
 DEDUP_LIMIT = 20_000
 DEDUP_MAX_CHARS = 2048
@@ -61,6 +61,8 @@ class RedactOptions(BaseModel):
     workers: int | None = None
     progress: bool = True
     ner: bool = True
+    engine: str = "local"
+    ray_address: str | None = None
 
 
 class RedactOutcome(BaseModel):
@@ -112,14 +114,6 @@ def _check_output_name(dataset: Path, output: Path, fmt: str, compressed: bool) 
                          f"{dataset.name}; give it a name ending in {wanted} so it is read back as such")
 
 
-def _fail_on_problem(path: Path) -> Any:
-    def fail(problem: ReadProblem) -> None:
-        reason = problem.reason.removesuffix(", skipped")
-        raise ScanError(f"{path}: line {problem.line}: {reason}; a record that cannot be read cannot be redacted, "
-                        "so nothing was written")
-    return fail
-
-
 def run_redaction(options: RedactOptions) -> RedactOutcome:
     """Redact one dataset file. Bad input raises :class:`InputError` (exit 2) before anything is written."""
     path, output = options.path, options.output
@@ -134,9 +128,9 @@ def run_redaction(options: RedactOptions) -> RedactOutcome:
     key_path = _key_path(options, (path, output, evidence_file))
     key: bytes | None = None
     created = False
-    workers = options.workers if options.workers is not None else (os.cpu_count() or 1)
-    if workers < 1:
-        raise ScanError("--workers must be at least 1")
+    from auditor.scan.engines import RunOptions, Source, make_engine
+
+    engine = make_engine(options.engine, workers=options.workers, ray_address=options.ray_address)
     text_fields = ["text"] if fmt == "text" else list(options.text_fields)
     started_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
@@ -144,37 +138,37 @@ def run_redaction(options: RedactOptions) -> RedactOutcome:
     from auditor.scan.scanner import count_records
 
     expected = count_records(path, fmt, compressed)
-    workers = worker_count(workers, expected)
+    source = Source(path=path, fmt=fmt, compressed=compressed, text_fields=tuple(text_fields), keep_rows=True,
+                    stop_on_problem=STOP_ON_PROBLEM)
     temps: list[Path] = []
     try:
         tmp_out = _temp(output, temps)
-        stream = RecordStream(path, fmt, compressed, text_fields, None, all_columns=True,
-                              on_problem=_fail_on_problem(path))
-        with tmp_out.open("wb") as raw:
-            job = _Job(stream, text_fields, fmt, open_output(raw, compressed), compressed)
-            records = job.records()
-            first = next(records, None)  # the reader checks the fields here: bad input fails before a key is made
-            if key_path is not None:
-                from auditor.redact.keys import load_or_create_key
+        reading = engine.open(source, expected)
+        next(iter(source.open()), None)  # the reader checks the fields here: bad input fails before a key is made
+        if key_path is not None:
+            from auditor.redact.keys import load_or_create_key
 
-                key, key_path, created = load_or_create_key(key_path)
-            settings = RedactSettings(ner=options.ner, mode=options.mode, entities=frozenset(options.entities),
-                                      key=key, keep_nonblank=fmt == "text")
+            key, key_path, created = load_or_create_key(key_path)
+        settings = RedactSettings(ner=options.ner, mode=options.mode, entities=frozenset(options.entities), key=key,
+                                  keep_nonblank=fmt == "text")
+        with tmp_out.open("wb") as raw:
+            job = _Job(reading, text_fields, fmt, open_output(raw, compressed), compressed)
             progress = Progress(options.progress, expected, f"redacting {path.name}")
             try:
-                drive(itertools.chain([] if first is None else [first], records), workers, options.ner, job.consume,
-                      progress, redact_batch, settings, dedup_limit=DEDUP_LIMIT, dedup_max_chars=DEDUP_MAX_CHARS)
+                reading.run(redact_batch, settings, job.consume, progress,
+                            RunOptions(ner=options.ner, dedup_limit=DEDUP_LIMIT, dedup_max_chars=DEDUP_MAX_CHARS))
             finally:
                 progress.close()
             job.finish()
             raw.flush()
             os.fsync(raw.fileno())
-        if stream.rows_read == 0:
+        workers = reading.workers
+        if reading.rows_read == 0:
             raise ScanError(f"{path}: no records could be read")
         if sha256_file(path) != source_sha:  # the evidence names the bytes that were read, or nothing
             raise ScanError(f"{path}: the dataset changed while it was being redacted; nothing was written")
         os.chmod(tmp_out, default_file_mode())
-        evidence = _evidence(options, job, text_fields, workers, key,
+        evidence = _evidence(options, job, text_fields, workers, engine.name, key,
                              FileInfo(file=path.name, sha256=source_sha, bytes=path.stat().st_size, format=fmt,
                                       compressed=compressed),
                              FileInfo(file=output.name, sha256=sha256_file(tmp_out), bytes=tmp_out.stat().st_size,
@@ -193,16 +187,17 @@ def run_redaction(options: RedactOptions) -> RedactOutcome:
                          key_created=created)
 
 
-def _evidence(options: RedactOptions, job: _Job, text_fields: list[str], workers: int, key: bytes | None,
-              source: FileInfo, output: FileInfo, started_at: str, duration: float) -> RedactionEvidence:
+def _evidence(options: RedactOptions, job: _Job, text_fields: list[str], workers: int, engine: str,
+              key: bytes | None, source: FileInfo, output: FileInfo, started_at: str,
+              duration: float) -> RedactionEvidence:
     from auditor.scan.scanner import engine_info
 
-    records = job.stream.rows_read
+    records = job.reading.rows_read
     return RedactionEvidence(
         created_at=started_at, source=source, output=output, text_fields=text_fields, mode=options.mode,
         entities=list(options.entities), entities_from=options.entities_from, key_id=_key_id(key), records=records,
         records_changed=job.changed, detected=job.detected.counts(), replaced=job.replaced.counts(),
-        residual=job.residual(), engine=engine_info(workers, options.ner), anonymizer=_anonymizer_version(),
+        residual=job.residual(), engine=engine_info(workers, options.ner, engine), anonymizer=_anonymizer_version(),
         duration_s=round(duration, 3), records_per_s=round(records / duration, 1) if duration else 0.0)
 
 
@@ -247,30 +242,24 @@ class _Job:
     """The parent's side of one run: rows wait here while their texts are in the workers, then get their
     redacted texts back in their leaves and are written; counts are kept for the evidence."""
 
-    def __init__(self, stream: RecordStream, text_fields: Sequence[str], fmt: str, out: IO[bytes],
+    def __init__(self, reading: Reading[TextRedaction], text_fields: Sequence[str], fmt: str, out: IO[bytes],
                  compressed: bool) -> None:
         from auditor.scan.scanner import Aggregate
 
-        self.stream = stream
+        self.reading = reading
         self.fields = list(text_fields)
         self.paths = [f.split(".") for f in text_fields]
         self.fmt = fmt
         self.out = out
         self.compressed = compressed
         self.writer: Any = None
-        self.rows: dict[int, dict[str, Any]] = {}
         self.detected = _Counts()
         self.replaced = _Counts()
         self.after = Aggregate()
         self.changed = 0
 
-    def records(self) -> Iterator[Record]:
-        for record, row in self.stream.with_rows():
-            self.rows[record.index] = row
-            yield record
-
-    def consume(self, record: Record, results: list[TextRedaction]) -> None:
-        row = self.rows.pop(record.index)
+    def consume(self, record: Record, row: dict[str, Any] | None, results: list[TextRedaction]) -> None:
+        assert row is not None  # the source keeps rows
         leaves = [leaf for _, leaf in text_leaves(row, self.fields, self.paths)]
         units: list[TextUnit] = []
         residual = []
@@ -280,7 +269,7 @@ class _Job:
             if result.text is not None:
                 _, _, holder, key = leaf
                 if self.fmt == "parquet" and not isinstance(holder[key], str):
-                    raise InputError(f"{self.stream.path}: row {record.line}: {unit.field} is a number with an "
+                    raise InputError(f"{self.reading.reader.path}: row {record.line}: {unit.field} is a number with an "
                                      "identifier in it, and its Parquet column cannot hold the placeholder: cast "
                                      "the column to string and run again")
                 holder[key] = text = result.text
@@ -294,7 +283,7 @@ class _Job:
         self.after.add(Record.model_construct(index=record.index, line=record.line, texts=tuple(units)),
                        residual, None)
         if self.writer is None:
-            self.writer = make_writer(self.fmt, self.out, self.stream.reader)
+            self.writer = make_writer(self.fmt, self.out, self.reading.reader)
         self.writer.write(record.line, row)
 
     def finish(self) -> None:

@@ -32,8 +32,6 @@ GENERAL_LIMITS: tuple[tuple[str, str], ...] = (
      "model) and limited to the entity types in section 5; indirect identifiers, paraphrases, images and audio "
      "are not detected"),
     ("The base model", "personal data in the base model's own pre-training data, and its licence"),
-    ("What the trained model reveals in practice", "no membership-inference or extraction test was run; the "
-     "differential-privacy bound in section 9 is the protection claimed"),
     ("Rights of data subjects", "access, erasure and objection handling, and whether an opt-out was honoured in "
      "this dataset"),
 )
@@ -127,8 +125,24 @@ def _not_covered(ev: EvidenceBundle) -> list[ScopeRow]:
             continue
         for item in ref.not_covered:
             rows.append(ScopeRow(label=policy_label(ref.id, ref.title), value=item))
+    rows.append(_leakage_limit(ev))
     rows += [ScopeRow(label=label, value=text) for label, text in GENERAL_LIMITS]
     return rows
+
+
+def _leakage_limit(ev: EvidenceBundle) -> ScopeRow:
+    """What was not tested about the trained model, from the leakage audit itself: a report whose audit ran
+    must not say none did, and one whose audit ran must still name the attacks it left out."""
+    label = "What the trained model reveals in practice"
+    audit = ev.leakage
+    if audit is None or audit.status != "completed":
+        what = ("no membership-inference or extraction test was run" if audit is None else
+                "the leakage audit failed, so no membership-inference or extraction result stands")
+        return ScopeRow(label=label, value=f"{what}; the differential-privacy bound in section 9 is the "
+                        "protection claimed")
+    left = ", ".join(audit.attacks_not_run) or "none of EDPB Opinion 28/2024's list"
+    return ScopeRow(label=label, value=f"attacks the leakage audit (section 11) did not run: {left}; and any "
+                    "attack stronger than the ones it ran")
 
 
 def scope(ev: EvidenceBundle) -> ScopeView:

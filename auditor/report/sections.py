@@ -382,7 +382,10 @@ def _q_note(t: TrainingEvidence) -> str:
     each = "person" if t.unit == "user" else "record"
     if train:
         batches = math.ceil(train / t.logical_batch_size)
-        return (f"q = 1/{batches:,}: the {_units(train, t.unit)} of the training split make ⌈{train:,} / "
+        canaries = t.units.canaries
+        split = (f"{_units(train - canaries, t.unit)} of the training split and {canaries:,} canaries" if canaries
+                 else f"{_units(train, t.unit)} of the training split")
+        return (f"q = 1/{batches:,}: the {split} make ⌈{train:,} / "
                 f"{t.logical_batch_size:,}⌉ = {batches:,} logical batches of {t.logical_batch_size:,}; each {each} "
                 f"is in a step's batch with probability q (about {t.sample_rate * train:,.0f} per step); "
                 f"physical batch {t.physical_batch_size:,}")
@@ -393,6 +396,12 @@ def _split_note(t: TrainingEvidence) -> str:
     train = t.units.train_units
     if train is None:
         return ""
-    held = t.privacy_units - train
-    return (f"{_units(train, t.unit)} trained on, {_units(held, t.unit)} held out for evaluation, of "
+    # train_units counts the leakage audit's canaries too (they are privacy units of the run); privacy_units
+    # counts the data's own people only
+    canaries = t.units.canaries
+    real = train - canaries
+    held = t.privacy_units - real
+    planted = (f", plus {canaries:,} synthetic canaries (each trained on with probability 1/2)"
+               if canaries else "")
+    return (f"{_units(real, t.unit)} trained on{planted}, {_units(held, t.unit)} held out for evaluation, of "
             f"{_units(t.privacy_units, t.unit)}; everyone's records stay on one side")

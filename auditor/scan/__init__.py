@@ -7,7 +7,8 @@ the result shape is :mod:`auditor.scan.model`. Inside, one module per stage:
 - ``recognizers`` + ``identifiers``: identifier rules with validators, Hyperscan-prefiltered;
 - ``lexicon`` + ``data/special_*.yaml``: special-category and minor detectors (EN/ZH), data-driven;
 - ``ner``: the bundled spaCy model, NER components only; ``presidio``: offline Presidio engine factories;
-- ``engine``: the per-worker detector; ``scanner``: workers, de-duplication, aggregation, findings.jsonl;
+- ``engine``: the per-worker detector; ``drive``: worker processes and de-duplication; ``engines``: where the
+  detection runs (``local`` processes or ``ray``: Ray Data), one interface; ``scanner``: aggregation, findings.jsonl;
 - ``categories`` + ``data/categories.yaml``: entity type -> GDPR / CCPA / PIPL / HIPAA categories.
 
 Nothing here imports presidio, spaCy or Hyperscan at module import time except inside the functions that

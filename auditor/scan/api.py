@@ -20,15 +20,19 @@ from auditor.units import UserIdNormalisation
 def scan_dataset(path: Path, *, text_fields: Sequence[str], format: str | None = None,
                  user_id_field: str | None = None, user_id_normalisation: UserIdNormalisation = "casefold",
                  workers: int | None = None, sample: int | None = None, findings_path: Path | None = None,
-                 progress: bool = True, seed: int = 0) -> ScanResult:
-    """Scan one dataset file. Bad input raises :class:`ScanError` (exit 2) naming the file and field/line."""
+                 progress: bool = True, seed: int = 0, engine: str = "local",
+                 ray_address: str | None = None) -> ScanResult:
+    """Scan one dataset file. Bad input raises :class:`ScanError` (exit 2) naming the file and field/line.
+
+    ``engine``: ``local`` (worker processes here) or ``ray`` (a Ray Data pipeline; ``ray_address`` joins a
+    running cluster, else a local Ray instance is started): the same scan.json either way."""
     from auditor.scan.scanner import ScanOptions, run_scan
 
     options = ScanOptions(path=Path(path), text_fields=tuple(text_fields), format=format,
                           user_id_field=user_id_field, user_id_normalisation=user_id_normalisation,
                           workers=workers, sample=sample,
                           findings_path=Path(findings_path) if findings_path else None, progress=progress,
-                          seed=seed)
+                          seed=seed, engine=engine, ray_address=ray_address)
     return run_scan(options)
 
 

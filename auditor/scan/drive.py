@@ -15,7 +15,7 @@ import multiprocessing
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from auditor.scan.read import Record
 from auditor.scan.types import TextResult
@@ -111,6 +111,64 @@ def detect(job: tuple[list[str], bool]) -> list[TextResult]:
     return detect_batch(job)
 
 
+class Planner:
+    """The reading side of de-duplication: turns a batch of records into one job of the texts not sent before.
+
+    A text is sent once while the cache has room (``dedup_limit`` distinct texts, and only texts up to
+    ``dedup_max_chars`` long when that is set); later records holding it are answered by the
+    :class:`Receiver` from its cache. The two may live in different processes (the Ray engine plans in its
+    reader, receives in the driver): they agree because jobs are received in the order they were planned.
+    """
+
+    def __init__(self, dedup_limit: int = DEDUP_CACHE_LIMIT, dedup_max_chars: int | None = None) -> None:
+        self.dedup_limit = dedup_limit
+        self.dedup_max_chars = dedup_max_chars
+        self.planned: set[bytes] = set()
+
+    def plan(self, batch: list[Record]) -> tuple[Plan, list[str]]:
+        """The batch's plan (what the receiver needs) and the texts to send."""
+        keys_per_record: list[list[bytes]] = []
+        send_keys: list[bytes] = []
+        cache_keys: list[bytes] = []
+        send_texts: list[str] = []
+        for record in batch:
+            keys: list[bytes] = []
+            for unit in record.texts:
+                key = hashlib.blake2b(unit.text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+                keys.append(key)
+                if key not in self.planned:
+                    if len(self.planned) < self.dedup_limit and (self.dedup_max_chars is None
+                                                                 or len(unit.text) <= self.dedup_max_chars):
+                        self.planned.add(key)
+                        cache_keys.append(key)
+                    send_keys.append(key)
+                    send_texts.append(unit.text)
+            keys_per_record.append(keys)
+        return Plan(keys_per_record, send_keys, cache_keys), send_texts
+
+
+class Plan(NamedTuple):
+    """Which key each record's texts have, which were sent in this job, and which the receiver keeps."""
+
+    keys_per_record: list[list[bytes]]
+    send_keys: list[bytes]
+    cache_keys: list[bytes]
+
+
+class Receiver(Generic[R]):
+    """The consuming side: a job's results, plus the cache, become each record's results, in record order."""
+
+    def __init__(self) -> None:
+        self.cache: dict[bytes, R] = {}
+
+    def take(self, plan: Plan, result: list[R]) -> Iterator[list[R]]:
+        local = dict(zip(plan.send_keys, result, strict=True))
+        for key in plan.cache_keys:
+            self.cache[key] = local[key]
+        for keys in plan.keys_per_record:
+            yield [local[k] if k in local else self.cache[k] for k in keys]
+
+
 def drive(records: Iterable[Record], workers: int, ner: bool, consume: Callable[[Record, list[R]], None],
           progress: Progress, task: Task[P, R], payload: P, *, dedup_limit: int = DEDUP_CACHE_LIMIT,
           dedup_max_chars: int | None = None) -> None:
@@ -120,41 +178,23 @@ def drive(records: Iterable[Record], workers: int, ner: bool, consume: Callable[
     distinct texts are remembered, and ``dedup_max_chars`` which ones: a task whose results hold rewritten
     text caches short texts only, so the cache stays small whatever the records' length.
     """
-    cache: dict[bytes, R] = {}
-    planned: set[bytes] = set()
-    plans: deque[tuple[list[Record], list[list[bytes]], list[bytes]]] = deque()
+    planner = Planner(dedup_limit, dedup_max_chars)
+    receiver: Receiver[R] = Receiver()
+    plans: deque[tuple[list[Record], Plan]] = deque()
 
     def jobs() -> Iterator[tuple[list[str], P]]:
         for batch in batches(records, BATCH_RECORDS):
-            keys_per_record: list[list[bytes]] = []
-            send_keys: list[bytes] = []
-            send_texts: list[str] = []
-            for record in batch:
-                keys: list[bytes] = []
-                for unit in record.texts:
-                    key = hashlib.blake2b(unit.text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-                    keys.append(key)
-                    if key not in planned:
-                        if len(planned) < dedup_limit and (dedup_max_chars is None
-                                                           or len(unit.text) <= dedup_max_chars):
-                            planned.add(key)
-                        send_keys.append(key)
-                        send_texts.append(unit.text)
-                keys_per_record.append(keys)
-            plans.append((batch, keys_per_record, send_keys))
-            yield send_texts, payload
+            plan, texts = planner.plan(batch)
+            plans.append((batch, plan))
+            yield texts, payload
 
     done = 0
 
     def take(result: list[R]) -> None:
         nonlocal done
-        batch, keys_per_record, send_keys = plans.popleft()
-        local = dict(zip(send_keys, result, strict=True))
-        for key, value in local.items():
-            if key in planned:
-                cache[key] = value
-        for record, keys in zip(batch, keys_per_record, strict=True):
-            consume(record, [local[k] if k in local else cache[k] for k in keys])
+        batch, plan = plans.popleft()
+        for record, results in zip(batch, receiver.take(plan, result), strict=True):
+            consume(record, results)
         done += len(batch)
         progress.advance(done)
 

@@ -96,6 +96,8 @@ class EngineInfo(_Frozen):
     spacy_model: str | None = None
     recognizers: list[str] = Field(default_factory=list)
     workers: int = 1
+    engine: Literal["local", "ray"] = Field(default="local", description="Where detection ran: worker processes "
+                                            "on one machine, or a Ray Data pipeline (workers: its actors)")
 
 
 class UserStats(_Frozen):

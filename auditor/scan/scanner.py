@@ -1,8 +1,8 @@
-"""The scan: read records, detect through :mod:`auditor.scan.drive`, aggregate into a ScanResult.
+"""The scan: read records, detect through an engine (:mod:`auditor.scan.engines`), aggregate into a ScanResult.
 
-The parent reads and aggregates; workers only detect. Identical texts (templated tickets, repeated
-signatures) are scanned once (see the driver). Spans become findings.jsonl lines as soon as they arrive, so
-memory does not grow with the number of detections.
+The parent aggregates, in file order, whatever engine detected; workers only detect. Identical texts
+(templated tickets, repeated signatures) are scanned once (see the driver). Spans become findings.jsonl
+lines as soon as they arrive, so memory does not grow with the number of detections.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import os
-import random
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -24,7 +23,7 @@ from auditor.errors import ScanError
 from auditor.fsutil import default_file_mode, ensure_writable, sha256_file
 from auditor.scan.categories import record_categories
 from auditor.scan.drive import Progress as _Progress
-from auditor.scan.drive import detect, drive, worker_count
+from auditor.scan.drive import detect
 from auditor.scan.masking import mask
 from auditor.scan.model import (
     CATEGORIES,
@@ -38,7 +37,7 @@ from auditor.scan.model import (
     UserStats,
     wilson_upper,
 )
-from auditor.scan.read import Record, RecordStream, check_readable, infer_format
+from auditor.scan.read import Record, check_readable, infer_format
 from auditor.scan.types import SpanFinding, TextResult
 from auditor.units import UserIdNormalisation, normalise_user_id
 
@@ -56,6 +55,8 @@ class ScanOptions(BaseModel):
     progress: bool = True
     seed: int = 0
     ner: bool = True
+    engine: str = "local"
+    ray_address: str | None = None
 
 
 class _EntityAgg:
@@ -155,14 +156,6 @@ def _categories_of(entity: str) -> frozenset[str]:
     return category_map().categories_of(entity)
 
 
-def _counting_users(records: Iterable[Record], aggregate: Aggregate) -> Iterator[Record]:
-    """Count every record read for its person, before any sampling: who repeats is a fact about the whole
-    dataset, and a sample of it would miss most repeats."""
-    for record in records:
-        aggregate.count_user(record)
-        yield record
-
-
 def count_records(path: Path, fmt: str, compressed: bool) -> int | None:
     """A cheap total for the progress bar's ETA (newline count, or Parquet metadata); None when unknown.
 
@@ -188,22 +181,6 @@ def count_records(path: Path, fmt: str, compressed: bool) -> int | None:
         return None
 
 
-def _reservoir(records: Iterable[Record], size: int, seed: int) -> tuple[list[Record], int]:
-    rng = random.Random(seed)
-    kept: list[Record] = []
-    total = 0
-    for record in records:
-        total += 1
-        if len(kept) < size:
-            kept.append(record)
-        else:
-            j = rng.randrange(total)
-            if j < size:
-                kept[j] = record
-    kept.sort(key=lambda r: r.index)
-    return kept, total
-
-
 def _findings_file(path: Path | None) -> tuple[IO[str] | None, Path | None]:
     if path is None:
         return None, None
@@ -222,39 +199,26 @@ def run_scan(options: ScanOptions) -> ScanResult:
         ensure_writable(options.findings_path, "findings file", protect=[path])
     if options.sample is not None and options.sample < 1:
         raise ScanError(f"{path}: --sample must be a positive number of records")
-    workers = options.workers if options.workers is not None else (os.cpu_count() or 1)
-    if workers < 1:
-        raise ScanError("--workers must be at least 1")
+    from auditor.scan.engines import RunOptions, Source, make_engine
+
+    engine = make_engine(options.engine, workers=options.workers, ray_address=options.ray_address)
     started_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
     text_fields = list(options.text_fields)
     if fmt == "text":
         text_fields = ["text"]
-    stream = RecordStream(path, fmt, compressed, text_fields, options.user_id_field)
+    source = Source(path=path, fmt=fmt, compressed=compressed, text_fields=tuple(text_fields),
+                    user_id_field=options.user_id_field, sample=options.sample, seed=options.seed)
+    expected = options.sample if options.sample is not None else count_records(path, fmt, compressed)
+    reading = engine.open(source, expected)
     aggregate = Aggregate(options.user_id_normalisation)
-    source: Iterable[Record] = _counting_users(stream, aggregate) if options.user_id_field else stream
-
-    sample_info: SampleInfo | None = None
-    population: int | None = None
-    records: Iterable[Record]
-    if options.sample is not None:
-        sampled, population = _reservoir(source, options.sample, options.seed)
-        records = sampled
-        total = len(sampled)
-        if population > len(sampled):
-            sample_info = SampleInfo(sampled_records=len(sampled), population_records=population,
-                                     seed=options.seed)
-    else:
-        records = source
-        total_or_none = count_records(path, fmt, compressed)
-        total = total_or_none or 0
-    expected = total if total else None
-    workers = worker_count(workers, expected)
 
     findings, findings_tmp = _findings_file(options.findings_path)
     progress = _Progress(options.progress, expected, f"scanning {path.name}")
     try:
-        _drive(records, workers, options.ner, aggregate, findings, progress)
+        reading.run(detect, options.ner, lambda record, _, results: aggregate.add(record, results, findings),
+                    progress, RunOptions(ner=options.ner),
+                    on_read=aggregate.count_user if options.user_id_field else None)
         if findings is not None:
             findings.flush()
             os.fsync(findings.fileno())
@@ -269,12 +233,18 @@ def run_scan(options: ScanOptions) -> ScanResult:
     finally:
         progress.close()
 
-    records_read = population if population is not None else stream.rows_read
+    population = reading.population
+    sample_info: SampleInfo | None = None
+    if population is not None and options.sample is not None and population > aggregate.records_scanned:
+        sample_info = SampleInfo(sampled_records=aggregate.records_scanned, population_records=population,
+                                 seed=options.seed)
+    records_read = population if population is not None else reading.rows_read
     if records_read == 0:
         if findings_tmp is not None:
             findings_tmp.unlink(missing_ok=True)
-        first = f"; first at line {stream.problems[0].line}: {stream.problems[0].reason}" if stream.problems else ""
-        raise ScanError(f"{path}: no records could be read ({stream.problems_total} read errors{first})")
+        problems = reading.problems
+        first = f"; first at line {problems[0].line}: {problems[0].reason}" if problems else ""
+        raise ScanError(f"{path}: no records could be read ({reading.problems_total} read errors{first})")
     if findings_tmp is not None and options.findings_path is not None:
         os.chmod(findings_tmp, default_file_mode())  # as scan.json: offsets only, readable by reviewers
         os.replace(findings_tmp, options.findings_path)
@@ -304,10 +274,10 @@ def run_scan(options: ScanOptions) -> ScanResult:
         languages=dict(sorted(aggregate.languages.items())),
         entities=entities,
         categories=categories,
-        read_errors=[ReadIssue(line=p.line, reason=p.reason) for p in stream.problems],
-        read_errors_total=stream.problems_total,
+        read_errors=[ReadIssue(line=p.line, reason=p.reason) for p in reading.problems],
+        read_errors_total=reading.problems_total,
         sample=sample_info,
-        engine=engine_info(workers, options.ner),
+        engine=engine_info(reading.workers, options.ner, engine.name),
         started_at=started_at,
         duration_s=round(duration, 3),
         records_per_s=round(scanned / duration, 1) if duration > 0 else 0.0,
@@ -315,7 +285,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
     )
 
 
-def engine_info(workers: int, ner: bool) -> EngineInfo:
+def engine_info(workers: int, ner: bool, engine: str = "local") -> EngineInfo:
     from auditor.scan.presidio import presidio_version
     from auditor.scan.recognizers import RULES
 
@@ -329,10 +299,4 @@ def engine_info(workers: int, ner: bool) -> EngineInfo:
     if ner:
         recognizers.append("spacy:ner")
     return EngineInfo(auditor=__version__, presidio=presidio_version(), spacy=spacy_version, spacy_model=model,
-                      recognizers=recognizers, workers=workers)
-
-
-def _drive(records: Iterable[Record], workers: int, ner: bool, aggregate: Aggregate, findings: IO[str] | None,
-           progress: _Progress) -> None:
-    drive(records, workers, ner, lambda record, results: aggregate.add(record, results, findings), progress,
-          detect, ner)
+                      recognizers=recognizers, workers=workers, engine=engine)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from auditor.plan import AuditSpec, PlanDocument
 from auditor.privacy.ledger import Ledger, LedgerTotals, UnitIdentity
 from auditor.privacy.requirements import PrivacyRequirement
 from auditor.train.attach import attach_dp, plain_loop
+from auditor.train.distributed import Group
 from auditor.train.encoded import Encoded
 from auditor.train.evidence import (
     ClippingInfo,
@@ -78,27 +80,41 @@ class _Run:
 def run_training(doc: PlanDocument, *, requirement: PrivacyRequirement, out_dir: Path,
                  ledger_dir: Path | None = None, resume: bool = False, seed: int | None = None,
                  progress: bool = True, dataset_sha256: str | None = None,
-                 audit: AuditSpec | Literal["plan"] | None = "plan") -> TrainingEvidence:
+                 audit: AuditSpec | Literal["plan"] | None = "plan", group: Group | None = None) -> TrainingEvidence:
     """Train under the requirement; refuse (GateFailed) what the policies forbid, exit 2 for bad input.
 
     ``audit`` is the leakage audit to run after training: ``"plan"`` (the default) runs the plan's, if it
-    has one. Its canaries are planted before training, so it cannot be added to a finished run."""
+    has one. Its canaries are planted before training, so it cannot be added to a finished run.
+    ``group``: under torchrun, this rank's :class:`~auditor.train.distributed.Group` (every rank calls this;
+    rank 0 alone books, writes and audits, and the others return the evidence it wrote)."""
     from auditor.train import finetune
 
+    group = group or Group()
     spec = audit_spec(doc, by_default=False) if audit == "plan" else audit
-    out_dir = output_folder(Path(out_dir))
+    out_dir = output_folder(Path(out_dir)) if group.is_main else Path(out_dir)
     checkpoint_path = out_dir / "checkpoint" / finetune.CHECKPOINT
     if not resume:
-        return _run_training(doc, requirement, out_dir, ledger_dir, None, seed, progress, dataset_sha256, spec)
-    if not checkpoint_path.is_file():
-        raise TrainingInputError(f"{checkpoint_path}: --resume given but there is no checkpoint to resume")
-    checkpoint = finetune.load_checkpoint(checkpoint_path)
+        return _run_training(doc, requirement, out_dir, ledger_dir, None, seed, progress, dataset_sha256, spec,
+                             group)
+
+    def load() -> dict[str, Any]:
+        if not checkpoint_path.is_file():
+            raise TrainingInputError(f"{checkpoint_path}: --resume given but there is no checkpoint to resume")
+        return finetune.load_checkpoint(checkpoint_path)
+
+    checkpoint = group.on_main(load)  # the other ranks get it in memory, key included
+    written = int(checkpoint["fingerprint"].get("world_size", 1))
+    if written != group.world:  # a mistaken launch: refused before the run is touched, so it stays resumable
+        from auditor.train.distributed import world_mismatch
+
+        raise TrainingInputError(world_mismatch(written, group.world, checkpoint_path))
     try:
         return _run_training(doc, requirement, out_dir, ledger_dir, checkpoint, seed, progress, dataset_sha256,
-                             spec)
+                             spec, group)
     except AuditorError:
         # refused on resume (the policies, the ledger or the plan changed): the run ends here
-        _abandon(Ledger(ledger_dir), checkpoint, checkpoint_path.parent)
+        if group.is_main:
+            _abandon(Ledger(ledger_dir), checkpoint, checkpoint_path.parent)
         raise
 
 
@@ -131,7 +147,7 @@ class _Outcome:
 
 def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: Path, ledger_dir: Path | None,
                   checkpoint: dict[str, Any] | None, seed: int | None, progress: bool,
-                  dataset_sha256: str | None, audit: AuditSpec | None) -> TrainingEvidence:
+                  dataset_sha256: str | None, audit: AuditSpec | None, group: Group) -> TrainingEvidence:
     import torch
 
     from auditor.train.model import resolve_device, resolve_model_path
@@ -142,7 +158,11 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
     from auditor.train import finetune
 
     prep = prepare(doc, requirement, ledger_dir, checkpoint, seed, dataset_sha256, audit,
-                   out_dir / "checkpoint" / finetune.CHECKPOINT)
+                   out_dir / "checkpoint" / finetune.CHECKPOINT,
+                   source=group.shared_source() if checkpoint is None else None, check_ledger=group.is_main)
+    if group.distributed and not prep.settings.dp:
+        raise TrainingInputError(f"{doc.source}: torchrun trains with DP-SGD only (Opacus DPDDP); no policy asks "
+                                 "for DP here and the plan says mechanism: none: train in one process")
     task = prep.task
     device = resolve_device(doc)
     model_path = resolve_model_path(doc)
@@ -168,11 +188,12 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
         return metrics, save_model(lambda folder: task.save(loaded, folder, doc), out_dir)
 
     if prep.settings.dp:
-        outcome, (eval_metrics, saved) = _dp_run(doc, requirement, prep, loaded, optimizer, encoded, out_dir,
-                                                 checkpoint, progress, device, finish)
+        outcome, finished = _dp_run(doc, requirement, prep, loaded, optimizer, encoded, out_dir, checkpoint,
+                                    progress, device, finish, group)
+        if finished is None:  # a rank other than 0: it trained its shares; rank 0 writes what the run did
+            return group.broadcast(None)
+        eval_metrics, saved = finished
     else:
-        import uuid
-
         steps_taken = plain_loop(model, task, optimizer, encoded, spec.physical_batch_size, prep.steps,
                                  spec.batch_size, device, prep.seed)
         outcome = _Outcome(run_id=uuid.uuid4().hex, mode="none", fallback=None, steps=steps_taken, records=[])
@@ -182,9 +203,9 @@ def _run_training(doc: PlanDocument, requirement: PrivacyRequirement, out_dir: P
         leakage = _leakage(doc, prep, loaded, audit, out_dir, device, progress)
     evidence = _evidence(doc, requirement, prep, loaded, params, outcome, eval_metrics, saved, leakage,
                          device=device, resumed=checkpoint is not None, started_at=started_at,
-                         wall_time_s=time.perf_counter() - wall_start)
+                         wall_time_s=time.perf_counter() - wall_start).model_copy(update={"processes": group.world})
     atomic_write(out_dir / EVIDENCE_FILE, evidence.model_dump_json(indent=2) + "\n")
-    return evidence
+    return group.broadcast(evidence) if group.distributed else evidence
 
 
 def _check_canaries(doc: PlanDocument, task: Task, loaded: Loaded, canaries: Canaries) -> None:
@@ -199,9 +220,11 @@ def _check_canaries(doc: PlanDocument, task: Task, loaded: Loaded, canaries: Can
 
 def _dp_run(doc: PlanDocument, requirement: PrivacyRequirement, prep: Prepared, loaded: Loaded, optimizer: Any,
             encoded: Encoded, out_dir: Path, checkpoint: dict[str, Any] | None, progress: bool, device: str,
-            finish: Callable[[], tuple[EvalMetrics, Saved]]) -> tuple[_Outcome, tuple[EvalMetrics, Saved]]:
+            finish: Callable[[], tuple[EvalMetrics, Saved]],
+            group: Group) -> tuple[_Outcome, tuple[EvalMetrics, Saved] | None]:
     """Probe, attach, reserve, loop, evaluate and save -- and settle the ledger however it ends (only an
-    interrupt keeps the reservation and the checkpoint, for ``--resume``)."""
+    interrupt keeps the reservation and the checkpoint, for ``--resume``). Under torchrun every rank probes,
+    attaches and loops; rank 0 alone reserves, settles, evaluates and saves (the others return None)."""
     from auditor.train import finetune, probe
 
     plan, spec, settings, model, task = doc.plan, doc.plan.training, prep.settings, loaded.model, prep.task
@@ -218,23 +241,31 @@ def _dp_run(doc: PlanDocument, requirement: PrivacyRequirement, prep: Prepared, 
                                    device=device, base=f"{doc.source}: model.base: {plan.model.base}",
                                    train_size=prep.train_units, batch_size=spec.batch_size, sigma=prep.sigma,
                                    clip=settings.max_grad_norm, accountant=settings.accountant,
-                                   source=prep.source)
+                                   source=prep.source, group=group)
     fingerprint = {"plan_sha256": doc.sha256, "dataset_sha256": prep.dataset_sha, "sigma": prep.sigma,
                    "sample_rate": prep.q, "delta": settings.delta, "steps": prep.steps, "seed": prep.seed,
-                   "clipping": mode, "canaries": len(prep.canaries or ())}
+                   "clipping": mode, "canaries": len(prep.canaries or ()), **group.fingerprint()}
     cfg = finetune.LoopConfig(sigma=prep.sigma, sample_rate=prep.q, delta=settings.delta,
                               clip=settings.max_grad_norm, accountant=settings.accountant,
                               planned_steps=prep.steps, epsilon_cap=settings.target_epsilon,
                               physical_batch_size=spec.physical_batch_size, device=device,
-                              checkpoint_dir=checkpoint_path.parent, fingerprint=fingerprint)
+                              checkpoint_dir=checkpoint_path.parent, fingerprint=fingerprint, shard=group.stepper())
     if checkpoint is not None:
         state = finetune.restore(checkpoint, cfg, model, dp)
     else:
-        state = finetune.LoopState()
-        prep.ledger.reserve(prep.identities, dataset_sha256=prep.dataset_sha, run_id=state.run_id,
-                            unit=prep.data.unit, planned=prep.planned, accountant=settings.accountant,
-                            plan_sha256=doc.sha256, max_epsilon_allowed=settings.max_epsilon_allowed,
-                            delta=settings.delta, bound_by=requirement.bound_by.get("max_epsilon", ""))
+        state = finetune.LoopState(run_id=group.broadcast(uuid.uuid4().hex if group.is_main else None))
+        planned = prep.planned
+        group.on_main(lambda: prep.ledger.reserve(
+            prep.identities, dataset_sha256=prep.dataset_sha, run_id=state.run_id, unit=prep.data.unit,
+            planned=planned, accountant=settings.accountant, plan_sha256=doc.sha256,
+            max_epsilon_allowed=settings.max_epsilon_allowed, delta=settings.delta,
+            bound_by=requirement.bound_by.get("max_epsilon", "")))
+    if not group.is_main:  # it holds no reservation: it trains its shares, and rank 0 settles the run
+        finetune.dp_loop(cfg, state, model, dp, encoded, finetune.UnitSampler(prep.groups, prep.q, prep.source),
+                         None, task=task)
+        dp.hooks.cleanup()
+        return _Outcome(run_id=state.run_id, mode=mode, fallback=fallback, steps=state.step,
+                        records=state.records), None
     run = _Run(ledger=prep.ledger, doc=doc, dataset_sha=prep.dataset_sha, settings=settings, run_id=state.run_id,
                checkpoint_dir=checkpoint_path.parent, records=state.records)
     try:

@@ -191,6 +191,9 @@ class TrainingEvidence(_Frozen):
     eval: EvalMetrics
     device: str
     precision: Literal["fp32", "bf16"] = "fp32"
+    processes: int = Field(default=1, ge=1, description="Processes that trained the run together (torchrun ranks, "
+                                                        "Opacus DPDDP): each took its share of every Poisson batch, "
+                                                        "rank 0 alone added the noise")
     versions: Versions
     resumed: bool = False
     trainer: str = Field(default="auditor train", description="What ran the loop: 'auditor train', or the "

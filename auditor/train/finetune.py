@@ -73,7 +73,7 @@ class PerExampleLoss:
 
 
 def make_private(model: Any, optimizer: Any, *, train_size: int, batch_size: int, sigma: float, clip: float,
-                 mode: str, accountant: str, source: MechanismRandom) -> DpHandles:
+                 mode: str, accountant: str, source: MechanismRandom, group: Any = None) -> DpHandles:
     """Opacus ``make_private`` with ``wrap_model=False``, in one of three clipping modes.
 
     ``bookkeeping`` takes Opacus' ghost-clipping optimizer (noise, scaling, accountant hook) and replaces
@@ -81,12 +81,13 @@ def make_private(model: Any, optimizer: Any, *, train_size: int, batch_size: int
     :class:`~auditor.train.bookkeeping.Unsupported` before touching Opacus when a layer has no formula.
     The loader handed to Opacus only fixes q = 1/len(loader) and the expected batch size; batches are drawn
     by :class:`UnitSampler`, never from it. The noise is drawn from ``source`` (:func:`install_noise`).
+    ``group``: a torchrun run's :class:`~auditor.train.distributed.Group` (DPDDP, noise on rank 0 only).
     """
     import torch
     from opacus import PrivacyEngine
     from torch.utils.data import DataLoader, TensorDataset
 
-    from auditor.train import bookkeeping
+    from auditor.train import bookkeeping, distributed
 
     if mode == "bookkeeping":
         bookkeeping.check_supported(model)
@@ -95,7 +96,8 @@ def make_private(model: Any, optimizer: Any, *, train_size: int, batch_size: int
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "secure RNG turned off": our own CSPRNG replaces Opacus' noise
         engine = PrivacyEngine(accountant=accountant)
-        result = engine.make_private(module=model, optimizer=optimizer, criterion=criterion, data_loader=loader,
+        result = engine.make_private(module=distributed.wrap(model, group), optimizer=optimizer,
+                                     criterion=criterion, data_loader=loader,
                                      noise_multiplier=sigma, max_grad_norm=clip, poisson_sampling=False,
                                      grad_sample_mode="ghost" if mode == "bookkeeping" else mode,
                                      wrap_model=False)
@@ -109,7 +111,7 @@ def make_private(model: Any, optimizer: Any, *, train_size: int, batch_size: int
     else:
         hooks, dp_optimizer, _ = result
         dp_criterion = criterion
-    install_noise(dp_optimizer, source)
+    install_noise(dp_optimizer, source, adds_noise=group is None or group.is_main)
     return DpHandles(engine=engine, optimizer=dp_optimizer, criterion=dp_criterion, hooks=hooks, mode=mode)
 
 
@@ -168,6 +170,8 @@ class LoopConfig:
     device: str
     checkpoint_dir: Path
     fingerprint: dict[str, Any]
+    #: a torchrun run's :class:`~auditor.train.distributed.ShardedStep` (None: one process takes each batch)
+    shard: Any = None
 
 
 @dataclass
@@ -225,6 +229,11 @@ def checkpoint_source(checkpoint: dict[str, Any]) -> MechanismRandom:
 def restore(checkpoint: dict[str, Any], cfg: LoopConfig, model: Any, dp: DpHandles) -> LoopState:
     import torch
 
+    from auditor.train.distributed import world_mismatch
+
+    written, here = checkpoint["fingerprint"].get("world_size", 1), cfg.fingerprint.get("world_size", 1)
+    if written != here:
+        raise TrainingInputError(world_mismatch(written, here, cfg.checkpoint_dir / CHECKPOINT))
     for key, value in cfg.fingerprint.items():
         if checkpoint["fingerprint"].get(key) != value:
             raise TrainingInputError(f"{cfg.checkpoint_dir / CHECKPOINT}: cannot resume: {key} changed since "
@@ -284,20 +293,12 @@ def _steps(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: E
                                f"stopped before step {state.step + 1} of {cfg.planned_steps}: ε would reach "
                                f"{nxt.enforced:.4f} > {cfg.epsilon_cap:g}")
         indices = sampler()
-        if not indices:
+        if cfg.shard is not None:  # several ranks: each takes its share of this one draw
+            cfg.shard(dp, cfg, model, data, indices, task)
+        elif not indices:
             noise_only_step(dp, cfg, sampler.source)
         else:
-            parts = list(chunks(indices, cfg.physical_batch_size))
-            for k, part in enumerate(parts):
-                batch = data.batch(part, cfg.device)
-                with dp.capture():
-                    loss = dp.reduce(task.losses(model, batch, cfg.device))
-                    loss.backward()
-                del loss  # the batch loss is a statistic of private data: never read, never kept
-                if k < len(parts) - 1:
-                    dp.optimizer.signal_skip_step(do_skip=True)
-                dp.optimizer.step()
-                dp.optimizer.zero_grad()
+            logical_step(dp, cfg, model, data, indices, task)
         state.step += 1
         if opacus_steps(dp, cfg) != state.step:
             raise InternalError(f"Opacus' accountant recorded {opacus_steps(dp, cfg)} steps, the loop took "
@@ -307,10 +308,26 @@ def _steps(cfg: LoopConfig, state: LoopState, model: Any, dp: DpHandles, data: E
             _check_changed(first)
             first = None
         state.elapsed_s += time.perf_counter() - started
-        save_checkpoint(cfg, state, model, dp, sampler.source)
+        if cfg.shard is None or cfg.shard.is_main:  # every rank holds the same state: rank 0 writes it
+            save_checkpoint(cfg, state, model, dp, sampler.source)
         if on_step is not None:
             on_step(state)
     return LoopOutcome(state, "completed", f"all {cfg.planned_steps} planned steps taken")
+
+
+def logical_step(dp: DpHandles, cfg: LoopConfig, model: Any, data: Encoded, indices: list[int], task: Task) -> None:
+    """One noisy update from these records, in physical batches whose clipped sums accumulate."""
+    parts = list(chunks(indices, cfg.physical_batch_size))
+    for k, part in enumerate(parts):
+        batch = data.batch(part, cfg.device)
+        with dp.capture():
+            loss = dp.reduce(task.losses(model, batch, cfg.device))
+            loss.backward()
+        del loss  # the batch loss is a statistic of private data: never read, never kept
+        if k < len(parts) - 1:
+            dp.optimizer.signal_skip_step(do_skip=True)
+        dp.optimizer.step()
+        dp.optimizer.zero_grad()
 
 
 def _snapshot(model: Any) -> list[tuple[Any, Any]]:

@@ -59,23 +59,29 @@ class Prepared:
 def prepare(doc: PlanDocument, requirement: PrivacyRequirement, ledger_dir: Path | None,
             checkpoint: dict[str, Any] | None, seed: int | None, dataset_sha256: str | None,
             audit: AuditSpec | None, checkpoint_path: Path | None = None, *, rows: int | None = None,
-            steps: int | None = None) -> Prepared:
+            steps: int | None = None, source: MechanismRandom | None = None,
+            check_ledger: bool = True) -> Prepared:
     """Load and split the data, plant the canaries, bound the settings, calibrate σ, and refuse (before the
     model loads) a run these people's ledger history cannot take. On ``--resume`` the interrupted run's own
     key replays the same split and canaries, and its reservation is set aside and re-checked against the
     policies as they are now.
 
-    Two overrides serve callers that bring their own training loop (:mod:`auditor.integrations`):
-    ``rows`` trains on that many rows of the caller's own dataset instead of the plan's training split (each
-    row one unit, sampled on its own; the ledger still charges every unit of the plan's dataset, and δ stays
-    resolved for the plan's n), and ``steps`` plans that many steps instead of ``epochs × ⌈n/B⌉``."""
+    Overrides serve callers that bring their own training loop (:mod:`auditor.integrations`): ``rows`` trains
+    on that many rows of the caller's own dataset instead of the plan's training split (each row one unit,
+    sampled on its own; the ledger still charges every unit of the plan's dataset, and δ stays resolved for the
+    plan's n), and ``steps`` plans that many steps instead of ``epochs × ⌈n/B⌉``. ``source``: the run's
+    mechanism randomness when the caller already has it (a torchrun rank: rank 0's key); ``check_ledger=False``:
+    the ledger is not read (a rank other than 0: rank 0 alone checks and books)."""
     from auditor.leakage.canaries import PURPOSE, plant
     from auditor.train import finetune
     from auditor.train.tasks import for_task
 
     plan, spec = doc.plan, doc.plan.training
     # The mechanism's randomness: a fresh secret per run, or the interrupted run's own (from its checkpoint).
-    source = finetune.checkpoint_source(checkpoint) if checkpoint is not None else MechanismRandom()
+    if checkpoint is not None:
+        source = finetune.checkpoint_source(checkpoint)
+    elif source is None:
+        source = MechanismRandom()
     task = for_task(plan.model.task)
     data = load_training_data(doc, source.derived_key("split"), task)
     settings = resolve_settings(doc, requirement, data.privacy_units)
@@ -107,12 +113,13 @@ def prepare(doc: PlanDocument, requirement: PrivacyRequirement, ledger_dir: Path
         planned = PlannedRun(epsilon=settings.target_epsilon, delta=settings.delta, noise_multiplier=sigma,
                              sample_rate=q, steps=booked)
         own = str(checkpoint["run_id"]) if checkpoint is not None else None
-        if own is not None and ledger.reservation(own) is None:
-            raise TrainingInputError(f"{checkpoint_path or 'the checkpoint'}: run {own} has no open "
-                                     f"reservation in the privacy ledger {ledger.path}; cannot resume")
-        ledger.check(identities, dataset_sha, planned, max_epsilon_allowed=settings.max_epsilon_allowed,
-                     delta=settings.delta, accountant=settings.accountant, exclude_run=own,
-                     bound_by=requirement.bound_by.get("max_epsilon", ""))
+        if check_ledger:
+            if own is not None and ledger.reservation(own) is None:
+                raise TrainingInputError(f"{checkpoint_path or 'the checkpoint'}: run {own} has no open "
+                                         f"reservation in the privacy ledger {ledger.path}; cannot resume")
+            ledger.check(identities, dataset_sha, planned, max_epsilon_allowed=settings.max_epsilon_allowed,
+                         delta=settings.delta, accountant=settings.accountant, exclude_run=own,
+                         bound_by=requirement.bound_by.get("max_epsilon", ""))
     return Prepared(task=task, data=data, settings=settings, seed=spec.seed if seed is None else seed,
                     source=source, dataset_sha=dataset_sha, ledger=ledger, identities=identities,
                     train_examples=train_examples, groups=groups, train_units=train_units, steps=steps, q=q,

@@ -241,7 +241,7 @@ def test_bad_output_paths_fail_before_the_scan(tmp_path: Path, monkeypatch: pyte
     def no_drive(*_: object, **__: object) -> None:
         raise AssertionError("the scan started before its outputs were checked")
 
-    monkeypatch.setattr(scanner, "_drive", no_drive)
+    monkeypatch.setattr(scanner, "detect", no_drive)
     line = one_line_error(run("scan", "v.jsonl", "--workers", "1", "--no-progress", *args))
     assert message in line
     assert dataset.read_bytes() == before

@@ -436,6 +436,30 @@ def test_the_leakage_section_states_results_beside_their_ceilings_and_what_was_n
     assert f"Membership inference on real records (AUC, TPR){cell}no" in released
 
 
+@pytest.mark.parametrize("kind", ["html", "md"])
+def test_limits_name_the_attacks_left_out_when_a_leakage_audit_ran(tmp_path: Path, kind: str) -> None:
+    from tests.report.report_factories import leakage_report
+
+    text = render_text(kind, evidence(tmp_path, leakage=leakage_report()), SIGNED)  # type: ignore[arg-type]
+    start = text.index("Not covered")
+    limits = text[start:text.index("Processing, purposes and lawful basis", start)]
+    assert "no membership-inference or extraction test was run" not in limits
+    assert "did not run: extraction (regurgitation of training data), attribute inference" in limits
+
+
+def test_the_split_counts_canaries_apart_from_the_people_in_the_data(tmp_path: Path) -> None:
+    from tests.report.report_factories import training_evidence
+
+    ev = evidence(tmp_path)
+    t = training_evidence()
+    # 100 canaries ride in the training split's units; the data's 2,160 people are split 1,944 / 216 as before
+    t = t.model_copy(update={"units": t.units.model_copy(update={"train_units": 2044, "canaries": 100})})
+    text = render_text("md", ev.model_copy(update={"training": t}), SIGNED)
+    assert ("1,944 people trained on, plus 100 synthetic canaries (each trained on with probability 1/2), "
+            "216 people held out for evaluation, of 2,160 people") in text
+    assert "the 1,944 people of the training split and 100 canaries make ⌈2,044 / 256⌉ = 8" in text
+
+
 def test_a_broken_implementation_and_a_missing_audit_are_said_plainly(tmp_path: Path) -> None:
     from tests.report.report_factories import leakage_report
 
