@@ -200,7 +200,7 @@ def _compile(rules: Sequence[IdentifierRule]) -> tuple[Any, list[int | None], in
     context_ids: list[int | None] = []
     for rule in rules:
         caseless = bool(rule.flags & re.IGNORECASE)
-        patterns.append(hyperscan_pattern(rule.pattern, caseless).encode("utf-8"))
+        patterns.append(hyperscan_pattern(rule.prefilter or rule.pattern, caseless).encode("utf-8"))
         flags.append(hyperscan.HS_FLAG_UTF8 | (hyperscan.HS_FLAG_CASELESS if caseless else 0))
     for rule in rules:
         if rule.context:
@@ -235,7 +235,8 @@ class IdentifierTier:
             self.db, self._context_ids, self._other_digits = compiled
             self.db.scratch = hyperscan.Scratch(self.db)
         self.engine = "hyperscan" if self.db is not None else "re"
-        self._reach = [reach(rule.pattern, rule.flags) for rule in self.rules]
+        # a rule's own prefilter is the head of its pattern: a match starts within the head's reach of its end
+        self._reach = [reach(rule.prefilter or rule.pattern, rule.flags) for rule in self.rules]
 
     def candidates_many(self, texts: Sequence[str]) -> list[list[tuple[IdentifierRule, Windows]]]:
         """Rules to run per text -- and, in long texts, where -- from one Hyperscan pass per batch.

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from auditor.scan import names
+
 _NB = r"(?<![0-9A-Za-z])"   # not preceded by an ASCII letter/digit (a CJK character is fine)
 _NA = r"(?![0-9A-Za-z])"    # not followed by one
-
-CN_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚"
-               "卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
 
 
 _SEPARATORS = str.maketrans("", "", " -.()+/")
@@ -232,6 +231,9 @@ class IdentifierRule:
     (:func:`auditor.scan.identifiers.hyperscan_pattern`), so there is no second pattern to keep in step.
     ``context`` words, when given, are required within ``context_window`` characters before the match:
     numbers that look like anything (UK NHS, bare 9-digit SSNs) are reported only with a cue.
+    ``prefilter``, when given, is what Hyperscan runs instead: the head of ``pattern`` (a cue and the first
+    letter of a name), built from the same parts, for rules whose tail would make the automaton slow. It must
+    match wherever ``pattern`` does; the tests hold both engines to the same results.
     """
 
     name: str
@@ -243,6 +245,7 @@ class IdentifierRule:
     flags: int = 0
     context: tuple[str, ...] = ()
     context_window: int = 40
+    prefilter: str = ""
     compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -266,6 +269,25 @@ _USPS = ("Alley|Aly|Avenue|Ave|Bend|Bluff|Bluffs|Branch|Bridge|Brook|Brooks|Burg
          "Village|Villages|Ville|Vista|Walk|Walks|Wall|Way|Ways|Well|Wells|Boulevard|Blvd")
 _ADDR_SUFFIX = rf"(?:{_USPS})"
 _CJK = r"\u4e00-\u9fff"
+#: German and Dutch streets: the suffix attached (Hauptstraße, Kabusweg) or after an adjective (Berliner
+#: Straße); house numbers with a range or a fraction (12-14, 5/3); towns with their qualifier (Bad Kreuznach,
+#: Osterode am Harz, Pfaffenhofen an der Ilm, Sulzbach-Rosenberg).
+_DE_SUFFIX = ("[Ss]tra(?:ß|ss)e|[Ss]tr\\.|[Ww]eg|[Gg]asse|[Aa]llee|[Pp]latz|[Rr]ing|[Dd]amm|[Uu]fer|[Cc]haussee|laan|"
+              "straat|gracht|gade|vej|gatan|vägen")
+_DE_WORD = "[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ]?[a-zäöüß]+)*"
+#: The word before a separate suffix is adjectival (Berliner Straße, Alte Gasse), never an article or a
+#: preposition: "Auf Platz 2" and "Der Ring 3" are not addresses.
+_DE_ADJECTIVE = ("(?!(?:Der|Die|Das|Dem|Den|Des|Eine|Einer|Eines|Einem|Einen|Diese|Dieser|Jede|Jeder|Keine|Meine|"
+                 "Unsere|Ihre|Seine|Alle|Welche|Welcher)\\b)[A-ZÄÖÜ][a-zäöüß]*(?:er|e|es|en)")
+_DE_CITY = (rf"(?:Bad |Sankt |St\. )?{_DE_WORD}(?: (?:am|an der|im|in der|ob der|bei|vor der|auf der|unter der) "
+            rf"{_DE_WORD})?")
+#: French streets with or without a house number; without one, only when the postcode and town follow. Towns
+#: keep their hyphenated and Saint-/Le- forms (Brun-sur-Mer, Saint Rémy-la-Forêt). The prefilter stops at the
+#: street type, or at the postcode when there is no number: "place" and "avenue" are English words too, and
+#: a caseless street name after each would double the rule's share of the Hyperscan pass.
+_FR_TYPE = "(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai)"
+_FR_STREET = rf"{_FR_TYPE} (?:(?:de |du |des |la |le |l')?[A-ZÉ][\w'-]+ ?){{1,4}}"
+_FR_TAIL = r"\d{5} (?:(?:Saint|Sainte|Le|La|Les|L')[ -])?[A-ZÉÈ][\w'’]*(?:-[\w'’]+)*"
 
 RULES: tuple[IdentifierRule, ...] = (
     IdentifierRule("cn_resident_id", "CN_RESIDENT_ID", _NB + r"\d{6} ?\d{8} ?\d{3}[\dXxＸｘ]" + _NA, 1.0,
@@ -304,13 +326,13 @@ RULES: tuple[IdentifierRule, ...] = (
                    r"(?:,? (?:Apt|Suite|Unit|#)\.? ?\w+)?(?:, [A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?"
                    r"(?:, [A-Z]{2})?(?: \d{5}(?:-\d{4})?)?", 0.8),
     IdentifierRule("address_de_nl", "STREET_ADDRESS",
-                   r"\b[A-ZÄÖÜ][A-Za-zÄÖÜäöüß-]*?(?:[Ss]tra(?:ß|ss)e|[Ss]tr\.|[Ww]eg|[Gg]asse|[Aa]llee|[Pp]latz|"
-                   r"[Rr]ing|[Dd]amm|[Uu]fer|[Cc]haussee|laan|straat|gracht|gade|vej|gatan|vägen) \d{1,4}[a-z]?"
-                   r"(?:, \d{4,5}(?: ?[A-Z]{2})? [A-ZÄÖÜ][a-zäöü]+)?", 0.8),
+                   rf"\b(?:(?:{_DE_WORD} ){{0,2}}[A-ZÄÖÜ][A-Za-zÄÖÜäöüß-]*?(?:{_DE_SUFFIX})|{_DE_ADJECTIVE} "
+                   rf"(?:{_DE_SUFFIX})) \d{{1,4}}[a-z]?(?: ?[-/] ?\d{{1,4}}[a-z]?)?"
+                   rf"(?:, \d{{4,5}}(?: ?[A-Z]{{2}})? {_DE_CITY})?", 0.8),
     IdentifierRule("address_fr", "STREET_ADDRESS",
-                   r"\b\d{1,4}(?: ?(?:bis|ter))?,? (?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai) "
-                   r"(?:(?:de |du |des |la |le |l')?[A-ZÉ][\w'-]+ ?){1,4}(?:, \d{5} [A-Z][a-zéèê]+)?",
-                   0.8, flags=re.IGNORECASE),
+                   rf"\b(?:\d{{1,4}}(?: ?(?:bis|ter))?,? {_FR_STREET}(?:, {_FR_TAIL})?|{_FR_STREET}, {_FR_TAIL})",
+                   0.8, flags=re.IGNORECASE, prefilter=rf"\b(?:\d{{1,4}}(?: ?(?:bis|ter))?,? {_FR_TYPE} |{_FR_TYPE} "
+                                                      r"[^,\n]+, \d{5} )"),
     IdentifierRule("address_it_es", "STREET_ADDRESS",
                    r"\b(?:Via|Viale|Piazza|Corso|Calle|Avenida|Plaza|Paseo|Rua|Carrer) (?:[A-Z][a-zà-ú]+ ?){1,3}"
                    r"\d{1,4}(?:, \d{5} [A-Z][a-zà-ú]+)?", 0.8),
@@ -318,10 +340,21 @@ RULES: tuple[IdentifierRule, ...] = (
                    rf"(?:[{_CJK}]{{2,6}}(?:省|自治区))?(?:[{_CJK}]{{2,6}}市)?(?:[{_CJK}]{{1,6}}(?:区|县))?"
                    rf"[{_CJK}]{{1,10}}(?:路|街|大道|道|巷|胡同)\d{{1,5}}号(?:\d{{1,3}}(?:栋|幢|号楼))?(?:\d{{1,5}}室)?",
                    0.85),
-    IdentifierRule("person_zh", "PERSON",
-                   rf"(?:我叫|我是|本人|姓名[:：]?\s*|联系人[:：]?\s*|收件人[:：]?\s*|收货人[:：]?\s*|患者[:：]?\s*|"
-                   rf"客户[:：]?\s*|用户[:：]?\s*|持卡人[:：]?\s*)"
-                   rf"([{CN_SURNAMES}][{_CJK}]{{1,2}})", 0.7, group=1),
+    IdentifierRule("address_us_military", "STREET_ADDRESS",
+                   r"\b(?:(?:PSC|CMR|Unit) \d{1,5},? Box \d{1,5}|US[A-Z]{1,3}(?: [A-Z][a-z]+){1,3}),? "
+                   r"[ADF]PO A[AEP] \d{5}(?:-\d{4})?" + _NA, 0.85),
+    IdentifierRule("person_zh", "PERSON", names.PERSON_ZH, 0.7, names.cn_name_ok, group=1,
+                   prefilter=names.PERSON_ZH_PREFILTER),
+    IdentifierRule("person_zh_titled", "PERSON", names.PERSON_ZH_TITLED, 0.7, names.cn_name_ok, group=1),
+    IdentifierRule("person_en_greeting", "PERSON", names.PERSON_EN_GREETING, 0.7, group=1),
+    IdentifierRule("person_en_field", "PERSON", names.PERSON_EN_FIELD, 0.7, group=1,
+                   prefilter=names.PERSON_EN_FIELD_PREFILTER),
+    IdentifierRule("person_en_cue", "PERSON", names.PERSON_EN_CUE, 0.7, group=1,
+                   prefilter=names.PERSON_EN_CUE_PREFILTER),
+    IdentifierRule("person_en_title", "PERSON", names.PERSON_EN_TITLE, 0.7, group=1,
+                   prefilter=names.PERSON_EN_TITLE_PREFILTER),
+    IdentifierRule("person_en_here", "PERSON", names.PERSON_EN_HERE, 0.7, group=1),
+    IdentifierRule("person_en_signoff", "PERSON", names.PERSON_EN_SIGNOFF, 0.7, group=1),
 )
 
 def context_ok(rule: IdentifierRule, text: str, start: int) -> bool:

@@ -19,10 +19,10 @@ from auditor.redact.model import RedactionEvidence, evidence_path, read_evidence
 from auditor.redact.run import RedactOptions, run_redaction
 from auditor.scan.api import scan_dataset
 from auditor.scan.read import RecordStream, infer_format
-from tests.scan.planted import CARD, CN_ID, CN_ID_2, CN_MOBILE, EMAIL, NAME, ROWS, SSN, US_PHONE
+from tests.scan.planted import CARD, CN_ID, CN_ID_2, CN_MOBILE, EMAIL, NAME, ROWS, SSN, US_PHONE, ZH_NAME
 
 #: planted values of types the default redaction replaces, which the scan detects in ROWS
-REPLACED = (CN_ID, CN_ID_2, CN_MOBILE, CARD, SSN, EMAIL, US_PHONE, NAME)
+REPLACED = (CN_ID, CN_ID_2, CN_MOBILE, CARD, SSN, EMAIL, US_PHONE, NAME, ZH_NAME)
 
 
 def rows() -> list[dict[str, Any]]:

@@ -120,6 +120,28 @@ def test_addresses_and_chinese_names(tier: IdentifierTier) -> None:
     assert entities(tier, "我是基督徒") == []
 
 
+@pytest.mark.parametrize(("text", "address"), [
+    ("Lieferung an {} bitte.", "Brudergasse 8-4, 88170 Pfaffenhofen an der Ilm"),
+    ("Ship to {} today", "Stolzegasse 8/9, 14428 Bad Kreuznach"),
+    ("Ship to {}.", "Berliner Straße 12-14, 10115 Berlin"),
+    ("Nouvelle adresse : {}.", "rue de Lacroix, 54724 Weber-sur-Mer"),
+    ("au {} merci", "12, avenue Claudine Lacombe, 91473 Saint Rémy-la-Forêt"),
+    ("Send to {}.", "PSC 7248, Box 7394, APO AP 66824"),
+    ("We shipped to {} last week.", "USS Oak Hill, FPO AE 09547"),
+    ("{}", "Unit 7013 Box 1825, DPO AA 60690"),
+])
+def test_street_addresses_in_their_written_forms(tier: IdentifierTier, text: str, address: str) -> None:
+    # German house-number ranges and fractions and towns with their qualifier, French streets without a
+    # number (then only with postcode and town), and US military addresses (USPS Publication 28)
+    assert entities(tier, text.format(address)) == [("STREET_ADDRESS", address)]
+
+
+@pytest.mark.parametrize("text", ["Auf Platz 2 der Rangliste.", "Der Ring 3 ist frei.", "Ring 3 times please.",
+                                  "Take the place of honour, 12 guests.", "a rue de Rivoli fan", "APO AP 66824"])
+def test_street_words_without_an_address_are_not_addresses(tier: IdentifierTier, text: str) -> None:
+    assert entities(tier, text) == []
+
+
 def test_hyperscan_prefilter_agrees_with_plain_regexes() -> None:
     texts = ["Call +1 206 972 1157 or 13912345678", "身份证11010519491231002X", "nothing here", "a@b.example.com",
              "10.0.0.1 and 2001:db8::1", "loopback ::1 at 12:30:45", "Hauptstraße 5, 10115 Berlin",
@@ -159,6 +181,10 @@ _FRAGMENTS = st.sampled_from([
     "é", "\u00a0", "\u3000", "SSN", "Social Security", "社会安全号", "ＮＨＳ", "１２", "١٢٣",
     # letters re.IGNORECASE equates with ASCII ones (Hyperscan folds ASCII only)
     "httpſ://x.org", "ſocial ſecurity", "\u212a", "İ", "ı", "3 İMPASSE Verte", "ß", "ẞ",
+    # names after a cue and the newer address forms (rules whose prefilter is only the head of the pattern)
+    "Customer ", "call ", "Recipient: ", "Mrs ", "Dana Shaw here, ", "Regards,\n", "Dear ", "Sinéad O'Connor",
+    "Kwame Mensah", "Li", " de la ", "客户", "欧阳娜娜", "女士", "反映", "Brudergasse 8-4", ", 88170 ",
+    "Pfaffenhofen an der Ilm", "rue de Lacroix", "Weber-sur-Mer", "PSC 7248, Box 7394, APO AP 66824",
 ])
 
 
@@ -228,11 +254,13 @@ def test_every_rule_has_a_hyperscan_pattern_that_matches_at_least_what_python_do
     pytest.importorskip("hyperscan")
     import hyperscan
 
-    samples = ["Äußere Straße 5", "12 RUE DE L'ÉGLISE", "姓名：\u3000王伟", "536-22-8745", "81.2.69.160", "a.b@x.co.uk"]
+    samples = ["Äußere Straße 5", "12 RUE DE L'ÉGLISE", "姓名：\u3000王伟", "536-22-8745", "81.2.69.160", "a.b@x.co.uk",
+               "Customer Kwame Mensah", "Recipient: Sinéad O'Connor", "Dr. Fatima Al Zahra", "客户欧阳娜娜反映",
+               "rue de Lacroix, 54724 Weber-sur-Mer", "Brudergasse 8-4, 88170 Pfaffenhofen an der Ilm"]
     for rule in RULES:
         caseless = bool(rule.flags & re.IGNORECASE)
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        db.compile(expressions=[hyperscan_pattern(rule.pattern, caseless).encode()],
+        db.compile(expressions=[hyperscan_pattern(rule.prefilter or rule.pattern, caseless).encode()],
                    flags=[hyperscan.HS_FLAG_UTF8 | (hyperscan.HS_FLAG_CASELESS if caseless else 0)])
         for text in samples:
             hits: list[int] = []
