@@ -16,6 +16,7 @@ import unicodedata
 from pathlib import Path
 
 from auditor.errors import InputError
+from auditor.yamlio import read_bytes
 
 #: bytes of randomness in a new key (written as hex)
 KEY_BYTES = 32
@@ -55,15 +56,7 @@ def load_or_create_key(path: Path | None) -> tuple[bytes, Path, bool]:
 
 
 def _read_key(path: Path) -> bytes:
-    if not path.is_file():
-        raise InputError(f"{path}: the pseudonym key must be a regular file")
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_KEY_FILE_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the pseudonym key: {exc.strerror or exc}") from None
-    if len(raw) > MAX_KEY_FILE_BYTES:
-        raise InputError(f"{path}: not a pseudonym key (more than {MAX_KEY_FILE_BYTES} bytes)")
+    raw = read_bytes(path, "pseudonym key", InputError, max_bytes=MAX_KEY_FILE_BYTES)
     key = raw.strip()
     if len(key) < MIN_KEY_BYTES:
         raise InputError(f"{path}: the pseudonym key is too short ({len(key)} bytes; at least {MIN_KEY_BYTES}); "

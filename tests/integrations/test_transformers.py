@@ -11,25 +11,8 @@ from typing import Any
 
 import pytest
 
-POLICY = """id: testdp
-title: Test DP policy
-version: "1"
-applies_when: "true"
-rules:
-  - id: TEST-PURPOSE
-    title: A purpose is declared
-    citation: {ref: "Test Art. 1", url: "https://example.org/test"}
-    severity: high
-    require: "has(plan.purpose)"
-    explain: "The plan declares no purpose."
-    remediation: "Add purpose."
-privacy:
-  - id: TEST-DP
-    title: DP for everything
-    citation: {ref: "Test Art. 2", url: "https://example.org/test"}
-    when: "true"
-    require: {dp_required: true, max_epsilon: 4.5, max_delta: 1.0e-4, max_grad_norm: 1.0, sampling: poisson}
-"""
+from tests.train.test_cli import POLICY  # the same test DP policy as `auditor train` is tested under
+
 PURPOSE = {"name: tiny\n": "name: tiny\npurpose: triage\n"}
 
 

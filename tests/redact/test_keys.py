@@ -35,7 +35,7 @@ def test_a_weak_key_file_is_refused(tmp_path: Path, content: bytes) -> None:
 
 
 def test_a_folder_is_not_a_key(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="regular file"):
+    with pytest.raises(InputError, match="is a directory, expected a pseudonym key file"):
         load_or_create_key(tmp_path)
 
 
