@@ -53,8 +53,11 @@ def spacy_versions() -> tuple[str, str]:
 #: Capitalised words that are never a name or a place: weekdays, months, the pronoun "I".
 _NEVER_ENTITY = ("I|OK|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|June|"
                  "July|August|September|October|November|December")
-#: A capital mid-sentence that starts a word other than those above, or an acronym (CSV, API: ORG at most).
-_CAPITALISED = re.compile(rf"(?<![.!?:;\n]\s)(?<!^)(?<![.!?:;\n])\b(?!(?:{_NEVER_ENTITY})\b|I'|[A-Z]{{2,5}}s?\b)[A-Z]")
+#: A capital mid-sentence that starts a word other than those above, an acronym (CSV, API: ORG at most), or a
+#: code that has a digit after its capitals (SO6834614, A-4526324: order and ticket numbers, which the model's
+#: spans could only reject, since a name or a place holds no digit).
+_CAPITALISED = re.compile(rf"(?<![.!?:;\n]\s)(?<!^)(?<![.!?:;\n])\b(?!(?:{_NEVER_ENTITY})\b|I'|[A-Z]{{2,5}}s?\b|"
+                          rf"[A-Z]{{1,5}}-?[0-9])[A-Z]")
 
 
 def needs_ner(text: str) -> bool:

@@ -29,6 +29,9 @@ def test_ner_is_skipped_only_without_mid_sentence_capitals() -> None:
     assert needs_ner("Hello, my name is John Smith.")
     assert needs_ner("Ship it to Paris please")
     assert needs_ner("Customer (Anna) wrote")
+    # order and ticket numbers are capitals with digits: no name or place the model could return
+    assert not needs_ner("Where is order SO6834614? It was A-4526324 before the merge.")
+    assert needs_ner("Where is order SO6834614 for Anna?")
 
 
 def test_windowed_regexes_match_whole_text_regexes_on_long_records() -> None:
