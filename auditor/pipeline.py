@@ -206,7 +206,7 @@ def _local_folders(out_dir: Path, ledger_dir: Path | None) -> dict[str, str]:
     from auditor.privacy.ledger import Ledger
 
     ledger = Ledger(ledger_dir).directory
-    named = {str(ledger): "the privacy ledger", str(ledger.resolve()): "the privacy ledger",
+    named = {str(ledger): "<ledger folder>", str(ledger.resolve()): "<ledger folder>",
              str(out_dir): "the output folder", str(out_dir.resolve()): "the output folder"}
     return {**named, str(Path.home()): "~"}
 

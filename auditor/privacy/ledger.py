@@ -226,7 +226,7 @@ class Ledger:
         hint = (f"to proceed: train on other people, or lower privacy.target_epsilon to at most {left:.3f} "
                 "(same epochs and batch)" if left >= 0.01 else
                 "their budget is spent: no further run on these people fits these policies; train on others")
-        history = (f"{before.units_in_earlier_runs:,} of these {before.units:,} privacy units were in "
+        history = (f"{before.units_in_earlier_runs:,} of this run's {before.units:,} privacy units were in "
                    f"{before.runs} earlier run(s) and have composed ε={_eps(before.composed_epsilon)}; "
                    if before.runs else "")
         raise GateFailed(

@@ -83,7 +83,7 @@ def test_composition_follows_the_people_not_the_file(tmp_path: Path) -> None:
     with pytest.raises(GateFailed) as err:
         _reserve(ledger, people(["dave", "bob", "alice"]), "r2", 5.0, max_eps=6.0, sha=OTHER_SHA)
     message = err.value.message
-    assert "2 of these 3 privacy units were in 1 earlier run" in message
+    assert "2 of this run's 3 privacy units were in 1 earlier run" in message
     assert "past the maximum ε=6" in message and "gdpr/GDPR-DP-BASELINE" in message
     left = float(message.split("lower privacy.target_epsilon to at most ")[1].split(" ")[0])
     assert 1.0 < left < 5.0  # how to proceed: a run this small fits...
