@@ -19,7 +19,7 @@ from auditor.policy.testing import run_tests
 from auditor.scan.model import CATEGORIES
 
 MINIMUM_RULES = {"gdpr": 8, "pipl": 8, "ccpa": 5, "hipaa": 5, "eu_ai_act": 5, "uk_gdpr": 8, "us_states": 5,
-                 "lgpd": 5, "dpdp": 5, "canada": 5, "korea_pipa": 8}
+                 "lgpd": 5, "dpdp": 5, "canada": 5, "korea_pipa": 8, "japan_appi": 8}
 #: Project standards rather than laws: no jurisdiction, no privacy blocks, decided after training.
 PROJECT = {"dp_audit": 2}
 
@@ -80,8 +80,9 @@ def test_every_bundled_policy_says_when_it_applies_and_what_it_does_not_cover() 
 # http only, so the https Chinese text is linked), and the CPPA publishes its regulations (Cal. Code Regs.
 # tit. 11, §7000 ff.) on one page; so do the CAC for each of its measures, Oregon for each ORS chapter, Colorado
 # for its session law, Illinois for each Act, MeitY for the DPDP Act and Rules (one page for both), the
-# Diario Oficial for an ANPD resolution, and the National Law Information Center for the English translation of
-# Korea's PIPA (a page per Act, none per article).
+# Diario Oficial for an ANPD resolution, the National Law Information Center for the English translation of
+# Korea's PIPA (a page per Act, none per article), and the PPC for its English translation of Japan's APPI (one
+# PDF).
 WHOLE_TEXT = {
     "https://www.npc.gov.cn/npc/c2/c30834/202108/t20210820_313088.html": "PIPL: one NPC page, no article anchors",
     "https://cppa.ca.gov/regulations/": "CPPA regulations: one page, no per-section URL",
@@ -95,6 +96,7 @@ WHOLE_TEXT = {
         "ANPD Resolution 19/2024: one Diario Oficial page",
     "https://www.law.go.kr/LSW/eng/engLsSc.do?menuId=2&query=PERSONAL%20INFORMATION%20PROTECTION%20ACT":
         "Korea PIPA: the English translation on law.go.kr, no address per article",
+    "https://www.ppc.go.jp/files/pdf/APPI_english.pdf": "Japan APPI: the PPC's English translation, one PDF",
 }
 #: A project standard cites the work it rests on: the paper whose theorem the rule applies, the EDPB opinion.
 PROJECT_SOURCES = {
