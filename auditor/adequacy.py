@@ -90,5 +90,32 @@ BR_ADEQUACY = AdequacyList(
     destinations={},
 )
 
+#: PIPA Art. 28-8(1)(5) (as amended in 2023): countries or international organisations the PIPC has recognised
+#: as ensuring a level of protection substantially equivalent to the Act. None is listed here: no recognition is
+#: asserted that was not checked. A plan relying on one should record it in a waiver until this list is updated.
+KR_ADEQUACY = AdequacyList(
+    law="PIPA Art. 28-8(1)(5)",
+    source="https://www.pipc.go.kr/eng/",
+    as_of="2026-12-01",
+    destinations={},
+)
+
+#: APPI Art. 28(1): foreign countries the PPC's rules designate as having a system equivalent to Japan's
+#: (PPC Notice No. 1 of 2019, as amended: the EU and EEA member states, and the United Kingdom after it left
+#: the EU). A transfer there needs no consent under Art. 28; Art. 27 still governs a provision to a third party.
+JP_ADEQUACY = AdequacyList(
+    law="APPI Art. 28(1); PPC Notice No. 1 of 2019",
+    source="https://www.ppc.go.jp/en/",
+    as_of="2026-12-01",
+    destinations={
+        **{code: "PPC Notice No. 1 of 2019 (EU or EEA member state)" for code in (
+            "EU", "EEA", "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "EL", "HU", "IE",
+            "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO")},
+        "UK": "PPC Notice No. 1 of 2019, as amended (United Kingdom)",
+        "GB": "PPC Notice No. 1 of 2019, as amended (United Kingdom)",
+    },
+)
+
 #: The lists by the area whose people's data is exported (keys of ``facts.exports``).
-BY_AREA: dict[str, AdequacyList] = {"eea": EU_ADEQUACY, "uk": UK_ADEQUACY, "brazil": BR_ADEQUACY}
+BY_AREA: dict[str, AdequacyList] = {"eea": EU_ADEQUACY, "uk": UK_ADEQUACY, "brazil": BR_ADEQUACY,
+                                    "korea": KR_ADEQUACY, "japan": JP_ADEQUACY}

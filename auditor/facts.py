@@ -180,6 +180,8 @@ class Facts(BaseModel):
     in_subjects: bool = False
     canada_subjects: bool = Field(default=False, description="CA or CA-xx (Canada; California is US-CA)")
     qc_subjects: bool = False
+    kr_subjects: bool = Field(default=False, description="KR (Republic of Korea)")
+    jp_subjects: bool = Field(default=False, description="JP (Japan)")
     people_in: dict[str, int] = Field(default_factory=dict, description="Head-counts per area, when known")
     youngest_age: int | None = Field(default=None, description="Youngest age admitted; absent when unknown")
     exports: dict[str, list[dict[str, Any]]] = Field(default_factory=dict, description="Transfers per area")

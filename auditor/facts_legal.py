@@ -5,8 +5,8 @@ to read -- which destinations count as a transfer, which tool covers which flow,
 in one place. Everything here reads the plan only; no value from the dataset.
 
 Areas are the territories a law protects: ``eea``, ``uk``, ``cn`` (mainland China), ``brazil``, ``india``,
-``quebec`` (for Quebec's s. 17, "outside Quebec" includes the rest of Canada), plus ``canada``, ``us`` and
-``california`` for head-counts.
+``quebec`` (for Quebec's s. 17, "outside Quebec" includes the rest of Canada), ``korea`` (PIPA Art. 28-8) and
+``japan`` (APPI Art. 28), plus ``canada``, ``us`` and ``california`` for head-counts.
 """
 
 from __future__ import annotations
@@ -37,12 +37,14 @@ AREAS: dict[str, Callable[[str], bool]] = {
     "brazil": lambda r: _country(r) == "BR",
     "india": lambda r: _country(r) == "IN",
     "quebec": lambda r: r == "CA-QC",
+    "korea": lambda r: _country(r) == "KR",
+    "japan": lambda r: _country(r) == "JP",
     "canada": lambda r: _country(r) == "CA",
     "us": lambda r: _country(r) == "US",
     "california": lambda r: r == "US-CA",
 }
 #: Areas whose exports the policies judge (keys of ``facts.exports``, always present).
-EXPORT_AREAS = ("eea", "uk", "cn", "brazil", "india", "quebec")
+EXPORT_AREAS = ("eea", "uk", "cn", "brazil", "india", "quebec", "korea", "japan")
 
 
 def people_in(plan: TrainingPlan) -> dict[str, int]:
@@ -155,6 +157,8 @@ def legal_facts(plan: TrainingPlan) -> dict[str, Any]:
         "in_subjects": any(AREAS["india"](r) for r in regions),
         "canada_subjects": any(AREAS["canada"](r) for r in regions),
         "qc_subjects": any(AREAS["quebec"](r) for r in regions),
+        "kr_subjects": any(AREAS["korea"](r) for r in regions),
+        "jp_subjects": any(AREAS["japan"](r) for r in regions),
         "people_in": people_in(plan),
         "youngest_age": youngest_age(plan),
         "exports": found,

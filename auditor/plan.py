@@ -31,6 +31,8 @@ from auditor.plan_legal import (  # re-exported: `from auditor.plan import GdprL
     EuAiActLegal,
     GdprLegal,
     HipaaLegal,
+    JapanAppiLegal,
+    KoreaPipaLegal,
     LawfulBasis,
     Legal,
     LgpdLegal,
@@ -54,9 +56,10 @@ from auditor.units import UserIdNormalisation
 from auditor.yamlio import describe_validation_error, load_yaml
 
 __all__ = ["AGE_BAND", "Art9Condition", "AutomatedDecisions", "CanadaLegal", "CcpaLegal", "CnExported",
-           "DpdpLegal", "EuAiActLegal", "GdprLegal", "HipaaLegal", "LawfulBasis", "Legal", "LgpdLegal",
-           "PiplBasis", "PiplLegal", "PlanDocument", "Processor", "Recipient", "Rights", "TrainingPlan",
-           "TransferFlow", "TransferMechanism", "UkGdprLegal", "UsStatesLegal", "load_plan"]
+           "DpdpLegal", "EuAiActLegal", "GdprLegal", "HipaaLegal", "JapanAppiLegal", "KoreaPipaLegal",
+           "LawfulBasis", "Legal", "LgpdLegal", "PiplBasis", "PiplLegal", "PlanDocument", "Processor", "Recipient",
+           "Rights", "TrainingPlan", "TransferFlow", "TransferMechanism", "UkGdprLegal", "UsStatesLegal",
+           "load_plan"]
 
 
 class DataSubjects(_Section):
@@ -106,6 +109,8 @@ class Assessments(_Section):
         default=None, description="Data protection assessment under the US state laws (e.g. Va. Code §59.1-580)")
     quebec_pia: str | None = Field(default=None, description="Quebec s. 3.3 privacy impact assessment")
     quebec_transfer_assessment: str | None = Field(default=None, description="Quebec s. 17 assessment")
+    korea_pia: str | None = Field(
+        default=None, description="Korea PIPA Art. 33 privacy impact assessment (a public institution's duty)")
 
 
 class DatasetSpec(_Section):

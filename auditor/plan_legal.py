@@ -38,6 +38,19 @@ LgpdBasis = Literal["consent", "legal_obligation", "public_administration", "res
                     "credit_protection"]
 LgpdSensitiveBasis = Literal["specific_consent", "legal_obligation", "public_administration", "research",
                              "exercise_of_rights", "protection_of_life", "health_protection", "fraud_prevention"]
+#: Korea PIPA Art. 15(1)(1)-(7) as amended in 2023: consent, a special provision of law or a legal obligation, a
+#: public institution's duties, a contract with the person, urgent protection of life, body or property, the
+#: controller's legitimate interests that clearly override the person's rights, urgent public safety.
+PipaBasis = Literal["consent", "law", "public_institution", "contract", "vital_interests", "legitimate_interests",
+                    "public_safety"]
+#: Korea PIPA Art. 24(1) and Enforcement Decree Art. 19: the unique identifying information the Act names.
+PipaUniqueIdentifier = Literal["resident_registration_number", "passport_number", "driver_licence_number",
+                               "alien_registration_number"]
+#: Japan APPI Art. 20(2)(i)-(viii): prior consent, or the cases that need none (laws and regulations; life, body
+#: or property; public health or children's development; cooperation with a state organ; academic research;
+#: made public by the person or others the PPC Rules name; the other cases of the Cabinet Order).
+AppiSpecialCareBasis = Literal["prior_consent", "laws_and_regulations", "protection_of_life", "public_health",
+                               "state_cooperation", "academic_research", "made_public", "cabinet_order"]
 
 
 class GdprLegal(Section):
@@ -211,6 +224,89 @@ class CanadaLegal(Section):
     quebec_transfer_agreement: bool | None = Field(default=None, description="Quebec s. 17: written agreement")
 
 
+class KoreaPipaLegal(Section):
+    """Korea's Personal Information Protection Act as amended in 2023 (in force 2023-09-15; the automated-decision
+    rights of Art. 37-2 from 2024-03-15)."""
+
+    legal_basis: PipaBasis | None = Field(default=None, description="PIPA Art. 15(1)(1)-(7)")
+    legitimate_interest_assessment: str | None = Field(
+        default=None, description="Art. 15(1)(6): why the controller's interest clearly overrides the person's "
+                                  "rights, is substantially related and stays within a reasonable scope")
+    further_use: Literal["reasonably_related", "separate_consent", "law", "pseudonymised_research"] | None = Field(
+        default=None, description="Why data collected for another purpose may train: reasonably related to that "
+                                  "purpose (Art. 15(3), 17(4)), separate consent (Art. 18(2)(1)), a special "
+                                  "provision of law (Art. 18(2)(2)), or pseudonymised information for statistics, "
+                                  "scientific research or public-interest archiving (Art. 28-2)")
+    reasonably_related_assessment: str | None = Field(
+        default=None, description="Art. 15(3) with Enforcement Decree Art. 14-2: relation to the original purpose, "
+                                  "foreseeability, no undue harm, pseudonymisation or encryption; the criteria "
+                                  "disclosed in the privacy policy")
+    sensitive_information_basis: Literal["separate_consent", "law"] | None = Field(
+        default=None, description="Art. 23(1)(1)-(2)")
+    unique_identifiers: list[PipaUniqueIdentifier] | None = Field(
+        default=None, max_length=4,
+        description="Unique identifying information in the data that trains (Art. 24(1), Decree Art. 19); [] when "
+                    "none. The bundled scanner does not detect Korean identifiers, so this is declared")
+    unique_identifier_basis: Literal["separate_consent", "law"] | None = Field(
+        default=None, description="Art. 24(1)(1)-(2), for unique identifying information other than resident "
+                                  "registration numbers")
+    rrn_legal_basis: str | None = Field(
+        default=None, description="Art. 24-2(1): the Act, Presidential Decree or rule that specifically requires "
+                                  "or permits processing resident registration numbers; consent is no ground")
+    guardian_consent: bool | None = Field(
+        default=None, description="Art. 22-2(1): consent of the legal representative for children under 14, "
+                                  "where consent is needed")
+    pseudonymised_purpose: Literal["statistics", "scientific_research", "public_interest_archiving"] | None = Field(
+        default=None, description="Art. 28-2(1): the purpose pseudonymised information is processed for "
+                                  "without consent")
+    additional_information_separated: bool | None = Field(
+        default=None, description="Art. 28-4(1): the additional information that would restore identities is "
+                                  "kept apart, under its own safety measures")
+    pseudonymised_processing_records: bool | None = Field(
+        default=None, description="Art. 28-4(3): records of the processing of pseudonymised information are kept")
+    public_institution: bool | None = Field(
+        default=None, description="Art. 2(6): the controller is a public institution (the Art. 33 impact "
+                                  "assessment duty is theirs)")
+
+
+class JapanAppiLegal(Section):
+    """Japan's Act on the Protection of Personal Information as amended in 2020 and 2021 (in force 2022-04-01)."""
+
+    further_use: Literal["consent", "purpose_change", "art_18_3_exception", "pseudonymously_processed",
+                         "anonymously_processed"] | None = Field(
+        default=None, description="Why data acquired for another purpose of use may train: the person's prior "
+                                  "consent (Art. 18(1)), a change within what is reasonably relevant (Art. 17(2)), "
+                                  "an Art. 18(3) exception, pseudonymously processed information (Art. 41(3), "
+                                  "(9)), or anonymously processed information (Art. 43)")
+    purpose_change_assessment: str | None = Field(
+        default=None, description="Art. 17(2): why the new purpose is reasonably relevant to the former one")
+    purpose_notified: bool | None = Field(
+        default=None, description="Art. 21(1), (3): the purpose of use, training included, was notified to the "
+                                  "person or published (on a change, the changed purpose)")
+    special_care_basis: AppiSpecialCareBasis | None = Field(default=None, description="Art. 20(2)")
+    third_party_provision: Literal["consent", "opt_out", "joint_use", "art_27_1_exception"] | None = Field(
+        default=None, description="Art. 27(1) prior consent, the Art. 27(2) opt-out notified to the PPC (never "
+                                  "for special care-required information), joint use (Art. 27(5)(iii)) or an "
+                                  "Art. 27(1) exception")
+    foreign_system_informed: bool | None = Field(
+        default=None, description="Art. 28(2): before consenting, the person was told the country, its personal "
+                                  "information protection system and the recipient's measures")
+    equivalent_measures_monitored: bool | None = Field(
+        default=None, description="Art. 28(3): the foreign recipient's equivalent measures are checked "
+                                  "periodically, and information on them is given on request")
+    foreign_provider_no_handling: bool | None = Field(
+        default=None, description="The foreign storage and compute providers do not handle the personal data "
+                                  "(their contract excludes it and access is controlled), so keeping it there is "
+                                  "no provision to a third party (PPC Q&A on cloud services); Art. 23 still "
+                                  "applies")
+    anonymised_categories_published: bool | None = Field(
+        default=None, description="Art. 43(3): the categories of information in the anonymously processed "
+                                  "information are published")
+    legal_representative_consent: bool | None = Field(
+        default=None, description="PPC Guidelines: consent for children (generally aged 12 to 15 or under) is "
+                                  "given by a legal representative")
+
+
 class Legal(Section):
     gdpr: GdprLegal = Field(default_factory=GdprLegal)
     pipl: PiplLegal = Field(default_factory=PiplLegal)
@@ -222,3 +318,5 @@ class Legal(Section):
     lgpd: LgpdLegal = Field(default_factory=LgpdLegal)
     dpdp: DpdpLegal = Field(default_factory=DpdpLegal)
     canada: CanadaLegal = Field(default_factory=CanadaLegal)
+    korea_pipa: KoreaPipaLegal = Field(default_factory=KoreaPipaLegal)
+    japan_appi: JapanAppiLegal = Field(default_factory=JapanAppiLegal)

@@ -18,9 +18,15 @@ from pydantic import Field, field_validator
 
 from auditor.plan_base import Section, region_code
 
+#: ``separate_consent``, ``law_or_treaty``, ``contract_necessity`` and ``pipc_certification`` are the grounds of
+#: Korea's PIPA Art. 28-8(1)(1)-(4); ``informed_consent`` (consent after the Art. 28(2) information about the
+#: foreign system) and ``equivalent_measures`` (a recipient with a system meeting the PPC's standards) are
+#: Japan's APPI Art. 28(1). Adequacy is judged against the destination (:mod:`auditor.adequacy`).
 TransferMechanism = Literal["none", "adequacy", "scc", "bcr", "derogation", "cac_security_assessment",
                             "cac_standard_contract", "cac_certification", "idta", "uk_addendum", "anpd_scc",
-                            "specific_consent", "written_agreement"]
+                            "specific_consent", "written_agreement", "separate_consent", "law_or_treaty",
+                            "contract_necessity", "pipc_certification", "informed_consent",
+                            "equivalent_measures"]
 Mechanisms = TransferMechanism | Annotated[list[TransferMechanism], Field(max_length=16)] | None
 
 #: An age band as written in a plan: ``13-15`` (both ends included) or ``18+``.
@@ -105,7 +111,8 @@ class Rights(Section):
 
 
 class AutomatedDecisions(Section):
-    """Whether the model's output decides about people (GDPR Art. 22, PIPL Art. 24, LGPD Art. 20, ...)."""
+    """Whether the model's output decides about people (GDPR Art. 22, PIPL Art. 24, LGPD Art. 20, PIPA
+    Art. 37-2, ...)."""
 
     used: bool | None = Field(default=None, description="The model's output is used to decide about people")
     solely_automated: bool | None = Field(default=None, description="No meaningful human involvement")
@@ -115,3 +122,6 @@ class AutomatedDecisions(Section):
                                                                            description="GDPR Art. 22(2)")
     safeguards: bool | None = Field(
         default=None, description="Human intervention, the person's view, contest, explanation and refusal")
+    criteria_published: bool | None = Field(
+        default=None, description="The criteria and procedure of decisions by the model are published so people "
+                                  "can check them (Korea PIPA Art. 37-2(4))")

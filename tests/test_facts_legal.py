@@ -85,3 +85,21 @@ def test_remote_access_makes_an_export_fact_true_and_names_it_in_words() -> None
     assert facts.export_labels["eea"] == ["accessed from US on scc (systematic; adequate only for an importer "
                                           "certified under the Data Privacy Framework, and none is recorded)"]
     assert "youngest_age" not in facts.cel_view()   # unknown: absent, so has() means "known"
+
+
+def test_korea_and_japan_are_areas_with_their_own_adequacy_lists() -> None:
+    """PIPA Art. 28-8 and APPI Art. 28 judge transfers out of Korea and Japan: Japan's PPC designates the EU and
+    EEA member states and the UK; no PIPC recognition is listed for Korea, so no destination is adequate."""
+    p = plan(data_subjects={"regions": ["KR", "JP"], "per_region": {"KR": 300, "JP": 700}},
+             transfers={"storage_region": "DE", "compute_region": "US"})
+    facts = build_facts(p, None)
+    assert facts.kr_subjects and facts.jp_subjects and facts.people_in["korea"] == 300
+    assert facts.people_in["japan"] == 700
+    korea = {t["destination"]: t["adequate"] for t in facts.exports["korea"]}
+    japan = {t["destination"]: t["adequate"] for t in facts.exports["japan"]}
+    assert korea == {"DE": False, "US": False} and japan == {"DE": True, "US": False}
+    assert "PPC Notice No. 1 of 2019" in facts.export_labels["japan"][0]
+    assert "no adequacy decision in the PIPA Art. 28-8(1)(5) list" in facts.export_labels["korea"][0]
+    assert BY_AREA["japan"].covers("UK", certified=False) and BY_AREA["japan"].covers("NO", certified=False)
+    assert not BY_AREA["japan"].covers("CH", certified=False) and BY_AREA["korea"].destinations == {}
+    assert exports(plan(data_subjects={"regions": ["EU"]}, transfers={"compute_region": "US"}))["japan"] == []

@@ -225,10 +225,10 @@ def test_a_plan_that_records_nothing_fails_with_citations_not_schema_errors(writ
     from auditor.cli import cli
 
     bare = write("bare.yaml", "version: 1\nname: bare\ndata_subjects: {regions: [EU, UK, CN, US-CA, US-VA, BR, IN, "
-                              "CA-QC]}\ndataset: {path: data.jsonl}\n")
+                              "CA-QC, KR, JP]}\ndataset: {path: data.jsonl}\n")
     result = CliRunner().invoke(cli, ["check", str(bare), "--plan-only", "--format", "json"])
     assert result.exit_code == 1, result.output
     failing = [f for f in json.loads(result.stdout)["findings"] if f["status"] == "fail"]
     assert {f["policy"] for f in failing} >= {"gdpr", "uk_gdpr", "pipl", "ccpa", "us_states", "lgpd", "dpdp",
-                                              "canada", "eu_ai_act"}
+                                              "canada", "eu_ai_act", "korea_pipa", "japan_appi"}
     assert all(any(ch.isdigit() for ch in f["citation"]) and f["url"].startswith("https://") for f in failing)

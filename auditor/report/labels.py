@@ -46,7 +46,8 @@ CATEGORY_SHORT: dict[str, str] = {
 POLICY_LABELS: dict[str, str] = {"gdpr": "GDPR", "ccpa": "CCPA / CPRA", "pipl": "PIPL", "hipaa": "HIPAA",
                                  "eu_ai_act": "EU AI Act", "uk_gdpr": "UK GDPR", "us_states": "US state laws",
                                  "lgpd": "LGPD (Brazil)", "dpdp": "DPDP Act (India)",
-                                 "canada": "PIPEDA / Quebec Law 25"}
+                                 "canada": "PIPEDA / Quebec Law 25", "korea_pipa": "PIPA (Korea)",
+                                 "japan_appi": "APPI (Japan)"}
 
 
 def category_label(name: str) -> str:

@@ -79,7 +79,8 @@ def test_check_example_plan_with_bundled_policies(runner: CliRunner) -> None:
     assert result.exit_code in (0, 1), result.output
     data = json.loads(result.output)
     assert {p["id"] for p in data["policies"]} == {"gdpr", "ccpa", "pipl", "hipaa", "eu_ai_act", "uk_gdpr",
-                                                   "us_states", "lgpd", "dpdp", "canada", "dp_audit"}
+                                                   "us_states", "lgpd", "dpdp", "canada", "korea_pipa",
+                                                   "japan_appi", "dp_audit"}
     # EU, CN and US-CA people, a provider putting the model into service in the EU, no HIPAA role; dp_audit is
     # decided after training
     assert {p["id"] for p in data["policies"] if p["applies"]} == {"gdpr", "ccpa", "pipl", "eu_ai_act"}

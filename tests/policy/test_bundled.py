@@ -19,12 +19,12 @@ from auditor.policy.testing import run_tests
 from auditor.scan.model import CATEGORIES
 
 MINIMUM_RULES = {"gdpr": 8, "pipl": 8, "ccpa": 5, "hipaa": 5, "eu_ai_act": 5, "uk_gdpr": 8, "us_states": 5,
-                 "lgpd": 5, "dpdp": 5, "canada": 5}
+                 "lgpd": 5, "dpdp": 5, "canada": 5, "korea_pipa": 8, "japan_appi": 8}
 #: Project standards rather than laws: no jurisdiction, no privacy blocks, decided after training.
 PROJECT = {"dp_audit": 2}
 
 
-def test_all_ten_jurisdictions_ship() -> None:
+def test_every_bundled_jurisdiction_ships() -> None:
     assert set(bundled_ids()) == set(MINIMUM_RULES) | set(PROJECT)
 
 
@@ -79,8 +79,10 @@ def test_every_bundled_policy_says_when_it_applies_and_what_it_does_not_cover() 
 # the NPC publishes the PIPL as one page without article anchors (its English translation is served over plain
 # http only, so the https Chinese text is linked), and the CPPA publishes its regulations (Cal. Code Regs.
 # tit. 11, §7000 ff.) on one page; so do the CAC for each of its measures, Oregon for each ORS chapter, Colorado
-# for its session law, Illinois for each Act, MeitY for the DPDP Act and Rules (one page for both), and the
-# Diario Oficial for an ANPD resolution.
+# for its session law, Illinois for each Act, MeitY for the DPDP Act and Rules (one page for both), the
+# Diario Oficial for an ANPD resolution, the National Law Information Center for the English translation of
+# Korea's PIPA (a page per Act, none per article), and the PPC for its English translation of Japan's APPI (one
+# PDF).
 WHOLE_TEXT = {
     "https://www.npc.gov.cn/npc/c2/c30834/202108/t20210820_313088.html": "PIPL: one NPC page, no article anchors",
     "https://cppa.ca.gov/regulations/": "CPPA regulations: one page, no per-section URL",
@@ -92,6 +94,9 @@ WHOLE_TEXT = {
     "https://www.meity.gov.in/data-protection-framework": "DPDP Act 2023 and Rules 2025: MeitY's publication page",
     "https://www.in.gov.br/en/web/dou/-/resolucao-cd/anpd-n-19-de-23-de-agosto-de-2024-580095396":
         "ANPD Resolution 19/2024: one Diario Oficial page",
+    "https://www.law.go.kr/LSW/eng/engLsSc.do?menuId=2&query=PERSONAL%20INFORMATION%20PROTECTION%20ACT":
+        "Korea PIPA: the English translation on law.go.kr, no address per article",
+    "https://www.ppc.go.jp/files/pdf/APPI_english.pdf": "Japan APPI: the PPC's English translation, one PDF",
 }
 #: A project standard cites the work it rests on: the paper whose theorem the rule applies, the EDPB opinion.
 PROJECT_SOURCES = {
