@@ -49,8 +49,12 @@ PipaUniqueIdentifier = Literal["resident_registration_number", "passport_number"
 #: Japan APPI Art. 20(2)(i)-(viii): prior consent, or the cases that need none (laws and regulations; life, body
 #: or property; public health or children's development; cooperation with a state organ; academic research;
 #: made public by the person or others the PPC Rules name; the other cases of the Cabinet Order).
+#: APPI Art. 20(2)(i)-(viii): prior consent, or one of the eight exceptions (academic_research is item (v), an
+#: academic research institution acquiring for academic research; joint_academic_research item (vi), acquiring
+#: from one for joint research).
 AppiSpecialCareBasis = Literal["prior_consent", "laws_and_regulations", "protection_of_life", "public_health",
-                               "state_cooperation", "academic_research", "made_public", "cabinet_order"]
+                               "state_cooperation", "academic_research", "joint_academic_research", "made_public",
+                               "cabinet_order"]
 
 
 class GdprLegal(Section):
@@ -237,6 +241,13 @@ class KoreaPipaLegal(Section):
                                   "purpose (Art. 15(3), 17(4)), separate consent (Art. 18(2)(1)), a special "
                                   "provision of law (Art. 18(2)(2)), or pseudonymised information for statistics, "
                                   "scientific research or public-interest archiving (Art. 28-2)")
+    third_party_provision: Literal["consent", "collection_ground", "reasonably_related",
+                                   "pseudonymised_research"] | None = Field(
+        default=None, description="Why recipients (``recipients`` receiving data) may get the data: consent "
+                                  "(Art. 17(1)(1)), within the purpose of collection on an Art. 15(1) ground "
+                                  "that extends to provision (Art. 17(1)(2)), reasonably related to that purpose "
+                                  "(Art. 17(4)), or pseudonymised information for statistics, scientific research "
+                                  "or public-interest archiving (Art. 28-2(1)-(2))")
     reasonably_related_assessment: str | None = Field(
         default=None, description="Art. 15(3) with Enforcement Decree Art. 14-2: relation to the original purpose, "
                                   "foreseeability, no undue harm, pseudonymisation or encryption; the criteria "
