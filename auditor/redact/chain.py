@@ -3,8 +3,11 @@
 The evidence says "file A (sha256 a) became file B (sha256 b), and a re-scan of B found this". It counts for
 the plan only if B *is* the dataset the plan trains on -- the dataset file's digest, or, where the file is
 not here (scan and check in separate CI jobs), the digest the scan recorded of it. It must also cover every
-text field the plan trains on. And where a full scan of that same file by the same scanner is given, the
-evidence's re-scan must agree with it, so an edited residual count does not pass. A failed check is not an
+text field the plan trains on. And where a full scan of that same file is given, the evidence's re-scan must
+agree with it in every count (records, records with personal data, entities, categories) and come from the
+same scanner, so an edited residual count, or an edited scanner version that would skip the comparison, does
+not pass. Counts about the *input* (spans detected and replaced) cannot be checked without the input; the
+report shows them as the evidence's. A failed check is not an
 error: the evidence is reported as not verified, and the rules that rely on it fail with the reason.
 
 Light on purpose (pydantic and hashlib): ``auditor check`` imports it only for a plan that names evidence.
@@ -70,13 +73,30 @@ def _problems(doc: PlanDocument, evidence: RedactionEvidence, scan: ScanResult |
         problems.append(f"the plan trains on {', '.join(uncovered)}, which the redaction did not cover (it "
                         f"covered {', '.join(evidence.text_fields)})")
     if (isinstance(scan, ScanResult) and scan.sample is None and scan.dataset.sha256 == evidence.output.sha256
-            and sorted(scan.dataset.text_fields) == sorted(evidence.text_fields) and _same_scanner(scan, evidence)):
-        found = {name: (s.count, s.records) for name, s in scan.entities.items()}
-        claimed = {name: (c.spans, c.records) for name, c in evidence.residual.entities.items()}
-        if found != claimed or scan.records != evidence.residual.records:
+            and sorted(scan.dataset.text_fields) == sorted(evidence.text_fields)):
+        # The evidence is not signed: what it says of the output counts only where this scan confirms it. A
+        # re-scan by another scanner cannot be compared, so it cannot be confirmed either.
+        if not _same_scanner(scan, evidence):
+            theirs = evidence.engine
+            problems.append(f"it was written by another scanner (auditor {theirs.auditor}, {theirs.spacy_model}) "
+                            f"than this scan's (auditor {scan.engine.auditor}, {scan.engine.spacy_model}), so its "
+                            "re-scan of the output cannot be confirmed: redact again, or scan with that version")
+        elif _residual(scan) != _claimed(evidence) or evidence.records != scan.records:
             problems.append("its re-scan of the output does not match this scan of the same file by the same "
                             "scanner (was the evidence edited?)")
     return problems
+
+
+def _residual(scan: ScanResult) -> tuple[object, ...]:
+    return (scan.records, scan.records_with_personal_data,
+            {name: (s.count, s.records) for name, s in scan.entities.items()},
+            {name: c.records for name, c in scan.categories.items()})
+
+
+def _claimed(evidence: RedactionEvidence) -> tuple[object, ...]:
+    r = evidence.residual
+    return (r.records, r.records_with_personal_data, {name: (c.spans, c.records) for name, c in r.entities.items()},
+            dict(r.categories))
 
 
 def check_redaction(doc: PlanDocument, scan: ScanResult | ScanFacts | None) -> RedactionFacts | None:

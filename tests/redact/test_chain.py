@@ -113,6 +113,31 @@ def test_an_edited_residual_count_does_not_match_the_scan(redacted: Path, tmp_pa
     assert statuses(result)["GDPR-5-1-C-REDACTION-VERIFIED"] == "fail"
 
 
+@pytest.mark.parametrize("edit", ["records_with_personal_data", "categories", "records", "scanner"])
+def test_every_count_of_the_residual_and_its_scanner_are_held_to_the_scan(redacted: Path, tmp_path: Path,
+                                                                          edit: str) -> None:
+    """Found by a QA pass: these edits passed, and an edited scanner version skipped the comparison."""
+    folder = copy(redacted, tmp_path)
+    evidence_file = folder / "tickets.red.jsonl.redaction.json"
+    data = json.loads(evidence_file.read_text(encoding="utf-8"))
+    if edit == "records_with_personal_data":
+        data["residual"]["records_with_personal_data"] += 1
+    elif edit == "categories":
+        data["residual"]["categories"]["direct_identifier"] = 0
+        data["residual"]["categories"]["special_category"] = 0
+    elif edit == "records":
+        data["records"] += 1
+    else:
+        data["engine"]["auditor"] = "0.0.9"
+        data["residual"]["entities"] = {}
+    evidence_file.write_text(json.dumps(data), encoding="utf-8")
+    result = gate(plan(folder), scan_of(folder / "tickets.red.jsonl"))
+    assert result.redaction is not None and not result.redaction.verified, edit
+    expected = "another scanner" if edit == "scanner" else "does not match this scan"
+    assert expected in result.redaction.problem
+    assert statuses(result)["GDPR-5-1-C-REDACTION-VERIFIED"] == "fail"
+
+
 def test_a_trained_field_the_redaction_did_not_cover_is_not_verified(redacted: Path, tmp_path: Path) -> None:
     folder = copy(redacted, tmp_path)
     facts = check_redaction(load_plan(plan(folder, fields="text, user")), None)
