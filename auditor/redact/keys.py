@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import unicodedata
 from pathlib import Path
@@ -69,13 +70,26 @@ def key_id(key: bytes) -> str:
     return hmac.new(key, b"auditor redact key id v1", hashlib.sha256).hexdigest()[:16]
 
 
+#: Titles before a name and degrees after it: the scan's name rules include them in the span ("Mr. Jane Doe",
+#: "Jane Doe, PhD"), and "Dear Mr Doe" and "Regards, Jane Doe" must not make two people of one.
+_TITLES = re.compile(r"^(?:(?:mr|mrs|ms|mx|miss|dr|prof|sir|dame|lady|lord|rev|frau|herr|mme|mlle|madame|"
+                     r"monsieur|mademoiselle|dipl\.-ing|dipl\.-kfm|univ\.-?prof)\.?\s+)+")
+_DEGREES = re.compile(r"(?:,?\s+(?:jr|sr|ii|iii|iv|phd|ph\.d|md|m\.d|mba|dds|dvm|esq|b\.sc|m\.sc|bsc|msc|b\.eng|"
+                      r"m\.eng|b\.a|m\.a|b\.s|m\.s|ll\.m|cpa)\.?)+$")
+
+
 def normalise(entity: str, value: str) -> str:
-    """What makes two spellings one value: Unicode form, case and spacing, and for numbers their separators.
-    The same person written "Jane  Doe" and "jane doe" gets one token, so the model still sees one customer."""
+    """What makes two spellings one value: Unicode form, case and spacing, for numbers their separators, and
+    for names their titles and degrees. The same person written "Jane  Doe", "jane doe" and "Ms. Jane Doe" gets
+    one token, so the model still sees one customer."""
     text = unicodedata.normalize("NFKC", value).casefold()
     if entity in _DIGITS_AND_LETTERS:
         return "".join(ch for ch in text if ch.isalnum())
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    if entity == "PERSON":
+        bare = _DEGREES.sub("", _TITLES.sub("", text))
+        return bare or text   # a title alone ("Mrs") stays what it is
+    return text
 
 
 def pseudonym_digest(key: bytes, entity: str, value: str) -> str:

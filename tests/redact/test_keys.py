@@ -53,3 +53,16 @@ def test_spellings_of_one_value_are_one_pseudonym_and_types_are_kept_apart() -> 
     assert pseudonym_digest(key, "PERSON", "Jordan") != pseudonym_digest(key, "LOCATION", "Jordan")
     assert pseudonym_digest(key, "PERSON", "Jane Doe") != pseudonym_digest(b"q" * 32, "PERSON", "Jane Doe")
     assert normalise("US_SSN", "536-22-8745") == "536228745"
+
+
+def test_a_title_or_degree_does_not_make_a_second_person() -> None:
+    """Found by a QA pass: the name rules keep "Mr." in the span, so "Dear Mr. Quincey" and "Regards, Quincey"
+    got two tokens for one person."""
+    key = b"k" * 32
+    one = pseudonym_digest(key, "PERSON", "Bartholomew Quincey")
+    for spelling in ("Mr Bartholomew Quincey", "Mr. Bartholomew  Quincey", "DR. PROF. Bartholomew Quincey, PhD",
+                     "Bartholomew Quincey Jr."):
+        assert pseudonym_digest(key, "PERSON", spelling) == one, spelling
+    assert pseudonym_digest(key, "PERSON", "Drew Barrymore") != pseudonym_digest(key, "PERSON", "Barrymore")
+    assert pseudonym_digest(key, "PERSON", "Mrs") != pseudonym_digest(key, "PERSON", "")   # a title alone stays
+    assert pseudonym_digest(key, "ORGANIZATION", "Mr Clean") != pseudonym_digest(key, "ORGANIZATION", "Clean")
