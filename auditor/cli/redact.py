@@ -67,7 +67,7 @@ def redact(dataset: Path | None, output: Path, plan_path: Path | None, text_fiel
     replaced = ", ".join(f"{name} {count.spans:,}" for name, count in ev.replaced.items()) or "nothing"
     click.echo(f"redacted {ev.records:,} records ({ev.records_changed:,} changed) in {ev.duration_s:.1f}s "
                f"({ev.records_per_s:,.0f} rec/s), {mode}: {replaced}; wrote {outcome.output} and "
-               f"{outcome.evidence_path.name}", err=True)
+               f"{outcome.evidence_path}", err=True)
     left = {name: count for name, count in ev.residual.entities.items() if name in ev.entities}
     if left:
         shown = ", ".join(f"{name} in {count.records:,} records" for name, count in left.items())
