@@ -9,7 +9,7 @@ document. The model is English, so Chinese texts never go through it (the patter
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -24,7 +24,11 @@ NER_SCORE = 0.85
 #: Texts longer than this go through the model in pieces. spaCy refuses a text past ``nlp.max_length``
 #: (1,000,000 characters, error E088) and its memory grows with the length of the text; pieces keep a
 #: single huge record (a book, a log dump) bounded, and the pattern tiers still see the whole text.
-NER_CHUNK_CHARS = 100_000
+NER_CHUNK_CHARS = 20_000
+#: The most characters one ``nlp.pipe`` batch holds. The model's memory grows with the tokens of a batch (about
+#: 3.5 KB a character): 64 pieces of 100,000 characters once took 20 GB for one 8 MB record. Batches of short
+#: texts (a support ticket is a few hundred characters) stay at ``batch_size`` texts, as before.
+NER_BATCH_CHARS = 200_000
 #: Capitalised words the small model often tags as PERSON in support tickets.
 _NOT_NAMES = frozenset({
     "hello", "hi", "dear", "thanks", "thank", "please", "regards", "customs", "notifications", "android",
@@ -107,6 +111,20 @@ class NerTier:
         self.batch_size = batch_size
         self.chunk_chars = chunk_chars
 
+    def _pipe(self, pieces: Sequence[str]) -> Iterator[Any]:
+        """The model's docs for ``pieces`` in order, in batches of at most ``batch_size`` pieces and
+        :data:`NER_BATCH_CHARS` characters, so memory is bounded whatever the records' lengths."""
+        batch: list[str] = []
+        chars = 0
+        for piece in pieces:
+            if batch and (len(batch) >= self.batch_size or chars + len(piece) > NER_BATCH_CHARS):
+                yield from self.nlp.pipe(batch, batch_size=len(batch))
+                batch, chars = [], 0
+            batch.append(piece)
+            chars += len(piece)
+        if batch:
+            yield from self.nlp.pipe(batch, batch_size=len(batch))
+
     def find_many(self, texts: Sequence[str]) -> list[list[Span]]:
         """Spans per text; a long text is run in pieces (:func:`split_text`) and its offsets mapped back."""
         out: list[list[Span]] = [[] for _ in texts]
@@ -116,7 +134,7 @@ class NerTier:
             for offset, piece in split_text(text, self.chunk_chars):
                 owners.append((i, offset))
                 pieces.append(piece)
-        for (i, offset), doc in zip(owners, self.nlp.pipe(pieces, batch_size=self.batch_size), strict=True):
+        for (i, offset), doc in zip(owners, self._pipe(pieces), strict=True):
             for ent in doc.ents:
                 entity = LABELS.get(ent.label_)
                 if entity is None:

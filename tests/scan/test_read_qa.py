@@ -253,3 +253,24 @@ def test_ner_runs_long_texts_in_pieces_with_true_offsets() -> None:
     found = [(s.entity, text[s.start:s.end]) for s in spans]
     assert found.count(("PERSON", "Jane Doe")) == 20 and found.count(("LOCATION", "Berlin")) == 20
     assert max(s.start for s in spans) > 600        # well past the first piece
+
+
+def test_ner_batches_are_bounded_in_characters_whatever_the_record_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One record of several MB went to the model in one batch of 100,000-character pieces (20 GB for 8 MB)."""
+    from auditor.scan import ner
+
+    tier = ner.NerTier()
+    batches: list[int] = []
+    real_pipe = tier.nlp.pipe
+
+    def pipe(texts: list[str], batch_size: int) -> object:
+        batches.append(sum(len(t) for t in texts))
+        assert batch_size == len(texts)
+        return real_pipe(texts, batch_size=batch_size)
+
+    monkeypatch.setattr(tier, "nlp", type("Nlp", (), {"pipe": staticmethod(pipe)})())
+    monkeypatch.setattr(ner, "NER_BATCH_CHARS", 50_000)
+    text = "Please call Jane Doe about the parcel to Berlin. " * 4_000     # about 196,000 characters, one record
+    (spans,) = tier.find_many([text])
+    assert len(batches) >= 4 and max(batches) <= 50_000
+    assert sum(1 for s in spans if s.entity == "PERSON") >= 3_000   # the pieces still find the names
