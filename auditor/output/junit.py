@@ -35,20 +35,22 @@ class JUnitFormatter(Formatter):
                                                   and not failed(f) for f in findings)))
             for f in findings:
                 case = ET.SubElement(suite, "testcase", classname=f"auditor.{policy}", name=f"{f.rule}: {f.title}")
-                detail = f"{f.citation} ({f.url})\n{f.message}\nRemediation: {f.remediation}"
+                said = f.conclusion or f.message  # the rule's sentence, as the table shows it
+                detail = f"{f.citation} ({f.url})\n{said}\nRemediation: {f.remediation}"
                 if f.status == "needs_scan":
                     if failed(f):
-                        ET.SubElement(case, "failure", message=f"[{f.severity}] needs a scan: {f.message}",
+                        ET.SubElement(case, "failure", message=f"[{f.severity}] needs a scan: {said}",
                                       type="needs-scan").text = detail
                     else:
-                        ET.SubElement(case, "skipped", message=f"needs a scan: {f.message}")
+                        ET.SubElement(case, "skipped", message=f"needs a scan: {said}")
                 elif f.status == "fail":
-                    ET.SubElement(case, "failure", message=f"[{f.severity}] {f.message}", type=f.severity).text = detail
+                    ET.SubElement(case, "failure", message=f"[{f.severity}] {said}", type=f.severity).text = detail
                 elif f.status == "error":
-                    ET.SubElement(case, "error", message=f.message, type="rule-error").text = detail
+                    ET.SubElement(case, "error", message=said, type="rule-error").text = detail
                 elif f.status == "waived":
-                    ET.SubElement(case, "skipped", message=f"waived: {f.message}")
+                    ET.SubElement(case, "skipped", message=f"waived: {said}")
                 elif f.status == "not_applicable":
-                    ET.SubElement(case, "skipped", message=f"not applicable: {f.message}")
+                    already = said.startswith(("Not applicable", "Does not apply"))
+                    ET.SubElement(case, "skipped", message=said if already else f"not applicable: {said}")
         ET.indent(root)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -142,7 +142,7 @@ def _result(finding: Finding, rule_index: int, ctx: RenderContext, location: Pla
         "ruleIndex": rule_index,
         "kind": kind,
         "level": level,
-        "message": {"text": f.message},
+        "message": {"text": f.conclusion or f.message},
         "locations": [where],
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f, location)},
         "properties": {"status": f.status, "severity": f.severity, "policy": f.policy,
