@@ -11,6 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: EU member states plus the EEA's Iceland, Liechtenstein and Norway (ISO 3166-1 alpha-2), and the EU/EEA names:
+#: the GDPR's own territory, and a destination several other laws' lists name as a whole.
+EEA_CODES = frozenset({
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "EL", "HU", "IE", "IT", "LV", "LT",
+    "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO", "EU", "EEA",
+})
+
 
 @dataclass(frozen=True)
 class AdequacyList:
@@ -64,9 +71,7 @@ UK_ADEQUACY = AdequacyList(
     source="https://ico.org.uk/for-organisations/uk-gdpr-guidance-and-resources/international-transfers/",
     as_of="2026-12-01",
     destinations={
-        **{code: "DPA 2018 Sch. 21 para. 5 (EEA state)" for code in (
-            "EU", "EEA", "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "EL", "HU", "IE",
-            "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO")},
+        **{code: "DPA 2018 Sch. 21 para. 5 (EEA state)" for code in sorted(EEA_CODES)},
         "GI": "DPA 2018 Sch. 21 para. 5 (Gibraltar)",
         "AD": "Sch. 21 para. 5 (Andorra)", "AR": "Sch. 21 para. 5 (Argentina)",
         "CA": "Sch. 21 para. 5 (Canada: PIPEDA)", "CH": "Sch. 21 para. 5 (Switzerland)",
@@ -108,9 +113,7 @@ JP_ADEQUACY = AdequacyList(
     source="https://www.ppc.go.jp/en/",
     as_of="2026-12-01",
     destinations={
-        **{code: "PPC Notice No. 1 of 2019 (EU or EEA member state)" for code in (
-            "EU", "EEA", "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "EL", "HU", "IE",
-            "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO")},
+        **{code: "PPC Notice No. 1 of 2019 (EU or EEA member state)" for code in sorted(EEA_CODES)},
         "UK": "PPC Notice No. 1 of 2019, as amended (United Kingdom)",
         "GB": "PPC Notice No. 1 of 2019, as amended (United Kingdom)",
     },

@@ -12,7 +12,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from auditor.facts_legal import EEA_CODES, legal_facts
+from auditor.adequacy import EEA_CODES
+from auditor.facts_legal import legal_facts
 from auditor.leakage.facts import LeakageFacts
 from auditor.plan import TrainingPlan
 from auditor.scan.model import CATEGORIES, ScanResult, wilson_upper

@@ -14,14 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from auditor.adequacy import BY_AREA
+from auditor.adequacy import BY_AREA, EEA_CODES
 from auditor.plan import TrainingPlan
 
-#: EU member states plus the EEA's Iceland, Liechtenstein and Norway (ISO 3166-1 alpha-2), and the EU/EEA names.
-EEA_CODES = frozenset({
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "EL", "HU", "IE", "IT", "LV", "LT",
-    "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO", "EU", "EEA",
-})
 #: Hong Kong, Macao and Taiwan are outside mainland China for the PIPL's export rules.
 _NOT_MAINLAND = frozenset({"CN-HK", "CN-MO", "CN-TW"})
 
