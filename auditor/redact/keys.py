@@ -17,6 +17,7 @@ import unicodedata
 from pathlib import Path
 
 from auditor.errors import InputError
+from auditor.scan import names
 from auditor.yamlio import read_bytes
 
 #: bytes of randomness in a new key (written as hex)
@@ -70,12 +71,11 @@ def key_id(key: bytes) -> str:
     return hmac.new(key, b"auditor redact key id v1", hashlib.sha256).hexdigest()[:16]
 
 
-#: Titles before a name and degrees after it: the scan's name rules include them in the span ("Mr. Jane Doe",
-#: "Jane Doe, PhD"), and "Dear Mr Doe" and "Regards, Jane Doe" must not make two people of one.
-_TITLES = re.compile(r"^(?:(?:mr|mrs|ms|mx|miss|dr|prof|sir|dame|lady|lord|rev|frau|herr|mme|mlle|madame|"
-                     r"monsieur|mademoiselle|dipl\.-ing|dipl\.-kfm|univ\.-?prof)\.?\s+)+")
-_DEGREES = re.compile(r"(?:,?\s+(?:jr|sr|ii|iii|iv|phd|ph\.d|md|m\.d|mba|dds|dvm|esq|b\.sc|m\.sc|bsc|msc|b\.eng|"
-                      r"m\.eng|b\.a|m\.a|b\.s|m\.s|ll\.m|cpa)\.?)+$")
+#: Titles before a name and degrees after it, as the scan's name rules write them (:mod:`auditor.scan.names`):
+#: they include them in the span ("Mr. Jane Doe", "Jane Doe, PhD"), and "Dear Mr Doe" and "Regards, Jane Doe"
+#: must not make two people of one.
+_TITLES = re.compile(rf"^(?:{names.TITLE}\s+)+", re.IGNORECASE)
+_DEGREES = re.compile(rf"(?:,?\s+{names.DEGREE})+$", re.IGNORECASE)
 
 
 def normalise(entity: str, value: str) -> str:

@@ -148,15 +148,16 @@ _WORD_END = rf"(?![{_LOW}{_UP}'’-])"
 _TOKEN = (rf"(?=[{_UP}])(?!(?:{_NOT_NAME_WORDS}){_WORD_END})"
           rf"[{_UP}](?:['’][{_UP}])?[{_LOW}]+(?:[{_UP}][{_LOW}]+)?(?:-[{_UP}]?[{_LOW}]+(?:[{_UP}][{_LOW}]+)?)*")
 _PARTICLE = r"(?:de|du|des|da|das|do|dos|di|del|della|der|den|van|von|la|le|ten|ter|zu|zur|bin|ibn|al)"
-_TITLE = (r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sir|Dame|Lady|Lord|Rev|Frau|Herr|Mme|Mlle|Madame|Monsieur|Mademoiselle|"
-          r"Dipl\.-Ing|Dipl\.-Kfm|Univ\.-?Prof)\.?")
-_DEGREE = (r"(?:Jr|Sr|II|III|IV|PhD|Ph\.D|MD|M\.D|MBA|DDS|DVM|Esq|B\.Sc|M\.Sc|BSc|MSc|B\.Eng|M\.Eng|B\.A|M\.A|"
-           r"B\.S|M\.S|LL\.M|CPA)\.?")
+#: A title and a degree, as names carry them (:mod:`auditor.redact.keys` drops them to tell one person apart).
+TITLE = (r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sir|Dame|Lady|Lord|Rev|Frau|Herr|Mme|Mlle|Madame|Monsieur|Mademoiselle|"
+         r"Dipl\.-Ing|Dipl\.-Kfm|Univ\.-?Prof)\.?")
+DEGREE = (r"(?:Jr|Sr|II|III|IV|PhD|Ph\.D|MD|M\.D|MBA|DDS|DVM|Esq|B\.Sc|M\.Sc|BSc|MSc|B\.Eng|M\.Eng|B\.A|M\.A|"
+          r"B\.S|M\.S|LL\.M|CPA)\.?")
 _MORE = rf"(?: (?:{_PARTICLE} ){{0,2}}{_TOKEN}| [{_UP}]\.(?= ))"
 #: Two to four name words (particles and middle initials between them), a degree after them.
-_FULL = rf"{_TOKEN}{_MORE}{{1,3}}(?:,? {_DEGREE})?"
+_FULL = rf"{_TOKEN}{_MORE}{{1,3}}(?:,? {DEGREE})?"
 #: A name after a title may be a single word (Mrs Wood); the title is part of the name's span.
-_TITLED = rf"{_TITLE}(?: {_TITLE})? {_TOKEN}{_MORE}{{0,3}}(?:,? {_DEGREE})?"
+_TITLED = rf"{TITLE}(?: {TITLE})? {_TOKEN}{_MORE}{{0,3}}(?:,? {DEGREE})?"
 _NAME = rf"(?:{_TITLED}|{_FULL}){_WORD_END}"
 
 def _either(words: tuple[str, ...]) -> str:
@@ -201,7 +202,7 @@ _CUES = (
     rf"(?:{_either(_DETAILS)}) (?:for|of) ",
     rf"(?:{'|'.join(_HEADERS)})\s{{0,3}}:\s{{0,3}}",
 )
-_ANY = rf"(?:{_TITLED}|{_TOKEN}{_MORE}{{0,3}}(?:,? {_DEGREE})?){_WORD_END}"
+_ANY = rf"(?:{_TITLED}|{_TOKEN}{_MORE}{{0,3}}(?:,? {DEGREE})?){_WORD_END}"
 _FIELD_HEAD = rf"(?<![{_LOW}{_UP}]){_initials(('name',), _OWNERS, _ROLES, _LABELS)}{_STRONG}"
 _CUE_HEAD = (rf"(?<![{_LOW}{_UP}]){_initials(_ROLES, ('this',), _VERBS, _NOUN_VERBS, _DETAILS, _HEADERS)}"
              rf"(?:{'|'.join(_CUES)})")
@@ -213,7 +214,7 @@ PERSON_EN_CUE = rf"{_CUE_HEAD}({_NAME})"
 #: grammar (Unicode letter classes, particles, up to four words) is many automaton states per cue.
 PERSON_EN_FIELD_PREFILTER = rf"{_FIELD_HEAD}[{_UP}]"
 PERSON_EN_CUE_PREFILTER = rf"{_CUE_HEAD}[{_UP}]"
-PERSON_EN_TITLE_PREFILTER = rf"{_TITLE} [{_UP}]"
+PERSON_EN_TITLE_PREFILTER = rf"{TITLE} [{_UP}]"
 #: Group 1: a name, even a single word, greeted ("Dear Ms Ito,", "Hi Dana!").
 PERSON_EN_GREETING = (rf"(?<![{_LOW}{_UP}])(?:Dear|Hi|Hello|Hey|Good (?:morning|afternoon|evening))[ ,]+({_ANY})"
                       r"(?=\s*[,!:\n])")
