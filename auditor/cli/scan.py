@@ -60,10 +60,10 @@ def scan(dataset: Path | None, plan_path: Path | None, text_fields: tuple[str, .
     with_pd = result.records_with_personal_data
     share = with_pd / result.records_scanned if result.records_scanned else 0.0
     sampled = " (sample)" if result.sample else ""
-    first = result.read_errors[0] if result.read_errors else None
-    errors = (f", {result.read_errors_total} unreadable and skipped, as training skips them (first: line "
-              f"{first.line}, {first.reason.removesuffix(', skipped')})" if result.read_errors_total and first else
-              f", {result.read_errors_total} unreadable and skipped" if result.read_errors_total else "")
+    errors = f", {result.read_errors_total} unreadable and skipped" if result.read_errors_total else ""
+    if errors and result.read_errors:
+        first = result.read_errors[0]
+        errors += f", as training skips them (first: line {first.line}, {first.reason.removesuffix(', skipped')})"
     click.echo(f"scanned {result.records_scanned} of {result.records} records{sampled} in {result.duration_s:.1f}s "
                f"({result.records_per_s:,.0f} rec/s): {with_pd} with personal data ({share:.0%}), "
                f"{len(result.entities)} entity types{errors}" + (f"; wrote {output}" if output else ""),
