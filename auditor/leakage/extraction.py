@@ -20,6 +20,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from auditor.scan.names import bare_name
+
 _DIGITS = re.compile(r"\d")
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 BATCH = 256
@@ -33,6 +35,8 @@ def normalise(entity: str, value: str) -> tuple[str, str]:
     digits = "".join(_DIGITS.findall(value))
     if len(digits) >= 6:
         return "NUMBER", digits
+    if entity == "PERSON":  # "Mr. Jane Doe" in the training data, "Jane Doe" in a generation: one value
+        value = bare_name(value)
     return entity, _NOT_WORD.sub(" ", value.casefold()).strip()
 
 

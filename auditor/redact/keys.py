@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import re
 import secrets
 import unicodedata
 from pathlib import Path
@@ -71,13 +70,6 @@ def key_id(key: bytes) -> str:
     return hmac.new(key, b"auditor redact key id v1", hashlib.sha256).hexdigest()[:16]
 
 
-#: Titles before a name and degrees after it, as the scan's name rules write them (:mod:`auditor.scan.names`):
-#: they include them in the span ("Mr. Jane Doe", "Jane Doe, PhD"), and "Dear Mr Doe" and "Regards, Jane Doe"
-#: must not make two people of one.
-_TITLES = re.compile(rf"^(?:{names.TITLE}\s+)+", re.IGNORECASE)
-_DEGREES = re.compile(rf"(?:,?\s+{names.DEGREE})+$", re.IGNORECASE)
-
-
 def normalise(entity: str, value: str) -> str:
     """What makes two spellings one value: Unicode form, case and spacing, for numbers their separators, and
     for names their titles and degrees. The same person written "Jane  Doe", "jane doe" and "Ms. Jane Doe" gets
@@ -86,10 +78,7 @@ def normalise(entity: str, value: str) -> str:
     if entity in _DIGITS_AND_LETTERS:
         return "".join(ch for ch in text if ch.isalnum())
     text = " ".join(text.split())
-    if entity == "PERSON":
-        bare = _DEGREES.sub("", _TITLES.sub("", text))
-        return bare or text   # a title alone ("Mrs") stays what it is
-    return text
+    return names.bare_name(text) if entity == "PERSON" else text
 
 
 def pseudonym_digest(key: bytes, entity: str, value: str) -> str:

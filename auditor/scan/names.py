@@ -28,6 +28,8 @@ the Hyperscan prefilter and the rest of the identifier tier treat them like ever
 
 from __future__ import annotations
 
+import re
+
 # --- Chinese -------------------------------------------------------------------------------------------------
 
 #: The single surnames of the Baijiaxing (百家姓), in its order.
@@ -148,11 +150,23 @@ _WORD_END = rf"(?![{_LOW}{_UP}'’-])"
 _TOKEN = (rf"(?=[{_UP}])(?!(?:{_NOT_NAME_WORDS}){_WORD_END})"
           rf"[{_UP}](?:['’][{_UP}])?[{_LOW}]+(?:[{_UP}][{_LOW}]+)?(?:-[{_UP}]?[{_LOW}]+(?:[{_UP}][{_LOW}]+)?)*")
 _PARTICLE = r"(?:de|du|des|da|das|do|dos|di|del|della|der|den|van|von|la|le|ten|ter|zu|zur|bin|ibn|al)"
-#: A title and a degree, as names carry them (:mod:`auditor.redact.keys` drops them to tell one person apart).
+#: A title and a degree, as names carry them (:func:`bare_name` drops them).
 TITLE = (r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sir|Dame|Lady|Lord|Rev|Frau|Herr|Mme|Mlle|Madame|Monsieur|Mademoiselle|"
          r"Dipl\.-Ing|Dipl\.-Kfm|Univ\.-?Prof)\.?")
 DEGREE = (r"(?:Jr|Sr|II|III|IV|PhD|Ph\.D|MD|M\.D|MBA|DDS|DVM|Esq|B\.Sc|M\.Sc|BSc|MSc|B\.Eng|M\.Eng|B\.A|M\.A|"
           r"B\.S|M\.S|LL\.M|CPA)\.?")
+_TITLES_BEFORE = re.compile(rf"^(?:{TITLE}\s+)+", re.IGNORECASE)
+_DEGREES_AFTER = re.compile(rf"(?:,?\s+{DEGREE})+$", re.IGNORECASE)
+
+
+def bare_name(name: str) -> str:
+    """``name`` without the titles before it and the degrees after it, which the rules above keep in a span
+    ("Mr. Jane Doe", "Jane Doe, PhD"): "Dear Mr Doe" and "Regards, Jane Doe" are one person to whoever
+    compares names (pseudonyms, the leakage audit's extraction count). A title alone stays what it is."""
+    stripped = _DEGREES_AFTER.sub("", _TITLES_BEFORE.sub("", name.strip()))
+    return stripped or name
+
+
 _MORE = rf"(?: (?:{_PARTICLE} ){{0,2}}{_TOKEN}| [{_UP}]\.(?= ))"
 #: Two to four name words (particles and middle initials between them), a degree after them.
 _FULL = rf"{_TOKEN}{_MORE}{{1,3}}(?:,? {DEGREE})?"
